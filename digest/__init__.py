@@ -1,0 +1,1 @@
+"""digest: a daily email digest of new research papers."""
