@@ -188,6 +188,9 @@ class Fetcher:
                 return self._attempt(url, validators)
             except _Retryable as failure:
                 delay = failure.retry_after
+                if delay is not None:
+                    # Recorded even when we give up: later fetches from this host honour it too.
+                    self._defer(failure.host, delay)
                 if delay is not None and delay > settings.max_retry_after:
                     raise self._give_up(
                         url,
@@ -199,8 +202,7 @@ class Fetcher:
                     tries = f"{attempt} attempt" + ("s" if attempt > 1 else "")
                     raise self._give_up(url, failure, f"{failure.what} after {tries}") from None
                 if delay is None:
-                    delay = self._backoff(attempt)
-                self._defer(failure.host, delay)
+                    self._defer(failure.host, self._backoff(attempt))
 
     def _give_up(self, url: str, failure: _Retryable, message: str) -> FetchError:
         if failure.status is not None:
@@ -220,17 +222,26 @@ class Fetcher:
             state.not_before = max(state.not_before, self._clock() + delay)
 
     @contextmanager
-    def _polite_turn(self, host: str) -> Iterator[None]:
+    def _polite_turn(self, url: str, host: str) -> Iterator[None]:
         """Hold the host's only connection slot, after waiting out its interval and any delay."""
         with self._hosts_lock:
             state = self._hosts.setdefault(host, _HostState())
         interval = self._settings.interval_for(host)
+        limit = self._settings.max_retry_after
         with state.lock:
             with self._hosts_lock:
+                now = self._clock()
+                on_hold = state.not_before - now
                 earliest = state.not_before
                 if state.last_done is not None:
                     earliest = max(earliest, state.last_done + interval)
-                wait = earliest - self._clock()
+                wait = earliest - now
+            if on_hold > limit:
+                raise FetchError(
+                    f"{host} asked us to wait another {on_hold:.0f} s, longer than the "
+                    f"{_seconds(limit)} s we are willing to wait",
+                    url=url,
+                )
             if wait > 0:
                 self._sleep(wait)
             try:
@@ -251,7 +262,7 @@ class Fetcher:
         headers = self._request_headers(validators)
         for _ in range(MAX_REDIRECTS + 1):
             where = "" if current == start else f" (at {current})"
-            with self._polite_turn(current.host):
+            with self._polite_turn(url, current.host):
                 outcome = self._exchange(url, current, headers, validators, where)
             if isinstance(outcome, FetchResult):
                 return outcome
