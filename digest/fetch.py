@@ -200,14 +200,18 @@ class Fetcher:
                     ) from None
                 if attempt >= settings.max_attempts:
                     tries = f"{attempt} attempt" + ("s" if attempt > 1 else "")
-                    raise self._give_up(url, failure, f"{failure.what} after {tries}") from None
+                    # "HTTP 503 ... after 4 attempts", "timed out ...; gave up after 4 attempts"
+                    joint = " after" if failure.status is not None else "; gave up after"
+                    raise self._give_up(url, failure, f"{failure.what}{joint} {tries}") from None
                 if delay is None:
                     self._defer(failure.host, self._backoff(attempt))
 
     def _give_up(self, url: str, failure: _Retryable, message: str) -> FetchError:
-        if failure.status is not None:
-            return FetchStatusError(message, url=url, status=failure.status, body=failure.body)
-        return FetchError(message, url=url)
+        if failure.status is None:
+            return FetchError(message, url=url)
+        snippet = body_snippet(failure.body)
+        message += f": {snippet}" if snippet else ""
+        return FetchStatusError(message, url=url, status=failure.status, body=failure.body)
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: a random delay in [d/2, d] for d = base * 2^(n-1)."""
