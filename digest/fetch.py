@@ -1,0 +1,563 @@
+"""All HTTP lives here: polite, bounded, conditional GETs that return bytes or raise FetchError.
+
+Politeness is per host: one request at a time, a minimum interval between requests, and any
+wait the server asked for (Retry-After, or our own backoff after a failure) is honoured by every
+thread that talks to that host. Bodies are decoded by us, not by httpx, so that `max_bytes`
+bounds the decoded size while decompressing: a small gzip body cannot inflate past the limit.
+Nothing here parses listings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import re
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+
+import httpx
+
+from digest.errors import FetchError
+
+MAX_REDIRECTS = 5
+ERROR_BODY_LIMIT = 65_536  # bytes of an error response kept for the caller (error documents)
+SNIPPET_CHARS = 200
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """Conditional-GET state kept in the store between runs."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return self.etag is None and self.last_modified is None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchSettings:
+    """How politely and how patiently to fetch. Built by the caller from the configuration.
+
+    `host_intervals` maps a host name to its minimum interval in seconds; a host not listed
+    inherits the entry of its closest listed parent domain ("arxiv.org" covers
+    "export.arxiv.org"), else `default_interval`.
+    """
+
+    user_agent: str
+    timeout: float = 30.0
+    max_bytes: int = 20_000_000
+    max_attempts: int = 4
+    backoff_base: float = 1.0
+    max_retry_after: float = 300.0
+    default_interval: float = 1.0
+    host_intervals: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Wrong values here are a programming error in the caller, not a user's config typo.
+        if not self.user_agent.strip():
+            raise ValueError("user_agent must not be empty")
+        if self.timeout <= 0:
+            raise ValueError("timeout must be positive")
+        if self.max_bytes < 1:
+            raise ValueError("max_bytes must be at least 1")
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if self.backoff_base < 0 or self.max_retry_after < 0 or self.default_interval < 0:
+            raise ValueError("backoff_base, max_retry_after and default_interval must be >= 0")
+        if any(seconds < 0 for seconds in self.host_intervals.values()):
+            raise ValueError("host_intervals must be >= 0")
+
+    def interval_for(self, host: str) -> float:
+        """Minimum seconds between two requests to `host`."""
+        labels = host.lower().split(".")
+        for start in range(len(labels)):
+            candidate = ".".join(labels[start:])
+            if candidate in self.host_intervals:
+                return self.host_intervals[candidate]
+        return self.default_interval
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """A successful download. `url` is where the body was finally served (after redirects)."""
+
+    url: str
+    status: int  # a 2xx status, or 304
+    body: bytes  # b"" for 304
+    validators: Validators
+    content_type: str | None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+class FetchStatusError(FetchError):
+    """The server answered with an HTTP error status that retrying will not (or did not) fix.
+
+    `body` holds the start of the error response, decoded, so the caller may still read an
+    error document (arXiv's API answers a bad query with HTTP 400 and an Atom error feed).
+    """
+
+    def __init__(self, message: str, *, url: str, status: int, body: bytes) -> None:
+        super().__init__(message, url=url)
+        self.status = status
+        self.body = body
+
+
+class _Retryable(Exception):
+    """One attempt failed in a way that another attempt may fix."""
+
+    def __init__(self, what: str, *, host: str, retry_after: float | None = None) -> None:
+        super().__init__(what)
+        self.what = what
+        self.host = host
+        self.retry_after = retry_after
+        self.status: int | None = None
+        self.body = b""
+
+
+@dataclass(slots=True)
+class _HostState:
+    """Per-host politeness: a connection lock, and when the next request may start."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    last_done: float | None = None  # clock() when the previous request finished
+    not_before: float = float("-inf")  # earliest start asked for by Retry-After or backoff
+
+
+@dataclass(frozen=True, slots=True)
+class _Redirect:
+    target: httpx.URL
+
+
+class Fetcher:
+    """Downloads URLs politely. Safe to share between threads; use as a context manager."""
+
+    def __init__(
+        self,
+        settings: FetchSettings,
+        *,
+        client: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._settings = settings
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.Client(follow_redirects=False)
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng if rng is not None else random.Random()
+        self._timeout = httpx.Timeout(settings.timeout)
+        self._hosts: dict[str, _HostState] = {}
+        self._hosts_lock = threading.Lock()  # guards _hosts and every _HostState's times
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the HTTP client if this Fetcher created it (an injected one is the caller's)."""
+        if self._owns_client:
+            self._client.close()
+
+    def fetch(self, url: str, validators: Validators | None = None) -> FetchResult:
+        """GET `url`, conditionally when `validators` are given; raise FetchError on failure."""
+        settings = self._settings
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._attempt(url, validators)
+            except _Retryable as failure:
+                delay = failure.retry_after
+                if delay is not None:
+                    # Recorded even when we give up: later fetches from this host honour it too.
+                    self._defer(failure.host, delay)
+                if delay is not None and delay > settings.max_retry_after:
+                    raise self._give_up(
+                        url,
+                        failure,
+                        f"{failure.what}; the server asks to wait {_seconds(delay)} s, longer "
+                        f"than the {_seconds(settings.max_retry_after)} s we are willing to wait",
+                    ) from None
+                if attempt >= settings.max_attempts:
+                    tries = f"{attempt} attempt" + ("s" if attempt > 1 else "")
+                    # "HTTP 503 ... after 4 attempts", "timed out ...; gave up after 4 attempts"
+                    joint = " after" if failure.status is not None else "; gave up after"
+                    raise self._give_up(url, failure, f"{failure.what}{joint} {tries}") from None
+                if delay is None:
+                    self._defer(failure.host, self._backoff(attempt))
+
+    def _give_up(self, url: str, failure: _Retryable, message: str) -> FetchError:
+        if failure.status is None:
+            return FetchError(message, url=url)
+        snippet = body_snippet(failure.body)
+        message += f": {snippet}" if snippet else ""
+        return FetchStatusError(message, url=url, status=failure.status, body=failure.body)
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter: a random delay in [d/2, d] for d = base * 2^(n-1)."""
+        ceiling = self._settings.backoff_base * 2.0 ** (attempt - 1)
+        delay = ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+        return min(delay, self._settings.max_retry_after)
+
+    def _defer(self, host: str, delay: float) -> None:
+        """Make every request to `host` wait `delay` seconds from now (all threads)."""
+        with self._hosts_lock:
+            state = self._hosts.setdefault(host, _HostState())
+            state.not_before = max(state.not_before, self._clock() + delay)
+
+    @contextmanager
+    def _polite_turn(self, url: str, host: str) -> Iterator[None]:
+        """Hold the host's only connection slot, after waiting out its interval and any delay."""
+        with self._hosts_lock:
+            state = self._hosts.setdefault(host, _HostState())
+        interval = self._settings.interval_for(host)
+        limit = self._settings.max_retry_after
+        with state.lock:
+            with self._hosts_lock:
+                now = self._clock()
+                on_hold = state.not_before - now
+                earliest = state.not_before
+                if state.last_done is not None:
+                    earliest = max(earliest, state.last_done + interval)
+                wait = earliest - now
+            if on_hold > limit:
+                raise FetchError(
+                    f"{host} asked us to wait another {on_hold:.0f} s, longer than the "
+                    f"{_seconds(limit)} s we are willing to wait",
+                    url=url,
+                )
+            if wait > 0:
+                self._sleep(wait)
+            try:
+                yield
+            finally:
+                with self._hosts_lock:
+                    state.last_done = self._clock()
+
+    def _attempt(self, url: str, validators: Validators | None) -> FetchResult:
+        """One try: follow up to MAX_REDIRECTS redirects, each hop taking its polite turn."""
+        try:
+            current = httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            raise FetchError(f"invalid URL ({exc})", url=url) from None
+        if current.scheme not in ("http", "https") or not current.host:
+            raise FetchError("not an http(s) URL with a host", url=url)
+        start = current
+        headers = self._request_headers(validators)
+        for _ in range(MAX_REDIRECTS + 1):
+            where = "" if current == start else f" (at {current})"
+            with self._polite_turn(url, current.host):
+                outcome = self._exchange(url, current, headers, validators, where)
+            if isinstance(outcome, FetchResult):
+                return outcome
+            current = outcome.target
+            if current.scheme not in ("http", "https") or not current.host:
+                raise FetchError(f"redirected to a non-http(s) URL {current}", url=url)
+        raise FetchError(f"more than {MAX_REDIRECTS} redirects (last to {current})", url=url)
+
+    def _request_headers(self, validators: Validators | None) -> dict[str, str]:
+        headers = {"User-Agent": self._settings.user_agent, "Accept-Encoding": "gzip"}
+        if validators is not None:
+            if validators.etag is not None:
+                headers["If-None-Match"] = validators.etag
+            if validators.last_modified is not None:
+                headers["If-Modified-Since"] = validators.last_modified
+        return headers
+
+    def _exchange(
+        self,
+        url: str,
+        hop: httpx.URL,
+        headers: Mapping[str, str],
+        validators: Validators | None,
+        where: str,
+    ) -> FetchResult | _Redirect:
+        """One HTTP request and its response; transient failures raise _Retryable."""
+        host = hop.host
+        timeout = _seconds(self._settings.timeout)
+        try:
+            with self._client.stream(
+                "GET", hop, headers=headers, timeout=self._timeout, follow_redirects=False
+            ) as response:
+                return self._handle(url, hop, response, validators, where)
+        except httpx.ConnectTimeout:
+            raise _Retryable(f"timed out after {timeout} s connecting{where}", host=host) from None
+        except httpx.ReadTimeout:
+            raise _Retryable(
+                f"timed out after {timeout} s waiting for the server{where}", host=host
+            ) from None
+        except httpx.TimeoutException:
+            raise _Retryable(f"timed out after {timeout} s{where}", host=host) from None
+        except httpx.UnsupportedProtocol as exc:
+            raise FetchError(f"unsupported URL{where}: {exc}", url=url) from None
+        except httpx.ConnectError as exc:
+            raise _Retryable(f"could not connect{where}: {_describe(exc)}", host=host) from None
+        except httpx.TransportError as exc:
+            raise _Retryable(f"network error{where}: {_describe(exc)}", host=host) from None
+
+    def _handle(
+        self,
+        url: str,
+        hop: httpx.URL,
+        response: httpx.Response,
+        validators: Validators | None,
+        where: str,
+    ) -> FetchResult | _Redirect:
+        status = response.status_code
+        label = f"HTTP {status} {response.reason_phrase}".rstrip()
+        location = response.headers.get("location")
+        if status in _REDIRECT_STATUSES and location:
+            return _Redirect(hop.join(location))
+        content_type = response.headers.get("content-type")
+        if status == 304:
+            if validators is None or validators.is_empty:
+                raise FetchError(f"{label} although we sent no validators{where}", url=url)
+            return FetchResult(
+                url=str(hop),
+                status=304,
+                body=b"",
+                validators=_merge_validators(validators, response.headers),
+                content_type=content_type,
+            )
+        if 200 <= status < 300:
+            body = self._read_body(url, response, self._settings.max_bytes, where)
+            return FetchResult(
+                url=str(hop),
+                status=status,
+                body=body,
+                validators=_merge_validators(Validators(), response.headers),
+                content_type=content_type,
+            )
+        error_body = self._read_error_body(url, response, where)
+        if status == 429 or status >= 500:
+            failure = _Retryable(
+                f"{label}{where}",
+                host=hop.host,
+                retry_after=parse_retry_after(
+                    response.headers.get("retry-after"), response.headers.get("date")
+                ),
+            )
+            failure.status = status
+            failure.body = error_body
+            raise failure
+        snippet = body_snippet(error_body)
+        message = f"{label}{where}" + (f": {snippet}" if snippet else "")
+        raise FetchStatusError(message, url=url, status=status, body=error_body)
+
+    def _read_error_body(self, url: str, response: httpx.Response, where: str) -> bytes:
+        """The start of an error response; a failure reading it must not hide the status."""
+        try:
+            return self._read_body(url, response, ERROR_BODY_LIMIT, where, truncate=True)
+        except (FetchError, _Retryable, httpx.TransportError):
+            return b""
+
+    def _read_body(
+        self,
+        url: str,
+        response: httpx.Response,
+        limit: int,
+        where: str,
+        *,
+        truncate: bool = False,
+    ) -> bytes:
+        """Stream and decode the body, failing as soon as it grows past `limit` bytes.
+
+        With `truncate`, return the first `limit` bytes instead of failing.
+        """
+        decoder = _decoder_for(response.headers.get("content-encoding"))
+        if decoder is None:
+            encoding = response.headers.get("content-encoding")
+            raise FetchError(f"unsupported Content-Encoding {encoding!r}{where}", url=url)
+        declared = _content_length(response)
+        too_large = f"response larger than {_size(limit)}{where}"
+        if decoder.identity and declared is not None and declared > limit and not truncate:
+            raise FetchError(f"{too_large} (Content-Length {declared})", url=url)
+        parts: list[bytes] = []
+        size = 0
+        try:
+            for raw in response.iter_raw():
+                piece = decoder.feed(raw, room=limit - size)
+                parts.append(piece)
+                size += len(piece)
+                if size > limit:
+                    if truncate:
+                        return b"".join(parts)[:limit]
+                    raise FetchError(too_large, url=url)
+            tail = decoder.finish()
+        except httpx.RemoteProtocolError:
+            got = response.num_bytes_downloaded
+            of = f" of {declared}" if declared is not None else ""
+            raise _Retryable(
+                f"connection closed after {got}{of} bytes{where}", host=response.url.host
+            ) from None
+        except zlib.error as exc:
+            raise FetchError(f"could not decompress the body{where}: {exc}", url=url) from None
+        except _IncompleteStream:
+            raise FetchError(
+                f"compressed body ends early after {response.num_bytes_downloaded} bytes{where}",
+                url=url,
+            ) from None
+        parts.append(tail)
+        size += len(tail)
+        if size > limit and not truncate:
+            raise FetchError(too_large, url=url)
+        return b"".join(parts)[:limit] if truncate else b"".join(parts)
+
+
+class _IncompleteStream(Exception):
+    """A compressed body ended before its end-of-stream marker."""
+
+
+class _Decoder:
+    """Decodes a Content-Encoding chunk by chunk without ever inflating past a byte budget."""
+
+    def __init__(self, coding: str) -> None:
+        self.identity = coding == "identity"
+        self._coding = coding
+        self._inflater: zlib._Decompress | None = None
+
+    def feed(self, data: bytes, *, room: int) -> bytes:
+        """Decode `data`; output stops just past `room` bytes so the caller can see it overflow."""
+        if self.identity:
+            return data
+        out: list[bytes] = []
+        produced = 0
+        while data:
+            inflater = self._inflater or self._start(data)
+            # max_length bounds the inflated size: one past the budget is enough to tell overflow.
+            piece = inflater.decompress(data, max(room - produced, 0) + 1)
+            out.append(piece)
+            produced += len(piece)
+            if produced > room:
+                break
+            if inflater.eof:
+                data = inflater.unused_data
+                self._inflater = None
+                if not data.startswith(b"\x1f\x8b"):
+                    break  # junk after the last gzip member: ignore it, as browsers do
+            else:
+                data = inflater.unconsumed_tail
+        return b"".join(out)
+
+    def finish(self) -> bytes:
+        if self.identity or self._inflater is None:
+            return b""
+        if not self._inflater.eof:
+            raise _IncompleteStream
+        return self._inflater.flush()
+
+    def _start(self, data: bytes) -> zlib._Decompress:
+        if self._coding == "deflate":
+            # "deflate" is meant to be zlib-wrapped, but some servers send raw deflate data.
+            wbits = zlib.MAX_WBITS if _looks_like_zlib(data) else -zlib.MAX_WBITS
+        else:
+            wbits = zlib.MAX_WBITS | 16  # gzip wrapper
+        self._inflater = zlib.decompressobj(wbits)
+        return self._inflater
+
+
+def _decoder_for(content_encoding: str | None) -> _Decoder | None:
+    """A decoder for the response's Content-Encoding, or None if we can't decode it."""
+    codings = [c.strip().lower() for c in (content_encoding or "").split(",") if c.strip()]
+    codings = [c for c in codings if c != "identity"]
+    if not codings:
+        return _Decoder("identity")
+    if len(codings) == 1 and codings[0] in ("gzip", "x-gzip", "deflate"):
+        return _Decoder("deflate" if codings[0] == "deflate" else "gzip")
+    return None
+
+
+def _looks_like_zlib(data: bytes) -> bool:
+    return len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
+
+
+def _content_length(response: httpx.Response) -> int | None:
+    value = response.headers.get("content-length")
+    if value is None or not value.strip().isdigit():
+        return None
+    return int(value)
+
+
+def _merge_validators(previous: Validators, headers: httpx.Headers) -> Validators:
+    """Validators from the response, keeping the previous ones the response does not repeat."""
+    return Validators(
+        etag=headers.get("etag") or previous.etag,
+        last_modified=headers.get("last-modified") or previous.last_modified,
+    )
+
+
+def parse_retry_after(
+    value: str | None,
+    server_date: str | None = None,
+    *,
+    now: Callable[[], float] = time.time,
+) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), None if absent.
+
+    An HTTP-date is measured against the response's own Date header when it has one, so a
+    skewed local clock does not matter; otherwise against `now()` (Unix time).
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    target = _parse_http_date(text)
+    if target is None:
+        return None
+    reference = _parse_http_date(server_date) if server_date else None
+    base = reference.timestamp() if reference is not None else now()
+    return max(0.0, target.timestamp() - base)
+
+
+def _parse_http_date(text: str) -> dt.datetime | None:
+    try:
+        parsed = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed
+
+
+def body_snippet(body: bytes, limit: int = SNIPPET_CHARS) -> str:
+    """A short, one-line, markup-free excerpt of an error body for a message."""
+    text = body[: limit * 8].decode("utf-8", errors="replace")
+    text = re.sub(r"<\?xml[^>]*\?>|<!--.*?-->|<[^>]+>", " ", text, flags=re.DOTALL)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}"
+
+
+def _size(limit: int) -> str:
+    """A byte count in plain words: 20_000_000 -> '20 MB', 1500 -> '1500 bytes'."""
+    if limit >= 1_000_000:
+        return f"{limit / 1_000_000:g} MB"
+    return f"{limit} bytes"
