@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fetch_server import TEST_USER_AGENT, FakeTime, MakeFetcher, ScriptedServer
+from support.http_server import TEST_USER_AGENT, FakeTime, MakeFetcher, ScriptedServer
 
 from digest.fetch import Fetcher, FetchSettings
 

@@ -8,7 +8,7 @@ import tracemalloc
 import zlib
 
 import pytest
-from fetch_server import FakeTime, MakeFetcher, Reply, ScriptedServer
+from support.http_server import FakeTime, MakeFetcher, Reply, ScriptedServer
 
 from digest.errors import FetchError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fetch_server import TEST_USER_AGENT
+from support.http_server import TEST_USER_AGENT
 
 from digest.fetch import FetchResult, FetchSettings, Validators, body_snippet, parse_retry_after
 

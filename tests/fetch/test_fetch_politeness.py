@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from fetch_server import TEST_USER_AGENT, FakeTime, MakeFetcher, Reply, ScriptedServer, Seen
+from support.http_server import TEST_USER_AGENT, FakeTime, MakeFetcher, Reply, ScriptedServer, Seen
 
 from digest.errors import FetchError
 from digest.fetch import Fetcher, FetchSettings

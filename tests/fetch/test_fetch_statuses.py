@@ -5,7 +5,7 @@ from __future__ import annotations
 from email.utils import formatdate
 
 import pytest
-from fetch_server import FakeTime, MakeFetcher, Reply, ScriptedServer, Seen
+from support.http_server import FakeTime, MakeFetcher, Reply, ScriptedServer, Seen
 
 from digest.errors import FetchError
 from digest.fetch import FetchStatusError, Validators
