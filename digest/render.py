@@ -85,9 +85,10 @@ def wrap_paragraphs(text: str, width: int = TEXT_WIDTH, indent: str = "") -> str
 
 
 def text_heading(title: str, count: int, width: int = TEXT_WIDTH) -> str:
-    """'== Diffusion models (4) =====...' filling the line, for the text part."""
-    head = f"== {title} ({count}) "
-    return head + "=" * max(3, width - len(head))
+    """A section title underlined with dashes, for the text part ('=' would cost 3 bytes each
+    in quoted-printable)."""
+    head = wrap_text(f"{title} ({count})", width)
+    return head + "\n" + "-" * min(width, max(len(line) for line in head.splitlines()))
 
 
 def make_environment(template_dir: Path | None = None) -> jinja2.Environment:
@@ -109,9 +110,21 @@ def make_environment(template_dir: Path | None = None) -> jinja2.Environment:
 
 # --- Subject -------------------------------------------------------------------------------
 
-SUBJECT_FIELDS = ("count", "date", "seen", "matched", "shown", "title", "top_title", "topics")
+# count: papers listed; papers: the same as "1 new paper" / "5 new papers".
+SUBJECT_FIELDS = (
+    "count",
+    "papers",
+    "date",
+    "seen",
+    "matched",
+    "shown",
+    "title",
+    "top_title",
+    "topics",
+)
 _SUBJECT_SAMPLE: dict[str, Any] = {
     "count": 3,
+    "papers": "3 new papers",
     "date": dt.date(2024, 3, 5),
     "seen": 120,
     "matched": 4,
@@ -589,6 +602,7 @@ def render_digest(
             settings.subject_template,
             {
                 "count": layout.full + layout.compact,
+                "papers": plural(layout.full + layout.compact, "new paper"),
                 "date": digest.day,
                 "seen": digest.seen_count,
                 "matched": digest.matched_count,

@@ -219,9 +219,7 @@ class SmtpSender(Sender):
                     recipient=recipient,
                 ) from err
             except smtplib.SMTPNotSupportedError as err:
-                raise DeliveryError(
-                    f"{self.settings.host} does not support {err}", recipient=recipient
-                ) from err
+                raise DeliveryError(f"{self.settings.host}: {err}", recipient=recipient) from err
             except ssl.SSLCertVerificationError as err:
                 raise DeliveryError(
                     f"TLS certificate of {self.settings.host} not trusted: {err.verify_message}",
@@ -325,5 +323,6 @@ class OutboxDirSender(Sender):
                 os.fsync(out.fileno())
             os.replace(partial, final)  # readers never see a half-written .eml
         except OSError as err:
-            partial.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)
             raise DeliveryError(f"cannot write {final}: {err}", recipient=recipient) from err

@@ -333,7 +333,8 @@ class SmtpServer:
         if users is not None:
             kwargs["authenticator"] = authenticator(users)
             kwargs["auth_required"] = True
-            kwargs["auth_require_tls"] = server_context is not None
+            # aiosmtpd only counts STARTTLS as TLS; an implicit-TLS socket is encrypted anyway.
+            kwargs["auth_require_tls"] = server_context is not None and not implicit_tls
         self.controller = Controller(
             handler,
             hostname="127.0.0.1",
