@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import re
 import socket
 import ssl
 import threading
@@ -350,3 +351,14 @@ class SmtpServer:
 
     def __exit__(self, *exc: object) -> None:
         self.controller.stop()
+
+
+def html_as_sent(html: str) -> str:
+    """What the HTML part must equal after transport: non-ASCII as character references and
+    line breaks folded (both lossless in HTML), compared with whitespace runs collapsed."""
+    return " ".join(html.split())
+
+
+def html_as_received(html: str) -> str:
+    restored = re.sub(r"&#(\d+);", lambda m: chr(int(m[1])) if int(m[1]) > 127 else m[0], html)
+    return " ".join(restored.split())

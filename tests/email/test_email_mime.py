@@ -7,7 +7,14 @@ from pathlib import Path
 
 import jinja2
 import pytest
-from email_helpers import hostile_digest, parse_message, part_text, typical_digest
+from email_helpers import (
+    hostile_digest,
+    html_as_received,
+    html_as_sent,
+    parse_message,
+    part_text,
+    typical_digest,
+)
 
 from digest.errors import AddressError, DeliveryError
 from digest.mail import (
@@ -118,7 +125,7 @@ def test_message_structure_and_headers(env: jinja2.Environment, settings: Render
     parts = list(message.iter_parts())
     assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
     assert part_text(message, "plain") == rendered.text
-    assert part_text(message, "html") == rendered.html
+    assert html_as_received(part_text(message, "html")) == html_as_sent(rendered.html)
     # Same inputs, same bytes: a retried render is indistinguishable.
     assert build_message(rendered, envelope(reply_to="Lab <lab@example.org>")) == data
 
@@ -212,3 +219,38 @@ def test_outbox_dir_failure_is_a_delivery_error(tmp_path: Path) -> None:
     with pytest.raises(DeliveryError) as info:
         sender.send("digest@example.org", "reader@example.org", b"x")
     assert info.value.recipient == "reader@example.org"
+
+
+def test_html_part_is_7bit_ascii_in_few_long_lines(
+    env: jinja2.Environment, settings: RenderSettings
+) -> None:
+    rendered = render_digest(typical_digest(), settings, env)
+    message = parse_message(build_message(rendered, envelope()))
+    html_part = message.get_body(preferencelist=("html",))
+    assert html_part is not None
+    assert html_part["Content-Transfer-Encoding"] == "7bit"
+    raw = html_part.get_payload()
+    assert isinstance(raw, str) and raw.isascii()
+    lines = raw.split("\r\n") if "\r\n" in raw else raw.split("\n")
+    assert max(len(line) for line in lines) <= 998
+    assert len(lines) < len(rendered.html.splitlines())
+    assert "Schr&#246;dinger bridges" in raw
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<p>code:</p><pre>line one\n    line two</pre>",
+        "<p>" + "x" * 2000 + "</p>",
+    ],
+)
+def test_html_that_cannot_be_folded_losslessly_goes_quoted_printable(html: str) -> None:
+    data = build_message(RenderedDigest(subject="s", html=html, text="t"), envelope())
+    message = parse_message(data)
+    html_part = message.get_body(preferencelist=("html",))
+    assert html_part is not None
+    assert html_part["Content-Transfer-Encoding"] == "quoted-printable"
+    assert part_text(message, "html") == html
+    payload = html_part.get_payload()
+    assert isinstance(payload, str)
+    assert all(len(line) <= 76 for line in payload.splitlines())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+import css_inline
 import jinja2
 import pytest
 from email_helpers import (
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 from digest.errors import ConfigError
 from digest.models import Field, HFSignals, Match, Ranked
 from digest.render import (
+    DEFAULT_TEMPLATE_DIR,
     RenderSettings,
     cut_segments,
     format_authors,
@@ -184,8 +186,8 @@ def test_typical_digest_content(env: jinja2.Environment, settings: RenderSetting
     order = [text.index(h) for h in headings]
     assert order == sorted(order)
     # Highlights sit exactly on the matched words.
-    assert '<span class="hit" style="' in html
-    hits = re.findall(r'<span class="hit"[^>]*>([^<]*)</span>', html)
+    assert '<b class="hit" style="' in html
+    hits = re.findall(r'<b class="hit"[^>]*>([^<]*)</b>', html)
     assert {h.lower() for h in hits} == {"score matching", "diffusion models", "retrieval"}
 
 
@@ -196,18 +198,46 @@ def test_html_is_inlined_and_has_no_scripts_or_images(
     doc = parse_html(html)
     tags = {t for t, _ in doc.tags}
     assert "script" not in tags and "img" not in tags and "link" not in tags
-    # Only the dark-mode/phone block survives as <style>; everything else is inline.
-    styles = [a for t, a in doc.tags if t == "style"]
-    assert styles == [{"data-css-inline": "keep"}]
+    # Only the dark-mode/phone block is a <style>; everything else is inline.
+    assert [t for t, _ in doc.tags].count("style") == 1
     assert "@media (prefers-color-scheme: dark)" in html
     for tag, attrs in doc.tags:
         if tag in ("td", "p", "a", "h1", "h2") and attrs.get("class"):
             assert attrs.get("style"), f"<{tag} class={attrs['class']}> was not inlined"
     containers = [a for t, a in doc.tags if t == "table" and a.get("class") == "container"]
-    assert containers and "max-width: 640px" in (containers[0]["style"] or "")
+    assert containers and "max-width:640px" in (containers[0]["style"] or "")
     for tag, attrs in doc.tags:
         if tag == "a":
             assert (attrs["href"] or "").startswith("https://")
+
+
+def test_precomputed_styles_equal_a_full_css_inline_pass(
+    env: jinja2.Environment, settings: RenderSettings
+) -> None:
+    """The per-path styles from digest/styles.py must be what inlining the whole document with
+    css-inline would give (the slow, obvious way)."""
+    html = render_digest(typical_digest(), settings, env).html
+    css = (DEFAULT_TEMPLATE_DIR / "digest.css").read_text(encoding="utf-8")
+    bare = re.sub(r' style="[^"]*"', "", html)
+    reference = css_inline.CSSInliner(load_remote_stylesheets=False).inline(
+        bare.replace("</head>", f"<style>{css}</style></head>")
+    )
+
+    def styles(document: str) -> list[tuple[str, str]]:
+        found = []
+        for tag, attrs in parse_html(document).tags:
+            declarations = re.sub(r",\s+", ",", (attrs.get("style") or "").replace('"', "'"))
+            normalised = ";".join(
+                ":".join(x.strip() for x in d.split(":", 1))
+                for d in declarations.split(";")
+                if d.strip()
+            )
+            found.append((tag, normalised))
+        return [(t, s) for t, s in found if t not in ("tbody", "style")]
+
+    ours, theirs = styles(html), styles(reference)
+    assert len(ours) == len(theirs)
+    assert ours == theirs
 
 
 def test_hostile_feed_data_is_escaped(env: jinja2.Environment, settings: RenderSettings) -> None:
@@ -217,15 +247,14 @@ def test_hostile_feed_data_is_escaped(env: jinja2.Environment, settings: RenderS
     assert "img" not in {t for t, _ in doc.tags}
     assert not any(k.startswith("on") for _, a in doc.tags for k in a)
     assert "&lt;script&gt;" in rendered.html
-    # css-inline re-serialises text nodes: quotes stay literal, angle brackets stay escaped.
-    assert '&lt;img src=x onerror="alert(2)"&gt;' in rendered.html
+    assert "&lt;img src=x onerror=&#34;alert(2)&#34;&gt;" in rendered.html
     assert "javascript:" not in rendered.html and "javascript:" not in rendered.text
     assert "onmouseover" not in rendered.text  # the hostile project page was dropped
     text = "".join(doc.text)
     assert "Diffusion models Bcc: victim@evil.example <script>alert(1)</script>" in text
     assert "Eve X-Injected: yes" in text  # CR/LF in author names became a space
     # The matched term "<script>" is highlighted as text, not markup.
-    assert re.search(r'<span class="hit"[^>]*>&lt;script&gt;</span>', rendered.html)
+    assert re.search(r'<b class="hit"[^>]*>&lt;script&gt;</b>', rendered.html)
     assert "\r" not in rendered.subject and "\n" not in rendered.subject
 
 
@@ -266,7 +295,7 @@ def test_spans_past_the_cut_do_not_break_markup(env: jinja2.Environment) -> None
     ranked = Ranked(paper, 1.0, (Match("score matching", Field.ABSTRACT, spans=spans),), "T")
     settings = RenderSettings(subject_template="{count}", abstract_chars=50)
     html = render_digest(make_digest([ranked]), settings, env).html
-    assert html.count('<span class="hit"') == 1  # only the clipped part of the long span
+    assert html.count('<b class="hit"') == 1  # only the clipped part of the long span
 
 
 def test_hf_only_paper_links(env: jinja2.Environment, settings: RenderSettings) -> None:
