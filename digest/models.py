@@ -225,6 +225,9 @@ class RenderedDigest:
     subject: str
     html: str
     text: str
+    # Ids of the papers the email actually lists (in full or in the compact list). When the
+    # size budget drops papers entirely, only these may be marked as sent.
+    paper_ids: tuple[str, ...] = ()
 
 
 class DeliveryState(StrEnum):

@@ -1,0 +1,663 @@
+"""Render a Digest into a subject line, an HTML part and a plain-text part.
+
+`render_digest` is pure: the same digest, settings and templates give the same output. All
+the deciding (which links, which badges, where to cut an abstract, what to highlight) is done
+here in Python on plain values; the templates in templates/ only lay those values out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+import string
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+import markdown
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup, escape
+
+from digest.errors import ConfigError
+from digest.models import (
+    AnnounceType,
+    Digest,
+    Field,
+    Ranked,
+    RenderedDigest,
+    SourceOutcome,
+    SourceState,
+)
+from digest.styles import InlineStyleLoader, StyleSheet
+
+DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+HTML_TEMPLATE = "digest.html.j2"
+TEXT_TEMPLATE = "digest.txt.j2"
+STYLESHEET = "digest.css"
+TEXT_WIDTH = 76
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """How digests look; the same for every subscriber of one installation."""
+
+    subject_template: str  # "{count} new papers for you - {date:%a %d %b}" or Jinja "{{ count }}"
+    title: str = "Paper digest"
+    intro_markdown: str = ""  # operator's note above the papers (trusted Markdown)
+    footer_markdown: str = ""  # operator's note in the footer (trusted Markdown)
+    size_budget: int = 90_000  # bytes of HTML; Gmail clips messages at about 102 KB
+    abstract_chars: int = 600
+    max_authors: int = 4
+
+    def __post_init__(self) -> None:
+        check_subject_template(self.subject_template)
+        if self.size_budget < 10_000:
+            raise ConfigError("size_budget must be at least 10000 bytes", key="size_budget")
+        if self.abstract_chars < 0 or self.max_authors < 1:
+            raise ConfigError("abstract_chars must be >= 0, max_authors >= 1", key="abstract_chars")
+
+
+# --- Environment ---------------------------------------------------------------------------
+
+
+def wrap_text(
+    text: str, width: int = TEXT_WIDTH, indent: str = "", first: str | None = None
+) -> str:
+    """Fill one paragraph greedily; a word longer than the line (a URL) gets a line of its own
+    and is never broken. (textwrap does the same but costs ~10x more per call.)"""
+    lines: list[str] = []
+    current = indent if first is None else first
+    empty = True  # no word on the current line yet
+    for word in text.split():
+        if not empty and len(current) + 1 + len(word) > width:
+            lines.append(current)
+            current, empty = indent + word, False
+        else:
+            current, empty = (current + word, False) if empty else (current + " " + word, False)
+    if empty:
+        return ""
+    lines.append(current)
+    return "\n".join(lines)
+
+
+def wrap_paragraphs(text: str, width: int = TEXT_WIDTH, indent: str = "") -> str:
+    """Fill each blank-line-separated paragraph of (Markdown) text on its own."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    return "\n\n".join(wrap_text(p, width, indent) for p in paragraphs)
+
+
+def text_heading(title: str, count: int, width: int = TEXT_WIDTH) -> str:
+    """A section title underlined with dashes, for the text part ('=' would cost 3 bytes each
+    in quoted-printable)."""
+    head = wrap_text(f"{title} ({count})", width)
+    return head + "\n" + "-" * min(width, max(len(line) for line in head.splitlines()))
+
+
+def make_environment(template_dir: Path | None = None) -> jinja2.Environment:
+    """The Jinja environment for the digest templates: HTML autoescaped, undefined is an error."""
+    files = jinja2.FileSystemLoader(str(template_dir or DEFAULT_TEMPLATE_DIR))
+    env = jinja2.Environment(
+        loader=files,
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2", "html"), default=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )
+    env.filters["wrap"] = wrap_text
+    env.filters["wrap_paragraphs"] = wrap_paragraphs
+    env.filters["heading"] = text_heading
+    env.filters["highlight"] = highlight_html
+    # The light-mode stylesheet is inlined per element path once, when templates load, not
+    # per message (see digest/styles.py).
+    sheet = StyleSheet(files.get_source(env, STYLESHEET)[0])
+    env.loader = InlineStyleLoader(files, sheet)
+    env.globals["css"] = sheet
+    env.filters["inline_css"] = sheet.fragment
+    return env
+
+
+# --- Subject -------------------------------------------------------------------------------
+
+# count: papers listed; papers: the same as "1 new paper" / "5 new papers".
+SUBJECT_FIELDS = (
+    "count",
+    "papers",
+    "date",
+    "seen",
+    "matched",
+    "shown",
+    "title",
+    "top_title",
+    "topics",
+)
+_SUBJECT_SAMPLE: dict[str, Any] = {
+    "count": 3,
+    "papers": "3 new papers",
+    "date": dt.date(2024, 3, 5),
+    "seen": 120,
+    "matched": 4,
+    "shown": 3,
+    "title": "Paper digest",
+    "top_title": "A paper",
+    "topics": "diffusion",
+}
+
+
+def _is_jinja(template: str) -> bool:
+    return "{{" in template or "{%" in template
+
+
+@functools.lru_cache(maxsize=16)
+def _jinja_subject(template: str) -> jinja2.Template:
+    # Sandboxed: the subject template comes from a config file, not from us.
+    env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+    return env.from_string(template)
+
+
+def check_subject_template(template: str) -> None:
+    """Raise ConfigError unless the template renders with the documented fields only."""
+    if not template.strip():
+        raise ConfigError("the subject template is empty", key="subject")
+    if not _is_jinja(template):
+        try:
+            parsed = list(string.Formatter().parse(template))
+        except ValueError as err:
+            raise ConfigError(f"subject template: {err}", key="subject") from err
+        for _, field_name, spec, _ in parsed:
+            if field_name is None:
+                continue
+            if field_name not in SUBJECT_FIELDS or (spec and "{" in spec):
+                raise ConfigError(
+                    f"unknown field {{{field_name}}} in the subject; "
+                    f"use {', '.join('{' + f + '}' for f in SUBJECT_FIELDS)}",
+                    key="subject",
+                )
+    try:
+        render_subject(template, _SUBJECT_SAMPLE)
+    except (ValueError, KeyError, IndexError, TypeError, jinja2.TemplateError) as err:
+        raise ConfigError(f"subject template does not render: {err}", key="subject") from err
+
+
+def render_subject(template: str, values: Mapping[str, Any]) -> str:
+    """Fill the subject template and flatten it to one clean line (no CR/LF ever)."""
+    if _is_jinja(template):
+        raw = _jinja_subject(template).render(**values)
+    else:
+        raw = template.format_map(values)
+    line = " ".join(raw.split())
+    return "".join(ch for ch in line if ch.isprintable())[:200]
+
+
+# --- Text pieces ---------------------------------------------------------------------------
+
+Segment = tuple[str, bool]  # (text, highlighted)
+_WHITESPACE_RUN = re.compile(r"\s+")
+_ODD_WHITESPACE = re.compile(r"\s\s|[^\S ]")  # two in a row, or anything but a plain space
+
+
+def merge_spans(spans: Iterable[tuple[int, int]], length: int) -> list[tuple[int, int]]:
+    """Clip spans to [0, length], drop empty ones, merge overlapping and touching ones."""
+    clipped = sorted((max(0, s), min(length, e)) for s, e in spans if min(length, e) > max(0, s))
+    merged: list[tuple[int, int]] = []
+    for start, end in clipped:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def highlight_segments(text: str, spans: Iterable[tuple[int, int]]) -> list[Segment]:
+    """Split text into plain and highlighted runs, then collapse whitespace across them.
+
+    Spans index the original text, so whitespace is collapsed only after splitting.
+    """
+    raw: list[Segment] = []
+    pos = 0
+    for start, end in merge_spans(spans, len(text)):
+        if start > pos:
+            raw.append((text[pos:start], False))
+        raw.append((text[start:end], True))
+        pos = end
+    if pos < len(text):
+        raw.append((text[pos:], False))
+
+    # Normalised feeds have single spaces only; then the per-piece collapsing can be skipped.
+    messy = _ODD_WHITESPACE.search(text) is not None
+    out: list[Segment] = []
+    previous_ends_space = True  # also strips leading whitespace
+    for piece, hit in raw:
+        if messy:
+            piece = _WHITESPACE_RUN.sub(" ", piece)
+        if previous_ends_space:
+            piece = piece.lstrip(" ")
+        if piece:
+            out.append((piece, hit))
+            previous_ends_space = piece.endswith(" ")
+    if out and out[-1][0].endswith(" "):
+        last, hit = out.pop()
+        if last.rstrip(" "):
+            out.append((last.rstrip(" "), hit))
+    return out
+
+
+def cut_segments(segments: Sequence[Segment], limit: int) -> tuple[list[Segment], bool]:
+    """Cut to at most `limit` characters at a word boundary, ending in an ellipsis."""
+    total = sum(len(t) for t, _ in segments)
+    if total <= limit:
+        return list(segments), False
+    joined = "".join(t for t, _ in segments)
+    cut = joined.rfind(" ", 0, limit + 1)
+    if cut < limit * 0.6:  # one giant word: cut inside it rather than lose most of the text
+        cut = limit
+    out: list[Segment] = []
+    pos = 0
+    for piece, hit in segments:
+        if pos >= cut:
+            break
+        out.append((piece[: cut - pos], hit))
+        pos += len(piece)
+    while out:
+        piece, hit = out.pop()
+        piece = piece.rstrip(" ,;:-–—(")
+        if piece:
+            out.append((piece, hit))
+            break
+    out.append(("…", False))
+    return out, True
+
+
+def highlight_html(segments: Iterable[Segment], style: str) -> Markup:
+    """Escaped text with the highlighted runs in <b class="hit" style="...">."""
+    opening = f'<b class="hit" style="{escape(style)}">'
+    return Markup(
+        "".join(f"{opening}{escape(t)}</b>" if hit else str(escape(t)) for t, hit in segments)
+    )
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def format_authors(authors: Sequence[str], limit: int) -> str:
+    names = [one_line(a) for a in authors if a.strip()]
+    if len(names) <= limit:
+        return ", ".join(names)
+    return ", ".join(names[:limit]) + " et al."
+
+
+_URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f\"'<>\\`]")
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL if it is a plain http(s) link we can print and put in href; else None."""
+    if not url:
+        return None
+    url = url.strip()
+    if not url.lower().startswith(("https://", "http://")) or _URL_FORBIDDEN.search(url):
+        return None
+    return url
+
+
+# --- View model ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Badge:
+    label: str
+    kind: str  # "hf", "code", "cross", "updated": picks the style
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PaperView:
+    id: str
+    number: int
+    title: str
+    title_segments: tuple[Segment, ...]
+    url: str | None
+    authors: str
+    categories: tuple[str, ...]
+    badges: tuple[Badge, ...]
+    matched: str
+    abstract: str
+    abstract_segments: tuple[Segment, ...]
+    links: tuple[Link, ...]
+
+    @property
+    def meta_text(self) -> str:
+        """Categories and badges on one line, for the text part."""
+        return " | ".join(
+            filter(None, [", ".join(self.categories), *(b.label for b in self.badges)])
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CompactView:
+    id: str
+    number: int
+    title: str
+    url: str | None
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
+class SectionView:
+    title: str
+    papers: tuple[PaperView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLine:
+    name: str
+    status: str
+    ok: bool
+
+
+_FIELD_ORDER = {f: i for i, f in enumerate(Field)}
+
+
+def matched_line(ranked: Ranked) -> str:
+    """'diffusion models (title, abstract), Yang Song (authors)' plus the ranker's note."""
+    fields: dict[str, list[str]] = {}
+    for match in ranked.matches:
+        bucket = fields.setdefault(one_line(match.term), [])
+        if match.field.value not in bucket:
+            bucket.append(match.field.value)
+    parts = [
+        f"{term} ({', '.join(sorted(fs, key=lambda f: _FIELD_ORDER[Field(f)]))})"
+        for term, fs in fields.items()
+    ]
+    if ranked.note:
+        parts.append(one_line(ranked.note))
+    return ", ".join(parts)
+
+
+def paper_links(ranked: Ranked) -> tuple[Link, ...]:
+    paper = ranked.paper
+    hf = paper.hf
+    arxiv_id = quote(paper.id, safe="/.") if paper.is_arxiv else None
+    candidates: list[tuple[str, str | None]] = [
+        ("Abstract", paper.url or (f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else None)),
+        ("PDF", paper.pdf_url or (f"https://arxiv.org/pdf/{arxiv_id}" if arxiv_id else None)),
+        (
+            "Hugging Face",
+            (hf.url or (f"https://huggingface.co/papers/{arxiv_id}" if arxiv_id else None))
+            if hf
+            else None,
+        ),
+        ("Code", hf.github_repo if hf else None),
+        ("Project page", hf.project_page if hf else None),
+    ]
+    if paper.doi and "doi.org" not in (paper.url or ""):
+        candidates.append(("DOI", "https://doi.org/" + quote(paper.doi, safe="/.():;-_")))
+    links: list[Link] = []
+    for label, url in candidates:
+        checked = safe_url(url)
+        if checked and all(link.url != checked for link in links):
+            links.append(Link(label, checked))
+    return tuple(links)
+
+
+def paper_badges(ranked: Ranked) -> tuple[Badge, ...]:
+    paper, hf = ranked.paper, ranked.paper.hf
+    badges: list[Badge] = []
+    if hf and hf.upvotes > 0:
+        badges.append(Badge(f"▲ {hf.upvotes} upvote{'s' if hf.upvotes != 1 else ''}", "hf"))
+    code_url = safe_url(hf.github_repo) if hf else None
+    if hf and code_url:
+        stars = f" ★ {hf.github_stars}" if hf.github_stars else ""
+        badges.append(Badge(f"code{stars}", "code", code_url))
+    if paper.announce_type in (AnnounceType.CROSS, AnnounceType.REPLACE_CROSS):
+        badges.append(Badge("cross-list", "cross"))
+    if ranked.updated:
+        badges.append(Badge(f"updated v{paper.version}" if paper.version else "updated", "updated"))
+    return tuple(badges)
+
+
+def paper_view(ranked: Ranked, number: int, settings: RenderSettings) -> PaperView:
+    paper = ranked.paper
+    title_spans = [s for m in ranked.matches if m.field is Field.TITLE for s in m.spans]
+    abstract_spans = [s for m in ranked.matches if m.field is Field.ABSTRACT for s in m.spans]
+    title_segments = highlight_segments(paper.title, title_spans) or [("(untitled)", False)]
+    abstract_segments, _ = cut_segments(
+        highlight_segments(paper.abstract, abstract_spans), settings.abstract_chars
+    )
+    links = paper_links(ranked)
+    return PaperView(
+        id=paper.id,
+        number=number,
+        title="".join(t for t, _ in title_segments),
+        title_segments=tuple(title_segments),
+        url=links[0].url if links else None,
+        authors=format_authors(paper.authors, settings.max_authors),
+        categories=tuple(one_line(c) for c in paper.categories[:5]),
+        badges=paper_badges(ranked),
+        matched=matched_line(ranked),
+        abstract="".join(t for t, _ in abstract_segments),
+        abstract_segments=tuple(abstract_segments),
+        links=links,
+    )
+
+
+def compact_view(ranked: Ranked, number: int) -> CompactView:
+    links = paper_links(ranked)
+    return CompactView(
+        id=ranked.paper.id,
+        number=number,
+        title=one_line(ranked.paper.title) or "(untitled)",
+        url=links[0].url if links else None,
+        topic=one_line(ranked.topic),
+    )
+
+
+def build_sections(papers: Sequence[Ranked], settings: RenderSettings) -> list[SectionView]:
+    """Group by topic in order of each topic's best paper; updated papers come last."""
+    groups: dict[str, list[Ranked]] = {}
+    updated: list[Ranked] = []
+    for ranked in papers:
+        if ranked.updated:
+            updated.append(ranked)
+        else:
+            groups.setdefault(one_line(ranked.topic), []).append(ranked)
+    ordered = [(topic or "Other matches", items) for topic, items in groups.items()]
+    if updated:
+        ordered.append(("Updated since you saw them", updated))
+    sections: list[SectionView] = []
+    number = 1
+    for title, items in ordered:
+        views = tuple(paper_view(r, number + i, settings) for i, r in enumerate(items))
+        number += len(items)
+        sections.append(SectionView(title, views))
+    return sections
+
+
+_SOURCE_STATUS: dict[SourceState, Callable[[SourceOutcome], str]] = {
+    SourceState.OK: lambda o: f"{o.papers} new paper{'s' if o.papers != 1 else ''}",
+    SourceState.NOT_MODIFIED: lambda o: "no change since the last check",
+    SourceState.NO_ANNOUNCEMENT: lambda o: "no announcement today",
+    SourceState.EMPTY: lambda o: "listing came back empty, will check again",
+    SourceState.FAILED: lambda o: "unreachable, will catch up",
+}
+
+
+def source_lines(outcomes: Iterable[SourceOutcome]) -> list[SourceLine]:
+    lines = []
+    for outcome in outcomes:
+        status = _SOURCE_STATUS[outcome.state](outcome)
+        # A note such as "holiday" helps the reader; a failure's detail is for the operator.
+        if outcome.detail and outcome.state is not SourceState.FAILED:
+            status += f" ({one_line(outcome.detail)})"
+        ok = outcome.state not in (SourceState.FAILED, SourceState.EMPTY)
+        lines.append(SourceLine(one_line(outcome.name), status, ok))
+    return lines
+
+
+@functools.lru_cache(maxsize=64)
+def markdown_html(text: str) -> Markup:
+    """Operator-written Markdown (trusted config, like the templates themselves)."""
+    return Markup(markdown.markdown(text)) if text.strip() else Markup("")
+
+
+def date_label(day: dt.date) -> str:
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def stats_text(seen: int, matched: int, shown: int, compact: int) -> str:
+    more = f", {compact} more listed below" if compact else ""
+    return (
+        f"{plural(seen, 'new paper')} seen · {matched} matched your profile · {shown} shown{more}."
+    )
+
+
+def unlisted_text(unlisted: int) -> str:
+    return f"…and {plural(unlisted, 'more matching paper')} not listed, to keep this email small."
+
+
+# --- Rendering -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """One candidate split: the first `full` papers in full, then up to `compact` listed."""
+
+    full: int
+    compact: int
+
+
+def _context(
+    digest: Digest, settings: RenderSettings, layout: _Layout, subject: str
+) -> dict[str, Any]:
+    full = digest.papers[: layout.full]
+    rest = (digest.papers[layout.full :] + digest.overflow)[: layout.compact]
+    sections = build_sections(full, settings)
+    compact = [compact_view(r, layout.full + i + 1) for i, r in enumerate(rest)]
+    unlisted = len(digest.papers) + len(digest.overflow) - layout.full - len(compact)
+    first_title = sections[0].papers[0].title if sections else ""
+    profile = digest.subscriber.profile
+    sources = source_lines(digest.sources)
+    return {
+        "title": one_line(settings.title),
+        "subject": subject,
+        "date_label": date_label(digest.day),
+        "seen": digest.seen_count,
+        "matched": digest.matched_count,
+        "shown": layout.full,
+        "compact_count": len(compact),
+        "unlisted": unlisted,
+        "sources": sources,
+        "sources_text": "; ".join(f"{s.name}: {s.status}" for s in sources) + ".",
+        "stats_text": stats_text(
+            digest.seen_count, digest.matched_count, layout.full, len(compact)
+        ),
+        "unlisted_text": unlisted_text(unlisted),
+        "intro_html": markdown_html(settings.intro_markdown),
+        "intro_text": settings.intro_markdown.strip(),
+        "sections": sections,
+        "compact": compact,
+        "recipient": digest.subscriber.email,
+        "profile_summary": one_line(profile.summary()),
+        "manage_url": safe_url(digest.manage_url),
+        "unsubscribe_url": safe_url(digest.unsubscribe_url),
+        "footer_html": markdown_html(settings.footer_markdown),
+        "footer_text": settings.footer_markdown.strip(),
+        "preheader": (f"Top: {first_title}" if first_title else subject)[:150],
+        "paper_ids": tuple(p.id for s in sections for p in s.papers) + tuple(c.id for c in compact),
+    }
+
+
+def _render_html(env: jinja2.Environment, context: dict[str, Any]) -> str:
+    return env.get_template(HTML_TEMPLATE).render(context)
+
+
+def _fits(html: str, budget: int) -> bool:
+    return len(html.encode("utf-8")) <= budget
+
+
+def _largest_fitting(low: int, high: int, fits: Callable[[int], bool]) -> int:
+    """Largest n in [low, high] with fits(n), given fits is monotone and fits(low) holds."""
+    while low < high:
+        mid = (low + high + 1) // 2
+        if fits(mid):
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def render_digest(
+    digest: Digest, settings: RenderSettings, env: jinja2.Environment
+) -> RenderedDigest:
+    """Subject, HTML (inlined CSS, under the size budget) and text parts of one digest.
+
+    When the HTML is over budget, papers move from the tail of the full listing into the
+    compact "more papers" list; if even the compact list is too long, its tail is dropped and
+    counted. `RenderedDigest.paper_ids` lists exactly the papers the email shows.
+    """
+    total = len(digest.papers) + len(digest.overflow)
+    topics = list(dict.fromkeys(one_line(r.topic) for r in digest.papers if r.topic.strip()))
+    top = one_line(digest.papers[0].paper.title) if digest.papers else ""
+
+    def subject_for(layout: _Layout) -> str:
+        return render_subject(
+            settings.subject_template,
+            {
+                "count": layout.full + layout.compact,
+                "papers": plural(layout.full + layout.compact, "new paper"),
+                "date": digest.day,
+                "seen": digest.seen_count,
+                "matched": digest.matched_count,
+                "shown": layout.full,
+                "title": one_line(settings.title),
+                "top_title": top,
+                "topics": ", ".join(topics),
+            },
+        )
+
+    cache: dict[_Layout, tuple[str, dict[str, Any]]] = {}
+
+    def html_for(layout: _Layout) -> str:
+        if layout not in cache:
+            context = _context(digest, settings, layout, subject_for(layout))
+            cache[layout] = (_render_html(env, context), context)
+        return cache[layout][0]
+
+    layout = _Layout(len(digest.papers), total - len(digest.papers))
+    if not _fits(html_for(layout), settings.size_budget):
+        all_compact = _Layout(0, total)
+        if _fits(html_for(all_compact), settings.size_budget):
+            full = _largest_fitting(
+                0,
+                len(digest.papers),
+                lambda n: _fits(html_for(_Layout(n, total - n)), settings.size_budget),
+            )
+            layout = _Layout(full, total - full)
+        else:
+            # Fits with nothing listed? If not, the fixed parts alone exceed the budget and we
+            # send the smallest version we can.
+            listed = _largest_fitting(
+                0, total, lambda n: n == 0 or _fits(html_for(_Layout(0, n)), settings.size_budget)
+            )
+            layout = _Layout(0, listed)
+    html_for(layout)
+    html, context = cache[layout]
+    text = env.get_template(TEXT_TEMPLATE).render(context)
+    return RenderedDigest(
+        subject=context["subject"], html=html, text=text, paper_ids=context["paper_ids"]
+    )

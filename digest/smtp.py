@@ -1,0 +1,328 @@
+"""Delivery: the only code that talks SMTP or writes outgoing messages to disk.
+
+`SmtpSender.send` returns only once the server has accepted the message for that recipient;
+anything else raises DeliveryError, with `permanent=True` when retrying cannot help (a 5xx
+reply). The pipeline marks papers as sent only after `send` returned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import ipaddress
+import os
+import re
+import smtplib
+import ssl
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Literal, Protocol, Self
+
+from digest.errors import ConfigError, DeliveryError
+
+Security = Literal["ssl", "starttls", "plain"]
+_SECURITY_MODES: tuple[str, ...] = ("ssl", "starttls", "plain")
+_MAX_BACKOFF_SECONDS = 300.0
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str
+    port: int = 587
+    security: Security = "starttls"
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 30.0
+    ca_file: str | None = None  # extra CA bundle (a private CA, or trustme in tests)
+    max_attempts: int = 4
+    backoff_seconds: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.security not in _SECURITY_MODES:
+            raise ConfigError(
+                f"security must be one of {', '.join(_SECURITY_MODES)}, not {self.security!r}",
+                key="smtp.security",
+            )
+        if self.security == "plain" and not _is_loopback(self.host):
+            raise ConfigError(
+                f"security = 'plain' would send mail and passwords unencrypted to {self.host}; "
+                "use 'starttls' (port 587) or 'ssl' (port 465), or a loopback relay",
+                key="smtp.security",
+            )
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"port {self.port} is out of range", key="smtp.port")
+        if (self.username is None) != (self.password is None):
+            raise ConfigError("username and password must be given together", key="smtp.username")
+        if self.max_attempts < 1:
+            raise ConfigError("max_attempts must be at least 1", key="smtp.max_attempts")
+        if self.timeout <= 0 or self.backoff_seconds < 0:
+            raise ConfigError("timeout must be > 0 and backoff >= 0", key="smtp.timeout")
+
+
+class Sender(Protocol):
+    """Something that delivers one finished message to one recipient, inside a `with`."""
+
+    def send(self, sender: str, recipient: str, message: bytes) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class _Retry(Exception):
+    """Internal: this attempt failed in a way a later attempt may not."""
+
+    def __init__(self, reason: str, *, reconnect: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.reconnect = reconnect
+
+
+def _reply_text(code: int, resp: bytes | str) -> str:
+    text = resp.decode("utf-8", "replace") if isinstance(resp, bytes) else resp
+    return f"{code} {' '.join(text.split())}"
+
+
+class SmtpSender(Sender):
+    """Delivers over one SMTP connection, reused for a whole batch and reopened when lost.
+
+    Temporary failures (network errors, dropped connections, 4xx replies) are retried up to
+    `max_attempts` with exponential backoff; a 5xx for one recipient raises a permanent
+    DeliveryError and leaves the connection ready for the next recipient.
+    """
+
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        local_hostname: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self._sleep = sleep
+        self._local_hostname = local_hostname
+        self._conn: smtplib.SMTP | None = None
+        self.connections_opened = 0  # for logs and tests: how often we had to (re)connect
+
+    # -- connection --------------------------------------------------------------------
+
+    def _tls_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        if self.settings.ca_file:
+            context.load_verify_locations(cafile=self.settings.ca_file)
+        return context
+
+    def _open(self) -> smtplib.SMTP:
+        s = self.settings
+        conn: smtplib.SMTP
+        if s.security == "ssl":
+            conn = smtplib.SMTP_SSL(
+                s.host,
+                s.port,
+                local_hostname=self._local_hostname,
+                timeout=s.timeout,
+                context=self._tls_context(),
+            )
+        else:
+            conn = smtplib.SMTP(
+                s.host, s.port, local_hostname=self._local_hostname, timeout=s.timeout
+            )
+        try:
+            conn.ehlo()
+            if s.security == "starttls":
+                conn.starttls(context=self._tls_context())
+                conn.ehlo()
+            if s.username is not None and s.password is not None:
+                conn.login(s.username, s.password)
+        except BaseException:
+            self._close_quietly(conn)
+            raise
+        self.connections_opened += 1
+        return conn
+
+    @staticmethod
+    def _close_quietly(conn: smtplib.SMTP) -> None:
+        with contextlib.suppress(OSError):
+            conn.close()
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            self._close_quietly(self._conn)
+            self._conn = None
+
+    def close(self) -> None:
+        """Say QUIT if the connection is still alive; never raises."""
+        if self._conn is None:
+            return
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            self._conn.quit()
+        self._drop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- sending -----------------------------------------------------------------------
+
+    def send(self, sender: str, recipient: str, message: bytes) -> None:
+        last_reason = "no attempt made"
+        for attempt in range(1, self.settings.max_attempts + 1):
+            try:
+                self._attempt(sender, recipient, message)
+                return
+            except _Retry as retry:
+                last_reason = retry.reason
+                if retry.reconnect:
+                    self._drop()
+            if attempt < self.settings.max_attempts:
+                delay = self.settings.backoff_seconds * 2 ** (attempt - 1)
+                self._sleep(min(delay, _MAX_BACKOFF_SECONDS))
+        raise DeliveryError(
+            f"gave up after {self.settings.max_attempts} attempts: {last_reason}",
+            recipient=recipient,
+        )
+
+    def _connection(self, recipient: str) -> smtplib.SMTP:
+        if self._conn is None:
+            try:
+                self._conn = self._open()
+            except smtplib.SMTPAuthenticationError as err:
+                # Retrying a refused login only risks locking the account.
+                raise DeliveryError(
+                    f"SMTP login refused by {self.settings.host}: "
+                    f"{_reply_text(err.smtp_code, err.smtp_error)}",
+                    recipient=recipient,
+                ) from err
+            except smtplib.SMTPNotSupportedError as err:
+                raise DeliveryError(f"{self.settings.host}: {err}", recipient=recipient) from err
+            except ssl.SSLCertVerificationError as err:
+                raise DeliveryError(
+                    f"TLS certificate of {self.settings.host} not trusted: {err.verify_message}",
+                    recipient=recipient,
+                ) from err
+            except smtplib.SMTPResponseException as err:
+                # A refusal while greeting/EHLO is about the server, not this recipient:
+                # never permanent, but a 5xx is not worth retrying within this run.
+                reply = _reply_text(err.smtp_code, err.smtp_error)
+                if err.smtp_code >= 500:
+                    raise DeliveryError(
+                        f"{self.settings.host} refused the session: {reply}", recipient=recipient
+                    ) from err
+                raise _Retry(
+                    f"{self.settings.host} refused the session: {reply}", reconnect=True
+                ) from err
+        return self._conn
+
+    def _attempt(self, sender: str, recipient: str, message: bytes) -> None:
+        """One try. Returns on acceptance; raises _Retry or a final DeliveryError."""
+        try:
+            conn = self._connection(recipient)
+            refused = conn.sendmail(sender, [recipient], message)
+        except smtplib.SMTPRecipientsRefused as err:
+            code, resp = err.recipients.get(recipient, (0, b"refused"))
+            self._classify(code, resp, recipient, "recipient refused")
+        except smtplib.SMTPSenderRefused as err:
+            # MAIL FROM refusals are about our configuration, not this recipient: a 5xx is
+            # final for this run but never marks the message as permanently undeliverable.
+            reply = _reply_text(err.smtp_code, err.smtp_error)
+            if err.smtp_code >= 500:
+                raise DeliveryError(
+                    f"sender {sender} refused: {reply}", recipient=recipient
+                ) from err
+            raise _Retry(f"sender {sender} refused: {reply}", reconnect=self._is_closed()) from err
+        except smtplib.SMTPDataError as err:
+            self._classify(err.smtp_code, err.smtp_error, recipient, "message refused")
+        except smtplib.SMTPServerDisconnected as err:
+            raise _Retry(f"server closed the connection: {err}", reconnect=True) from err
+        except smtplib.SMTPResponseException as err:  # e.g. a 421 greeting or a failing RSET
+            self._classify(err.smtp_code, err.smtp_error, recipient, "server error")
+        except OSError as err:
+            # ssl.SSLError is an OSError too; certificate failures were turned final above.
+            raise _Retry(
+                f"connection to {self.settings.host} failed: {err}", reconnect=True
+            ) from err
+        else:
+            if refused:  # only possible with several recipients; kept for safety
+                code, resp = refused[recipient]
+                self._classify(code, resp, recipient, "recipient refused")
+
+    def _classify(self, code: int, resp: bytes | str, recipient: str, what: str) -> None:
+        reply = _reply_text(code, resp)
+        if 500 <= code < 600:
+            raise DeliveryError(f"{what}: {reply}", recipient=recipient, permanent=True)
+        # 421 means the server is closing this session; smtplib may already have closed it.
+        raise _Retry(f"{what}: {reply}", reconnect=code == 421 or self._is_closed())
+
+    def _is_closed(self) -> bool:
+        return self._conn is None or getattr(self._conn, "sock", None) is None
+
+
+_UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class OutboxDirSender(Sender):
+    """Writes each message to `<directory>/<UTC time>-<recipient>-<random>.eml` atomically.
+
+    Used when no SMTP server is configured: the files can be opened in any mail client.
+    """
+
+    def __init__(self, directory: Path, *, clock: Callable[[], dt.datetime] | None = None) -> None:
+        self.directory = directory
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+
+    def __enter__(self) -> Self:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    def path_for(self, recipient: str) -> Path:
+        stamp = self._clock().astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        safe = _UNSAFE_FILENAME.sub("_", recipient).strip("._")[:80] or "recipient"
+        return self.directory / f"{stamp}-{safe}-{uuid.uuid4().hex[:12]}.eml"
+
+    def send(self, sender: str, recipient: str, message: bytes) -> None:
+        final = self.path_for(recipient)
+        partial = final.with_name("." + final.name + ".part")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with open(partial, "xb") as out:
+                out.write(message)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(partial, final)  # readers never see a half-written .eml
+        except OSError as err:
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)
+            raise DeliveryError(f"cannot write {final}: {err}", recipient=recipient) from err
