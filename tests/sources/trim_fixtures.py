@@ -75,12 +75,8 @@ def trim_list(shared: Path) -> None:
         number = int(match.group(1))
         return match.group(0) if number in wanted else ""
 
-    trimmed = re.sub(
-        r"    <dt>\s*<a name='item(\d+)'>.*?</dd>\n", drop, text, flags=re.S
-    )
-    (OUT / "arxiv_list_cs.CL_recent_2026-07-28_trimmed.html").write_text(
-        trimmed, encoding="utf-8"
-    )
+    trimmed = re.sub(r"    <dt>\s*<a name='item(\d+)'>.*?</dd>\n", drop, text, flags=re.S)
+    (OUT / "arxiv_list_cs.CL_recent_2026-07-28_trimmed.html").write_text(trimmed, encoding="utf-8")
 
 
 def build_hf_page() -> None:
