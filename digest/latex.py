@@ -152,20 +152,30 @@ class _Walker:
 
     def run(self, *, until_close: bool = False) -> str:
         out: list[str] = []
+        append = out.append
         tokens = self.tokens
         structural = _STRUCTURAL
+        symbols = self.symbols
         count = len(tokens)
-        while self.pos < count:
-            tok = tokens[self.pos]
-            self.pos += 1
+        pos = self.pos
+        while pos < count:
+            tok = tokens[pos]
+            pos += 1
             if tok[0] not in structural:
-                out.append(tok)  # plain text, the common case
-            elif tok == "}":
+                append(tok)  # plain text, the common case
+                continue
+            if tok == "}":
                 if until_close:
                     break
-                # a stray closing brace carries no text
-            else:
-                out.append(self.token_text(tok))
+                continue  # a stray closing brace carries no text
+            symbol = symbols.get(tok[1:]) if tok[0] == "\\" else None
+            if symbol is not None:
+                append(symbol)  # \alpha, \sim, ...: no arguments to read
+                continue
+            self.pos = pos  # nested reads advance the shared position
+            append(self.token_text(tok))
+            pos = self.pos
+        self.pos = pos
         return "".join(out)
 
     def token_text(self, tok: str) -> str:
