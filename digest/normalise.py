@@ -31,6 +31,14 @@ _ARXIV_ID = re.compile(
     re.IGNORECASE,
 )
 
+# Every character str.split() treats as whitespace, besides the plain space.
+_SEPARATORS = ("\x1c", "\x1d", "\x1e", "\x1f")
+_ALL_SPACES = (
+    *"\n\t\r\x0b\x0c",
+    *_SEPARATORS,
+    *"\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000",
+    *(chr(code) for code in range(0x2000, 0x200B)),
+)
 _NEW_STYLE = re.compile(r"(\d{4}\.\d{4,5})(?:v(\d+))?")
 
 _DOI_PREFIXES = re.compile(
@@ -45,7 +53,12 @@ def parse_arxiv_id(raw: str) -> tuple[str, int | None] | None:
     if not text:
         return None
     # Fast path for the common spellings: "2401.01234v3" and arXiv's OAI guids.
-    bare = text[14:] if text.startswith("oai:arXiv.org:") else text
+    if text.startswith("oai:arXiv.org:"):
+        bare = text[14:]
+    elif text.startswith(("http://arxiv.org/abs/", "https://arxiv.org/abs/")):
+        bare = text[text.index("/abs/") + 5 :]
+    else:
+        bare = text
     quick = _NEW_STYLE.fullmatch(bare)
     if quick is not None:
         version = quick.group(2)
@@ -137,8 +150,17 @@ def canonical_id(
 def clean_text(s: str) -> str:
     """Collapse line breaks and runs of whitespace (arXiv wraps titles) into single spaces."""
     s = s.strip()
-    if "\n" not in s and "  " not in s and "\t" not in s and "\r" not in s and s.isascii():
-        return s  # already clean (most abstracts): these scans run at C speed
+    # Most fields are already clean: a few substring scans (C speed, a fraction of a
+    # microsecond each) prove it far faster than splitting and re-joining every word.
+    if "  " in s:
+        return " ".join(s.split())
+    if s.isascii():
+        if "\n" in s or "\t" in s or "\r" in s:
+            return " ".join(s.split())
+        if "\x0b" not in s and "\x0c" not in s and not any(c in s for c in _SEPARATORS):
+            return s
+    elif not any(space in s for space in _ALL_SPACES):
+        return s
     return " ".join(s.split())
 
 

@@ -74,9 +74,12 @@ def _paper(entry: etree._Element, entry_id: str) -> Paper:
         elif tag == _PUBLISHED:
             published = child.text
         elif tag == _AUTHOR:
-            name = tex_text(child.findtext(_NAME))
-            if name:
-                authors.append(name)
+            for part in child:  # <name> comes first; findtext() costs a path lookup
+                if part.tag == _NAME:
+                    name = tex_text(part.text)
+                    if name:
+                        authors.append(name)
+                    break
         elif tag == _CATEGORY:
             categories.append(child.get("term") or "")
         elif tag == _PRIMARY:
