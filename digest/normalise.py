@@ -31,14 +31,6 @@ _ARXIV_ID = re.compile(
     re.IGNORECASE,
 )
 
-# Every character str.split() treats as whitespace, besides the plain space.
-_SEPARATORS = ("\x1c", "\x1d", "\x1e", "\x1f")
-_ALL_SPACES = (
-    *"\n\t\r\x0b\x0c",
-    *_SEPARATORS,
-    *"\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000",
-    *(chr(code) for code in range(0x2000, 0x200B)),
-)
 _NEW_STYLE = re.compile(r"(\d{4}\.\d{4,5})(?:v(\d+))?")
 
 _DOI_PREFIXES = re.compile(
@@ -155,11 +147,20 @@ def clean_text(s: str) -> str:
     if "  " in s:
         return " ".join(s.split())
     if s.isascii():
-        if "\n" in s or "\t" in s or "\r" in s:
-            return " ".join(s.split())
-        if "\x0b" not in s and "\x0c" not in s and not any(c in s for c in _SEPARATORS):
+        # Line breaks, tabs and the control characters str.split() also treats as spaces.
+        if not (
+            "\n" in s
+            or "\t" in s
+            or "\r" in s
+            or "\x0b" in s
+            or "\x0c" in s
+            or "\x1c" in s
+            or "\x1d" in s
+            or "\x1e" in s
+            or "\x1f" in s
+        ):
             return s
-    elif not any(space in s for space in _ALL_SPACES):
+    elif s.isprintable():  # False for every whitespace character except the plain space
         return s
     return " ".join(s.split())
 
