@@ -131,11 +131,10 @@ def _paper(
     listed_category: str | None,
 ) -> Paper:
     identity = None
-    for anchor in term.iter("a"):
-        candidate = anchor.get("id") if anchor.get("title") == "Abstract" else None
-        candidate = candidate or (anchor.get("href") or "")
-        if "/abs/" in candidate or anchor.get("title") == "Abstract":
-            identity = parse_arxiv_id(candidate.split("/abs/")[-1])
+    for anchor in term.iter("a"):  # <a href ="/abs/2607.22529" title="Abstract" id="...">
+        href = anchor.get("href") or ""
+        if anchor.get("title") == "Abstract" or "/abs/" in href:
+            identity = parse_arxiv_id(anchor.get("id") or href.split("/abs/")[-1])
             if identity is not None:
                 break
     if identity is None:
