@@ -20,7 +20,6 @@ from digest.sources._common import (
     log,
     rfc822_date,
     split_authors,
-    unique,
 )
 
 _ARXIV = "{http://arxiv.org/schemas/atom}"
@@ -112,7 +111,7 @@ def _paper(item: etree._Element) -> Paper:
         authors=split_authors(tex_text(creator)),
         url=arxiv_abs_url(arxiv_id),
         version=version,
-        categories=unique(categories),
+        categories=tuple(dict.fromkeys(categories)),  # primary first, repeats dropped
         announce_type=announce_type,
         published=rfc822_date(pub_date) if pub_date else None,
         doi=normalise_doi(doi) if doi else None,
