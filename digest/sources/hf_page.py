@@ -1,0 +1,41 @@
+"""huggingface.co/papers (HTML): the Daily Papers page, for when the API is unavailable.
+
+The page embeds the same items as the API, HTML-escaped, in the `data-props` attribute of
+`<div class="SVELTE_HYDRATER contents" data-target="DailyPapers">`; lxml unescapes the
+attribute, and the items go through the API parser's item reader.
+"""
+
+from __future__ import annotations
+
+import json
+
+from digest.errors import ParseError
+from digest.models import Paper
+from digest.sources._common import load_html, looks_like_html, snippet
+from digest.sources.hf import papers_from_items
+
+_EXPECTED = "a Hugging Face papers page with DailyPapers data"
+
+
+def parse(data: bytes, url: str) -> tuple[Paper, ...]:
+    if not looks_like_html(data) and data.lstrip()[:1] in (b"[", b"{"):
+        raise ParseError(f"expected {_EXPECTED} but got JSON: {snippet(data)!r}", url=url)
+    document = load_html(data, url, _EXPECTED)
+    holders = document.xpath('//*[@data-target="DailyPapers"][@data-props]')
+    if not holders:
+        raise ParseError(
+            f'expected {_EXPECTED} but found no data-target="DailyPapers" element '
+            f"(page starts {snippet(data)!r})",
+            url=url,
+        )
+    raw = holders[0].get("data-props") or ""
+    try:
+        props = json.loads(raw)
+    except (ValueError, RecursionError) as err:
+        raise ParseError(
+            f"the DailyPapers data-props attribute is not valid JSON ({err})", url=url
+        ) from err
+    items = props.get("dailyPapers") if isinstance(props, dict) else None
+    if not isinstance(items, list):
+        raise ParseError("the DailyPapers data-props JSON has no 'dailyPapers' list", url=url)
+    return papers_from_items(items, url)
