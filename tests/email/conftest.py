@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import ssl
 from collections.abc import Iterator
@@ -15,17 +14,6 @@ import trustme
 from digest.render import RenderSettings, make_environment
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    # Other test folders may register the same flag for their own golden files.
-    with contextlib.suppress(ValueError):
-        parser.addoption(
-            "--regen-golden",
-            action="store_true",
-            default=False,
-            help="rewrite golden files from the current output instead of comparing",
-        )
 
 
 @pytest.fixture

@@ -22,15 +22,6 @@ HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures"
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--regen-golden",
-        action="store_true",
-        default=False,
-        help="rewrite tests/sources/fixtures/*.golden.json from the parsers' current output",
-    )
-
-
 def paper_to_json(paper: Paper) -> dict[str, Any]:
     """A Paper as plain JSON values (dates as ISO strings, enums as their values)."""
     return json.loads(json.dumps(dataclasses.asdict(paper), default=str, ensure_ascii=False))
