@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import os
-import ssl
 from collections.abc import Iterator
-from pathlib import Path
 
 import jinja2
 import pytest
-import trustme
+from support.tls import Tls
 
 from digest.render import RenderSettings, make_environment
-
-GOLDEN_DIR = Path(__file__).parent / "golden"
 
 
 @pytest.fixture
@@ -34,21 +30,6 @@ def settings() -> RenderSettings:
         intro_markdown="Good morning! Today's picks from **arXiv** and Hugging Face.",
         footer_markdown="Sent by the [ML lab digest](https://lab.example.org).",
     )
-
-
-class Tls:
-    """A throwaway CA and a server certificate for localhost / 127.0.0.1."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.ca = trustme.CA()
-        self.server_cert = self.ca.issue_cert("localhost", "127.0.0.1")
-        self.ca_file = tmp / "ca.pem"
-        self.ca.cert_pem.write_to_path(str(self.ca_file))
-
-    def server_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self.server_cert.configure_cert(context)
-        return context
 
 
 @pytest.fixture(scope="session")

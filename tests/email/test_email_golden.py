@@ -9,10 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import jinja2
 import pytest
-from conftest import GOLDEN_DIR
 from email_helpers import empty_digest, hostile_digest, parse_message, part_text, typical_digest
 
 from digest.mail import Envelope, build_message, make_message_id
@@ -24,6 +24,8 @@ CASES: dict[str, Callable[[], Digest]] = {
     "hostile": hostile_digest,
     "empty": empty_digest,
 }
+
+GOLDEN_DIR = Path(__file__).parent / "golden"
 
 
 def scrub(message: str) -> str:

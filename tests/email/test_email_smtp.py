@@ -8,7 +8,6 @@ from typing import Any
 
 import jinja2
 import pytest
-from conftest import Tls
 from email_helpers import (
     RecordingHandler,
     SmtpServer,
@@ -23,6 +22,7 @@ from email_helpers import (
     part_text,
     typical_digest,
 )
+from support.tls import Tls
 
 from digest.errors import ConfigError, DeliveryError
 from digest.mail import Envelope, build_message, make_message_id
