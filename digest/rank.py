@@ -1,0 +1,473 @@
+"""Score the day's papers against a profile, and say why each one scored.
+
+How a score is made (scores are absolute, so a `min_score` means the same every day):
+
+- Each keyword contributes ``weight * idf * tf' * (K1 + 1) / (tf' + K1)`` (BM25F), where
+  ``tf'`` adds up its occurrences per field, boosted (title > HF keywords > abstract) and
+  normalised by field length against the background average. ``idf`` comes from the
+  background corpus (a rolling window of recent papers) so that "model" weighs little and
+  "Schrödinger bridge" a lot; without a background the day's papers are used.
+  Roughly: a distinctive word once in the abstract is worth 2-4, in the title 4-6.
+- A followed author adds AUTHOR_BONUS: their papers reach the digest on their own.
+- Profile categories add CATEGORY_BONUS (half for a cross-list) to papers that matched a
+  keyword or author; a profile without keywords selects papers by category alone.
+  With `require_categories`, papers outside those categories are dropped.
+- Hugging Face upvotes add ``popularity_weight * ln(1 + upvotes)`` to papers that matched.
+- Any exclusion phrase in the title, abstract or HF keywords removes the paper.
+
+The index is built once per run and shared by every subscriber; what a keyword matches is
+computed on first use and cached in the index, so ranking costs grow with the matches of a
+profile's keywords, not with the number of papers.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from bisect import bisect_left
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from digest.authornames import NameKey, name_key
+from digest.models import Field, Match, Paper, Profile, Ranked, Term
+from digest.textmatch import (
+    CompiledTerm,
+    WordPattern,
+    compile_term,
+    exact_surface_matches,
+    fold,
+    occurrences,
+    stem,
+)
+
+K1 = 1.2
+# Field boost and length-normalisation strength (b): titles are short and say what a paper
+# is about; AI keywords are a curated summary; abstracts are long and wander.
+TEXT_FIELDS: tuple[Field, ...] = (Field.TITLE, Field.ABSTRACT, Field.KEYWORDS)
+FIELD_BOOST: Mapping[Field, float] = MappingProxyType(
+    {Field.TITLE: 3.0, Field.ABSTRACT: 1.0, Field.KEYWORDS: 1.5}
+)
+FIELD_B: Mapping[Field, float] = MappingProxyType(
+    {Field.TITLE: 0.3, Field.ABSTRACT: 0.75, Field.KEYWORDS: 0.3}
+)
+AUTHOR_BONUS = 8.0
+CATEGORY_BONUS = 1.0
+CROSS_LIST_FACTOR = 0.5
+# Words of different HF keywords must not form a phrase together.
+_KEYWORD_GAP = 2
+_STRIDE = 6  # postings are flat int arrays of (doc, field, position, width, start, end)
+
+
+def field_text(paper: Paper, which: Field) -> str:
+    """The text a Match's spans index into."""
+    if which is Field.TITLE:
+        return paper.title
+    if which is Field.ABSTRACT:
+        return paper.abstract
+    if which is Field.KEYWORDS:
+        return ", ".join(paper.hf.ai_keywords) if paper.hf else ""
+    if which is Field.AUTHORS:
+        return ", ".join(paper.authors)
+    return ", ".join(paper.categories)
+
+
+def _field_occurrences(paper: Paper, which: Field) -> Iterable[tuple[str, int, int, int, int]]:
+    if which is not Field.KEYWORDS:
+        yield from occurrences(field_text(paper, which))
+        return
+    if not paper.hf:
+        return
+    position, offset = 0, 0
+    for keyword in paper.hf.ai_keywords:
+        last = position
+        for key, pos, width, start, end in occurrences(keyword, position):
+            last = max(last, pos + width)
+            yield key, pos, width, start + offset, end + offset
+        position = last + _KEYWORD_GAP
+        offset += len(keyword) + 2  # ", "
+
+
+# --- Background statistics ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusStats:
+    """Document frequencies of stems over a rolling corpus, and average field lengths."""
+
+    documents: int = 0
+    doc_freq: Mapping[str, int] = field(default_factory=dict)
+    avg_length: Mapping[str, float] = field(default_factory=dict)  # Field value -> words
+
+    def idf(self, stem_key: str) -> float:
+        n = max(self.documents, 1)
+        df = min(self.doc_freq.get(stem_key, 0), n)
+        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "documents": self.documents,
+            "doc_freq": dict(self.doc_freq),
+            "avg_length": dict(self.avg_length),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CorpusStats:
+        return cls(
+            documents=int(data["documents"]),
+            doc_freq={str(k): int(v) for k, v in data["doc_freq"].items()},
+            avg_length={str(k): float(v) for k, v in data["avg_length"].items()},
+        )
+
+
+def corpus_stats(papers: Iterable[Paper]) -> CorpusStats:
+    doc_freq: dict[str, int] = {}
+    totals = dict.fromkeys(TEXT_FIELDS, 0)
+    documents = 0
+    for paper in papers:
+        documents += 1
+        stems: set[str] = set()
+        for which in TEXT_FIELDS:
+            for key, _pos, width, _start, _end in _field_occurrences(paper, which):
+                stems.add(stem(key))
+                totals[which] += width == 1
+        for s in stems:
+            doc_freq[s] = doc_freq.get(s, 0) + 1
+    avg = {f.value: totals[f] / documents if documents else 0.0 for f in TEXT_FIELDS}
+    return CorpusStats(documents, doc_freq, avg)
+
+
+# --- The index ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TermHits:
+    """Where one keyword matched: per paper its base score (weight 1) and highlight spans."""
+
+    docs: tuple[int, ...]
+    scores: tuple[float, ...]
+    spans: Mapping[int, tuple[tuple[Field, tuple[tuple[int, int], ...]], ...]]
+    base: Mapping[int, float]
+
+
+_NO_HITS = TermHits((), (), {}, {})
+
+
+class PaperIndex:
+    """An inverted index over one run's papers. Build with `build_index`; read-only after.
+
+    The only state that changes is the caches of keyword and author look-ups, which are
+    pure functions of the index: sharing one index across all subscribers is what makes
+    ranking thousands of profiles cheap.
+    """
+
+    def __init__(self, papers: Sequence[Paper], stats: CorpusStats) -> None:
+        self.papers: tuple[Paper, ...] = tuple(papers)
+        self.stats = stats
+        self.ordinal: dict[str, int] = {p.id: i for i, p in enumerate(self.papers)}
+        self._postings: dict[str, array[int]] = {}
+        self._lengths: list[tuple[int, int, int]] = []
+        self._authors: dict[str, list[tuple[int, NameKey, str]]] = {}
+        self._categories: dict[str, list[tuple[int, bool, str]]] = {}
+        for doc, paper in enumerate(self.papers):
+            self._add(doc, paper)
+        self._keys_sorted = sorted(self._postings)
+        self._keys_by_stem: dict[str, list[str]] = {}
+        for key in self._keys_sorted:
+            self._keys_by_stem.setdefault(stem(key), []).append(key)
+        self._term_cache: dict[tuple[str, bool], TermHits] = {}
+        self._author_cache: dict[str, dict[int, str]] = {}
+
+    def _add(self, doc: int, paper: Paper) -> None:
+        lengths = []
+        for field_no, which in enumerate(TEXT_FIELDS):
+            words = 0
+            for key, pos, width, start, end in _field_occurrences(paper, which):
+                posting = self._postings.get(key)
+                if posting is None:
+                    posting = self._postings[key] = array("i")
+                posting.extend((doc, field_no, pos, width, start, end))
+                words += width == 1
+            lengths.append(words)
+        self._lengths.append((lengths[0], lengths[1], lengths[2]))
+        for author in paper.authors:
+            name = name_key(author)
+            if name:
+                self._authors.setdefault(name.surname, []).append((doc, name, author))
+        for number, category in enumerate(paper.categories):
+            self._categories.setdefault(category.casefold(), []).append(
+                (doc, number == 0, category)
+            )
+
+    # --- keywords -------------------------------------------------------------------------
+
+    def term_hits(self, term: Term) -> TermHits:
+        cache_key = (term.text, term.case_sensitive)
+        hits = self._term_cache.get(cache_key)
+        if hits is None:
+            hits = self._match_term(compile_term(term.text, term.case_sensitive))
+            self._term_cache[cache_key] = hits
+        return hits
+
+    def _keys_for(self, pattern: WordPattern) -> list[str]:
+        if pattern.kind == "stem":
+            return self._keys_by_stem.get(pattern.value, [])
+        if pattern.kind == "prefix":
+            keys = self._keys_sorted
+            i = bisect_left(keys, pattern.value)
+            found = []
+            while i < len(keys) and keys[i].startswith(pattern.value):
+                found.append(keys[i])
+                i += 1
+            return found
+        folded = fold(pattern.value)
+        return [k for k in (folded, folded + "s") if k in self._postings]
+
+    def _pattern_idf(self, pattern: WordPattern) -> float:
+        if pattern.kind == "prefix":
+            stems = {stem(k) for k in self._keys_for(pattern)} or {pattern.value}
+            return min(self.stats.idf(s) for s in stems)
+        if pattern.kind == "exact":
+            return self.stats.idf(stem(fold(pattern.value)))
+        return self.stats.idf(pattern.value)
+
+    def _term_idf(self, compiled: CompiledTerm) -> float:
+        # A phrase is rarer than its rarest word, but not as rare as all its words at once.
+        idfs = sorted((self._pattern_idf(p) for p in compiled.alternatives[0]), reverse=True)
+        return idfs[0] + 0.5 * sum(idfs[1:])
+
+    def _occurrences_of(self, pattern: WordPattern) -> list[tuple[int, ...]]:
+        """(doc, field, position, width, start, end) of every text word the pattern matches."""
+        found: list[tuple[int, ...]] = []
+        for key in self._keys_for(pattern):
+            flat = self._postings[key]
+            for i in range(0, len(flat), _STRIDE):
+                hit = tuple(flat[i : i + _STRIDE])
+                if pattern.kind == "exact" and not self._same_case(pattern.value, hit):
+                    continue
+                found.append(hit)
+        return found
+
+    def _same_case(self, wanted: str, hit: tuple[int, ...]) -> bool:
+        doc, field_no, _pos, _width, start, end = hit
+        surface = field_text(self.papers[doc], TEXT_FIELDS[field_no])[start:end]
+        return exact_surface_matches(wanted, surface.replace("-", ""))
+
+    def _match_sequence(self, sequence: tuple[WordPattern, ...]) -> list[tuple[int, ...]]:
+        """(doc, field, start char, end char) of each place the word sequence occurs."""
+        # partial matches: (doc, field, next word position, start char, end char)
+        partial = [(d, f, p + w, s, e) for d, f, p, w, s, e in self._occurrences_of(sequence[0])]
+        for pattern in sequence[1:]:
+            if not partial:
+                return []
+            following: dict[tuple[int, int, int], list[tuple[int, int]]] = {}
+            for d, f, p, w, _s, e in self._occurrences_of(pattern):
+                following.setdefault((d, f, p), []).append((w, e))
+            partial = [
+                (d, f, nxt + w, s0, e)
+                for d, f, nxt, s0, _e in partial
+                for w, e in following.get((d, f, nxt), ())
+            ]
+        return [(d, f, s0, e) for d, f, _nxt, s0, e in partial]
+
+    def _match_term(self, compiled: CompiledTerm) -> TermHits:
+        per_doc: dict[int, dict[int, set[tuple[int, int]]]] = {}
+        for sequence in compiled.alternatives:
+            for d, f, start, end in self._match_sequence(sequence):
+                per_doc.setdefault(d, {}).setdefault(f, set()).add((start, end))
+        if not per_doc:
+            return _NO_HITS
+        idf = self._term_idf(compiled)
+        avg = [max(self.stats.avg_length.get(f.value, 0.0), 1.0) for f in TEXT_FIELDS]
+        docs: list[int] = []
+        scores: list[float] = []
+        spans: dict[int, tuple[tuple[Field, tuple[tuple[int, int], ...]], ...]] = {}
+        for d in sorted(per_doc):
+            fields = per_doc[d]
+            tf = 0.0
+            lengths = self._lengths[d]
+            for f, found in fields.items():
+                which = TEXT_FIELDS[f]
+                b = FIELD_B[which]
+                norm = 1.0 - b + b * lengths[f] / avg[f]
+                tf += FIELD_BOOST[which] * _distinct(found) / norm
+            docs.append(d)
+            scores.append(idf * tf * (K1 + 1.0) / (tf + K1))
+            spans[d] = tuple(
+                (TEXT_FIELDS[f], _merge(fields[f])) for f in sorted(fields, key=_field_order)
+            )
+        return TermHits(tuple(docs), tuple(scores), spans, dict(zip(docs, scores, strict=True)))
+
+    # --- authors and categories -----------------------------------------------------------
+
+    def author_docs(self, author: str) -> dict[int, str]:
+        """Papers by this followed author -> the name as the paper spells it."""
+        cached = self._author_cache.get(author)
+        if cached is None:
+            cached = {}
+            wanted = name_key(author)
+            if wanted:
+                for doc, key, spelled in self._authors.get(wanted.surname, ()):
+                    if wanted.compatible(key):
+                        cached.setdefault(doc, spelled)
+            self._author_cache[author] = cached
+        return cached
+
+    def category_docs(self, entry: str) -> dict[int, tuple[bool, str]]:
+        """Papers in a category ("cs.LG") or archive ("astro-ph") -> (is primary, category)."""
+        wanted = entry.casefold()
+        found: dict[int, tuple[bool, str]] = {}
+        for category, rows in self._categories.items():
+            if category == wanted or category.startswith(wanted + "."):
+                for doc, primary, spelled in rows:
+                    if primary or doc not in found:
+                        found[doc] = (primary, spelled)
+        return found
+
+
+_FIELD_RANK = {0: 0, 2: 1, 1: 2}  # show title matches, then HF keywords, then abstract
+
+
+def _field_order(field_no: int) -> int:
+    return _FIELD_RANK[field_no]
+
+
+def _distinct(spans: set[tuple[int, int]]) -> int:
+    return len({start for start, _ in spans})
+
+
+def _merge(spans: set[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """Sorted, non-overlapping spans (a phrase and its closed form may both have matched)."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return tuple(merged)
+
+
+def build_index(papers: Sequence[Paper], *, background: CorpusStats | None = None) -> PaperIndex:
+    """Index the day's papers once; `background` gives IDF (else the day's papers do)."""
+    stats = background if background and background.documents else corpus_stats(papers)
+    return PaperIndex(papers, stats)
+
+
+# --- Ranking ------------------------------------------------------------------------------
+
+
+def rank(
+    index: PaperIndex,
+    profile: Profile,
+    *,
+    eligible: Collection[str] | None = None,
+    updated: Collection[str] = (),
+) -> tuple[Ranked, ...]:
+    """Papers for this profile, best first, each with the reasons it scored."""
+    scores: dict[int, float] = {}
+    get = scores.get
+    for topic in profile.topics:
+        for term in topic.terms:
+            hits = index.term_hits(term)
+            weight = term.weight
+            for doc, base in zip(hits.docs, hits.scores, strict=True):
+                scores[doc] = get(doc, 0.0) + weight * base
+
+    authored: dict[int, list[str]] = {}
+    for author in profile.authors:
+        for doc, spelled in index.author_docs(author).items():
+            authored.setdefault(doc, []).append(spelled)
+    for doc in authored:
+        scores[doc] = get(doc, 0.0) + AUTHOR_BONUS
+
+    in_category: dict[int, tuple[bool, str]] = {}
+    for entry in profile.categories:
+        for doc, (primary, spelled) in index.category_docs(entry).items():
+            if primary or doc not in in_category:
+                in_category[doc] = (primary, spelled)
+    selects_by_category = not profile.all_terms and not profile.authors
+    for doc, (primary, _) in in_category.items():
+        if selects_by_category or doc in scores:
+            bonus = CATEGORY_BONUS * (1.0 if primary else CROSS_LIST_FACTOR)
+            scores[doc] = get(doc, 0.0) + bonus
+
+    excluded: set[int] = set()
+    for text in profile.exclude:
+        excluded.update(index.term_hits(Term(text)).docs)
+    allowed = (
+        None if eligible is None else {index.ordinal[i] for i in eligible if i in index.ordinal}
+    )
+    replaced = {index.ordinal[i] for i in updated if i in index.ordinal}
+
+    results: list[Ranked] = []
+    for doc, score in scores.items():
+        if doc in excluded or (allowed is not None and doc not in allowed):
+            continue
+        if doc in replaced and not profile.include_updates:
+            continue
+        if profile.require_categories and doc not in in_category:
+            continue
+        paper = index.papers[doc]
+        upvotes = paper.hf.upvotes if paper.hf else 0
+        if profile.popularity_weight and upvotes > 0 and score > 0:
+            score += profile.popularity_weight * math.log1p(upvotes)
+        if score <= 0 or score < profile.min_score:
+            continue
+        results.append(_explain(index, profile, doc, score, authored, in_category, doc in replaced))
+    results.sort(key=lambda r: (-r.score, r.paper.id))
+    return tuple(results)
+
+
+def _explain(
+    index: PaperIndex,
+    profile: Profile,
+    doc: int,
+    score: float,
+    authored: Mapping[int, list[str]],
+    in_category: Mapping[int, tuple[bool, str]],
+    is_update: bool,
+) -> Ranked:
+    paper = index.papers[doc]
+    scored: list[tuple[float, int, Match]] = []
+    by_topic: dict[str, float] = {}
+    order = 0
+    for topic in profile.topics:
+        for term in topic.terms:
+            hits = index.term_hits(term)
+            base = hits.base.get(doc)
+            if base is None:
+                continue
+            contribution = term.weight * base
+            by_topic[topic.name] = by_topic.get(topic.name, 0.0) + contribution
+            for which, spans in hits.spans[doc]:
+                scored.append((contribution, order, Match(term.text, which, topic.name, spans)))
+                order += 1
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    matches = [m for _, _, m in scored]
+    notes: list[str] = []
+    if doc in authored:
+        authors_text = field_text(paper, Field.AUTHORS)
+        for spelled in dict.fromkeys(authored[doc]):
+            at = authors_text.find(spelled)
+            spans = ((at, at + len(spelled)),) if at >= 0 else ()
+            matches.append(Match(spelled, Field.AUTHORS, "", spans))
+            notes.append(f"followed author: {spelled}")
+    if doc in in_category:
+        primary, spelled = in_category[doc]
+        at = field_text(paper, Field.CATEGORIES).find(spelled)
+        matches.append(Match(spelled, Field.CATEGORIES, "", ((at, at + len(spelled)),)))
+        notes.append(f"category: {spelled}" + ("" if primary else " (cross-list)"))
+    if profile.popularity_weight and paper.hf and paper.hf.upvotes > 0:
+        notes.append(f"{paper.hf.upvotes} upvotes on Hugging Face")
+    if is_update:
+        notes.append("updated version of a paper you were sent")
+    best_topic = max(by_topic, key=lambda name: by_topic[name]) if by_topic else ""
+    return Ranked(
+        paper=paper,
+        score=round(score, 4),
+        matches=tuple(matches),
+        topic=best_topic,
+        updated=is_update,
+        note="; ".join(notes),
+    )
