@@ -248,7 +248,19 @@ def load_profile(path: Path | str) -> Profile:
 
 
 def _from_document(document: TomlDocument) -> Profile:
-    return _profile(_Reader(document.error), document.data)
+    def fail(message: str, at: KeyPath) -> ConfigError:
+        err = document.error(message, at)
+        # A key inside an inline table ({text = "x", weight = 0}) has no line of its own:
+        # point at the line of the nearest enclosing key instead.
+        for depth in range(len(at) - 1, 0, -1):
+            if err.line is not None:
+                break
+            err = ConfigError(
+                message, path=err.path, line=document.line_of(at[:depth]), key=err.key
+            )
+        return err
+
+    return _profile(_Reader(fail), document.data)
 
 
 def profile_from_options(
