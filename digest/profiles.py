@@ -2,7 +2,7 @@
 
 The file format is documented by example in config/profiles/example.toml. In short:
 
-    description = "one sentence"          min_score = 2.0      max_papers = 25
+    description = "one sentence"          min_score = 1.0      max_papers = 25
     include_updates = false               popularity_weight = 0.0
     sources = ["arxiv", "hf"]             exclude = ["medical imaging"]
     authors = ["Yang Song"]               categories = ["cs.LG"]   require_categories = false
@@ -28,6 +28,9 @@ from digest.textmatch import compile_term, looks_like_acronym
 from digest.tomlfile import KeyPath, TomlDocument, load_toml, parse_toml
 
 MAX_WEIGHT = 10.0
+# A lone generic word ("model", "learning") scores under 1; anything distinctive, a followed
+# author or a primary category scores at least 1. So by default passing mentions stay out.
+DEFAULT_MIN_SCORE = 1.0
 MAX_PAPERS = 500
 MAX_MIN_SCORE = 1000.0
 MAX_POPULARITY_WEIGHT = 10.0
@@ -219,7 +222,7 @@ def _profile(reader: _Reader, data: Mapping[str, Any]) -> Profile:
         min_score=opt(
             "min_score",
             lambda v, at: reader.number(v, at, 0, MAX_MIN_SCORE, open_low=False),
-            0.0,
+            DEFAULT_MIN_SCORE,
         ),
         max_papers=opt("max_papers", lambda v, at: reader.integer(v, at, 1, MAX_PAPERS), 25),
         include_updates=opt("include_updates", reader.boolean, False),

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -243,13 +243,34 @@ class PaperIndex:
         idfs = sorted((self._pattern_idf(p) for p in compiled.alternatives[0]), reverse=True)
         return idfs[0] + 0.5 * sum(idfs[1:])
 
-    def _occurrences_of(self, pattern: WordPattern) -> list[tuple[int, ...]]:
-        """(doc, field, position, width, start, end) of every text word the pattern matches."""
+    def _doc_set(self, pattern: WordPattern) -> set[int]:
+        found: set[int] = set()
+        for key in self._keys_for(pattern):
+            found.update(self._postings[key][0::_STRIDE])
+        return found
+
+    def _occurrences_of(
+        self, pattern: WordPattern, within: set[int] | None = None
+    ) -> list[tuple[int, ...]]:
+        """(doc, field, position, width, start, end) of every text word the pattern matches,
+        only in the docs `within` if given (jumping to them: postings are sorted by doc)."""
         found: list[tuple[int, ...]] = []
         for key in self._keys_for(pattern):
             flat = self._postings[key]
-            for i in range(0, len(flat), _STRIDE):
-                hit = tuple(flat[i : i + _STRIDE])
+            columns = [flat[i::_STRIDE] for i in range(_STRIDE)]
+            if within is not None and len(within) * 16 < len(columns[0]):
+                docs = columns[0]
+                rows: Iterable[int] = (
+                    j
+                    for d in sorted(within)
+                    for j in range(bisect_left(docs, d), bisect_right(docs, d))
+                )
+                hits: Iterable[tuple[int, ...]] = (tuple(c[j] for c in columns) for j in rows)
+            else:
+                hits = zip(*columns, strict=True)
+                if within is not None:
+                    hits = (h for h in hits if h[0] in within)
+            for hit in hits:
                 if pattern.kind == "prefix" and hit[3] > 1:
                     continue  # "quantiz*" should light up "Quantization", not "...-aware"
                 if pattern.kind == "exact" and not self._same_case(pattern.value, hit):
@@ -264,13 +285,22 @@ class PaperIndex:
 
     def _match_sequence(self, sequence: tuple[WordPattern, ...]) -> list[tuple[int, ...]]:
         """(doc, field, start char, end char) of each place the word sequence occurs."""
+        within: set[int] | None = None
+        if len(sequence) > 1:
+            # only papers holding every word can hold the phrase; often there are none
+            sets = sorted((self._doc_set(p) for p in sequence), key=len)
+            within = sets[0].intersection(*sets[1:])
+            if not within:
+                return []
         # partial matches: (doc, field, next word position, start char, end char)
-        partial = [(d, f, p + w, s, e) for d, f, p, w, s, e in self._occurrences_of(sequence[0])]
+        partial = [
+            (d, f, p + w, s, e) for d, f, p, w, s, e in self._occurrences_of(sequence[0], within)
+        ]
         for pattern in sequence[1:]:
             if not partial:
                 return []
             following: dict[tuple[int, int, int], list[tuple[int, int]]] = {}
-            for d, f, p, w, _s, e in self._occurrences_of(pattern):
+            for d, f, p, w, _s, e in self._occurrences_of(pattern, within):
                 following.setdefault((d, f, p), []).append((w, e))
             partial = [
                 (d, f, nxt + w, s0, e)
@@ -373,9 +403,10 @@ def rank(
     updated: Collection[str] = (),
 ) -> tuple[Ranked, ...]:
     """Papers for this profile, best first, each with the reasons it scored."""
+    terms = _resolve_terms(index, profile)
     scores: dict[int, float] = {}
     get = scores.get
-    for hits, weight in _distinct_terms(index, profile).values():
+    for _topic, _text, hits, weight in terms:
         for doc, base in zip(hits.docs, hits.scores, strict=True):
             scores[doc] = get(doc, 0.0) + weight * base
 
@@ -391,7 +422,7 @@ def rank(
         for doc, (primary, spelled) in index.category_docs(entry).items():
             if primary or doc not in in_category:
                 in_category[doc] = (primary, spelled)
-    selects_by_category = not profile.all_terms and not profile.authors
+    selects_by_category = not terms and not profile.authors
     for doc, (primary, _) in in_category.items():
         if selects_by_category or doc in scores:
             bonus = CATEGORY_BONUS * (1.0 if primary else CROSS_LIST_FACTOR)
@@ -400,11 +431,12 @@ def rank(
     excluded: set[int] = set()
     for text in profile.exclude:
         excluded.update(index.term_hits(Term(text)).docs)
-    allowed = (
-        None if eligible is None else {index.ordinal[i] for i in eligible if i in index.ordinal}
-    )
+    allowed = None
+    if eligible is not None:
+        allowed = {index.ordinal[i] for i in eligible if i in index.ordinal}
     replaced = {index.ordinal[i] for i in updated if i in index.ordinal}
 
+    context = _Context(index, profile, terms, authored, in_category, replaced)
     results: list[Ranked] = []
     for doc, score in scores.items():
         if doc in excluded or (allowed is not None and doc not in allowed):
@@ -420,70 +452,86 @@ def rank(
         score = round(score, 4)  # the score shown is the score compared
         if score <= 0 or score < profile.min_score:
             continue
-        results.append(_explain(index, profile, doc, score, authored, in_category, doc in replaced))
+        results.append(_explain(context, doc, score))
     results.sort(key=lambda r: (-r.score, r.paper.id))
     return tuple(results)
 
 
-def _distinct_terms(index: PaperIndex, profile: Profile) -> dict[int, tuple[TermHits, float]]:
-    """Each distinct keyword once, at its highest weight: writing both "galaxy" and
-    "galaxies" must not count the same words twice."""
-    distinct: dict[int, tuple[TermHits, float]] = {}
-    for term in profile.all_terms:
-        hits = index.term_hits(term)
-        known = distinct.get(id(hits))
-        if known is None or known[1] < term.weight:
-            distinct[id(hits)] = (hits, term.weight)
-    return distinct
+_ResolvedTerm = tuple[str, str, TermHits, float]  # topic, keyword text, hits, weight
 
 
-def _explain(
-    index: PaperIndex,
-    profile: Profile,
-    doc: int,
-    score: float,
-    authored: Mapping[int, list[str]],
-    in_category: Mapping[int, tuple[bool, str]],
-    is_update: bool,
-) -> Ranked:
-    paper = index.papers[doc]
-    distinct = _distinct_terms(index, profile)
-    scored: list[tuple[float, int, Match]] = []
-    by_topic: dict[str, float] = {}
-    order = 0
-    counted: set[int] = set()
+def _resolve_terms(index: PaperIndex, profile: Profile) -> list[_ResolvedTerm]:
+    """Each distinct keyword once, at its highest weight, under its first topic: writing
+    both "galaxy" and "galaxies" must not count the same words twice."""
+    resolved: dict[int, _ResolvedTerm] = {}
     for topic in profile.topics:
         for term in topic.terms:
             hits = index.term_hits(term)
-            base = hits.base.get(doc)
-            if base is None or id(hits) in counted:
-                continue
-            counted.add(id(hits))
-            contribution = distinct[id(hits)][1] * base
-            by_topic[topic.name] = by_topic.get(topic.name, 0.0) + contribution
-            for which, spans in hits.spans[doc]:
-                scored.append((contribution, order, Match(term.text, which, topic.name, spans)))
-                order += 1
-    scored.sort(key=lambda item: (-item[0], item[1]))
-    matches = [m for _, _, m in scored]
+            known = resolved.get(id(hits))
+            if known is None:
+                resolved[id(hits)] = (topic.name, term.text, hits, term.weight)
+            elif known[3] < term.weight:
+                resolved[id(hits)] = (known[0], known[1], hits, term.weight)
+    return list(resolved.values())
+
+
+def _by_contribution(entry: tuple[float, str, str, object]) -> float:
+    return -entry[0]
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What explaining one paper needs, worked out once per profile."""
+
+    index: PaperIndex
+    profile: Profile
+    terms: list[_ResolvedTerm]
+    authored: Mapping[int, list[str]]
+    in_category: Mapping[int, tuple[bool, str]]
+    replaced: set[int]
+
+
+def _explain(context: _Context, doc: int, score: float) -> Ranked:
+    # Called for every paper above min_score, so kept lean: most profiles have one topic.
+    profile = context.profile
+    paper = context.index.papers[doc]
+    found = []
+    for topic, text, hits, weight in context.terms:
+        base = hits.base.get(doc)
+        if base is not None:
+            found.append((weight * base, topic, text, hits.spans[doc]))
+    if len(found) > 1:
+        found.sort(key=_by_contribution)
+    matches = [
+        Match(text, which, topic, spans)
+        for _, topic, text, fields in found
+        for which, spans in fields
+    ]
+    if len(profile.topics) == 1 or not found:
+        best_topic = found[0][1] if found else ""
+    else:
+        by_topic: dict[str, float] = {}
+        for contribution, topic, _text, _fields in found:
+            by_topic[topic] = by_topic.get(topic, 0.0) + contribution
+        best_topic = max(by_topic, key=by_topic.__getitem__)
     notes: list[str] = []
-    if doc in authored:
+    if doc in context.authored:
         authors_text = field_text(paper, Field.AUTHORS)
-        for spelled in dict.fromkeys(authored[doc]):
+        for spelled in dict.fromkeys(context.authored[doc]):
             at = authors_text.find(spelled)
             spans = ((at, at + len(spelled)),) if at >= 0 else ()
             matches.append(Match(spelled, Field.AUTHORS, "", spans))
             notes.append(f"followed author: {spelled}")
-    if doc in in_category:
-        primary, spelled = in_category[doc]
+    if doc in context.in_category:
+        primary, spelled = context.in_category[doc]
         at = field_text(paper, Field.CATEGORIES).find(spelled)
         matches.append(Match(spelled, Field.CATEGORIES, "", ((at, at + len(spelled)),)))
         notes.append(f"category: {spelled}" + ("" if primary else " (cross-list)"))
     if profile.popularity_weight and paper.hf and paper.hf.upvotes > 0:
         notes.append(f"{paper.hf.upvotes} upvotes on Hugging Face")
+    is_update = doc in context.replaced
     if is_update:
         notes.append("updated version of a paper you were sent")
-    best_topic = max(by_topic, key=lambda name: by_topic[name]) if by_topic else ""
     return Ranked(
         paper=paper,
         score=score,

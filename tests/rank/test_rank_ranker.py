@@ -100,11 +100,12 @@ def test_title_beats_abstract_and_rare_beats_common() -> None:
     results = rank(index, profile_from_options(["sinkhorn", "model"]))
     ids = ranked_ids(results)
     assert ids[:2] == ["title", "abstract"]
-    assert (
-        results[0].score
-        > results[1].score
-        > 2 * rank(index, profile_from_options(["model"]))[0].score
-    )
+    everything = Profile(topics=profile_from_options(["model"]).topics, min_score=0)
+    common = rank(index, everything)
+    assert results[0].score > results[1].score > 2 * common[0].score
+    # a word in every paper scores under the default min_score of 1: it alone selects nothing
+    assert common[0].score < 1
+    assert rank(index, profile_from_options(["model"])) == ()
 
 
 def test_exclusions_remove_papers() -> None:
