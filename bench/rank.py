@@ -58,7 +58,9 @@ def load_seed(path: Path) -> list[dict[str, str]]:
 def make_authors(rng: random.Random, count: int) -> list[str]:
     given = ["Yang", "Wei", "Maria", "John", "Aiko", "Pierre", "Anna", "Ravi", "Olga", "Jörg"]
     family = ["Song", "Li", "Garcia", "Smith", "Tanaka", "Dupont", "Novak", "Rao", "Müller"]
-    return [f"{rng.choice(given)} {rng.choice(family)}{i % 97}" for i in range(count)]
+    # letters, not digits, make the surnames distinct (names keep only letters)
+    tags = [a + b for a in "abcdefghij" for b in "klmnopqrst"]
+    return [f"{rng.choice(given)} {rng.choice(family)}{tags[i % len(tags)]}" for i in range(count)]
 
 
 # 324 abstracts have a far smaller vocabulary than a real day's 5,000 papers: recombined as

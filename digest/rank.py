@@ -180,6 +180,7 @@ class PaperIndex:
         self._term_cache: dict[tuple[str, bool], TermHits] = {}
         self._compiled_cache: dict[CompiledTerm, TermHits] = {}
         self._author_cache: dict[str, dict[int, str]] = {}
+        self._category_cache: dict[str, dict[int, tuple[bool, str]]] = {}
 
     def _add(self, doc: int, paper: Paper) -> None:
         lengths = []
@@ -310,31 +311,40 @@ class PaperIndex:
         return [(d, f, s0, e) for d, f, _nxt, s0, e in partial]
 
     def _match_term(self, compiled: CompiledTerm) -> TermHits:
-        per_doc: dict[int, dict[int, set[tuple[int, int]]]] = {}
+        per_doc: dict[int, dict[int, list[tuple[int, int]]]] = {}
         for sequence in compiled.alternatives:
             for d, f, start, end in self._match_sequence(sequence):
-                per_doc.setdefault(d, {}).setdefault(f, set()).add((start, end))
+                fields = per_doc.get(d)
+                if fields is None:
+                    per_doc[d] = {f: [(start, end)]}
+                else:
+                    fields.setdefault(f, []).append((start, end))
         if not per_doc:
             return _NO_HITS
         idf = self._term_idf(compiled)
-        avg = [max(self.stats.avg_length.get(f.value, 0.0), 1.0) for f in TEXT_FIELDS]
+        saturation = idf * (K1 + 1.0)
+        # per field number: boost, and the length normalisation as norm = fixed + slope * len
+        boost = [FIELD_BOOST[f] for f in TEXT_FIELDS]
+        fixed = [1.0 - FIELD_B[f] for f in TEXT_FIELDS]
+        slope = [
+            FIELD_B[f] / max(self.stats.avg_length.get(f.value, 0.0), 1.0) for f in TEXT_FIELDS
+        ]
         docs: list[int] = []
         scores: list[float] = []
         spans: dict[int, tuple[tuple[Field, tuple[tuple[int, int], ...]], ...]] = {}
-        for d in sorted(per_doc):
-            fields = per_doc[d]
+        for d, fields in per_doc.items():
             tf = 0.0
             lengths = self._lengths[d]
+            shown: list[tuple[int, tuple[tuple[int, int], ...]]] = []
             for f, found in fields.items():
-                which = TEXT_FIELDS[f]
-                b = FIELD_B[which]
-                norm = 1.0 - b + b * lengths[f] / avg[f]
-                tf += FIELD_BOOST[which] * _distinct(found) / norm
+                merged = _merge(found) if len(found) > 1 else (found[0],)
+                tf += boost[f] * len(merged) / (fixed[f] + slope[f] * lengths[f])
+                shown.append((_FIELD_RANK[f], merged))
             docs.append(d)
-            scores.append(idf * tf * (K1 + 1.0) / (tf + K1))
-            spans[d] = tuple(
-                (TEXT_FIELDS[f], _merge(fields[f])) for f in sorted(fields, key=_field_order)
-            )
+            scores.append(saturation * tf / (tf + K1))
+            if len(shown) > 1:
+                shown.sort()
+            spans[d] = tuple((_FIELD_BY_RANK[r], merged) for r, merged in shown)
         return TermHits(tuple(docs), tuple(scores), spans, dict(zip(docs, scores, strict=True)))
 
     # --- authors and categories -----------------------------------------------------------
@@ -354,6 +364,12 @@ class PaperIndex:
 
     def category_docs(self, entry: str) -> dict[int, tuple[bool, str]]:
         """Papers in a category ("cs.LG") or archive ("astro-ph") -> (is primary, category)."""
+        cached = self._category_cache.get(entry)
+        if cached is None:
+            cached = self._category_cache[entry] = self._find_category(entry)
+        return cached
+
+    def _find_category(self, entry: str) -> dict[int, tuple[bool, str]]:
         wanted = entry.casefold()
         found: dict[int, tuple[bool, str]] = {}
         for category, rows in self._categories.items():
@@ -364,18 +380,12 @@ class PaperIndex:
         return found
 
 
-_FIELD_RANK = {0: 0, 2: 1, 1: 2}  # show title matches, then HF keywords, then abstract
+# Matches are shown title first, then HF keywords, then abstract.
+_FIELD_RANK = {0: 0, 2: 1, 1: 2}  # field number -> display rank
+_FIELD_BY_RANK = (Field.TITLE, Field.KEYWORDS, Field.ABSTRACT)
 
 
-def _field_order(field_no: int) -> int:
-    return _FIELD_RANK[field_no]
-
-
-def _distinct(spans: set[tuple[int, int]]) -> int:
-    return len({start for start, _ in spans})
-
-
-def _merge(spans: set[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+def _merge(spans: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
     """Sorted, non-overlapping spans (a phrase and its closed form may both have matched)."""
     merged: list[tuple[int, int]] = []
     for start, end in sorted(spans):
@@ -445,10 +455,13 @@ def rank(
             continue
         if profile.require_categories and doc not in in_category:
             continue
-        paper = index.papers[doc]
-        upvotes = paper.hf.upvotes if paper.hf else 0
-        if profile.popularity_weight and upvotes > 0 and score > 0:
-            score += profile.popularity_weight * math.log1p(upvotes)
+        if profile.popularity_weight:
+            paper = index.papers[doc]
+            upvotes = paper.hf.upvotes if paper.hf else 0
+            if upvotes > 0 and score > 0:
+                score += profile.popularity_weight * math.log1p(upvotes)
+        if score < profile.min_score - 0.001:
+            continue  # clearly out: skip the rounding below, most papers leave here
         score = round(score, 4)  # the score shown is the score compared
         if score <= 0 or score < profile.min_score:
             continue
