@@ -1,0 +1,163 @@
+"""Words as the ranker sees them: tokenise, fold, stem, and compile a keyword into patterns.
+
+Matching rules (what a researcher can expect from a keyword):
+- Case- and accent-insensitive: "schrodinger" finds "Schrödinger".
+- Stemmed (Snowball English): "diffusion model" finds "diffusion models".
+- Several words are a phrase: they must appear consecutively ("score matching").
+- Hyphens and spaces are interchangeable ("state-space" = "state space"), and a hyphenated or
+  two/three-word keyword also finds its closed form ("fine-tuning" finds "finetuning",
+  "data set" finds "dataset") and the other way round.
+- A trailing `*` is a prefix wildcard on the surface word ("quantiz*" finds "quantized",
+  "quantization").
+- A case-sensitive term (Term.case_sensitive, set automatically for keywords written in
+  capitals such as "LLM") matches only that exact spelling, or it plus a plural "s"
+  ("LLMs"), never "llm" inside ordinary prose.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+import snowballstemmer
+
+# A word is a run of letters/digits, optionally with an inner apostrophe ("Hilbert's");
+# a hyphen chain joins words without spaces ("text-to-3D").
+_WORD = r"[^\W_]+(?:['’][^\W_]+)*"
+WORD_RE = re.compile(_WORD)
+CHAIN_RE = re.compile(rf"{_WORD}(?:-{_WORD})*")
+_ACRONYM = re.compile(r"^[^\W_a-z]*[A-Z][^\W_a-z]*$")
+_VOWELS = frozenset("aeiouy")
+MAX_ALTERNATIVES = 8
+
+_stemmer = snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=200_000)
+def fold(word: str) -> str:
+    """Lower-case and strip accents, so spelling variants of one word share a key."""
+    decomposed = unicodedata.normalize("NFKD", word)
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return bare.casefold().replace("’", "'")
+
+
+@lru_cache(maxsize=200_000)
+def stem(folded: str) -> str:
+    """The stem of an already folded word.
+
+    Snowball keeps the "s" of vowel-less words ("llms", "cnns"), which are almost always
+    plural acronyms, so we drop it ourselves to make "LLM" find "LLMs".
+    """
+    if len(folded) >= 4 and folded.endswith("s") and not _VOWELS.intersection(folded[:-1]):
+        return folded[:-1]
+    result: str = _stemmer.stemWord(folded)
+    return result
+
+
+def looks_like_acronym(text: str) -> bool:
+    """True for keywords written in capitals ("LLM", "GPT4", "SE3"): match them by case."""
+    words = WORD_RE.findall(text)
+    return bool(words) and all(len(w) >= 2 and _ACRONYM.match(w) for w in words)
+
+
+# One word (or closed hyphen compound) in a field's text:
+# (folded surface form, word position, width in words, start char, end char).
+# A compound such as "pre-training" is also indexed as the single word "pretraining" spanning
+# `width` positions, so phrases can be checked across both spellings. Plain tuples: the
+# index is built from a million of these per run.
+Occurrence = tuple[str, int, int, int, int]
+
+
+def occurrences(text: str, first_position: int = 0) -> Iterator[Occurrence]:
+    position = first_position
+    for chain in CHAIN_RE.finditer(text):
+        base = chain.start()
+        parts = list(WORD_RE.finditer(chain.group()))
+        for offset, part in enumerate(parts):
+            yield (fold(part.group()), position + offset, 1, base + part.start(), base + part.end())
+        if len(parts) > 1:
+            joined = fold("".join(p.group() for p in parts))
+            yield (joined, position, len(parts), chain.start(), chain.end())
+        position += len(parts)
+
+
+# --- Compiled keywords --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WordPattern:
+    """How one word of a keyword matches a word of the text.
+
+    kind "stem": any word with this stem; "prefix": any surface word starting with `value`;
+    "exact": the surface word `value` (case kept), or it plus "s".
+    """
+
+    kind: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledTerm:
+    """A keyword as alternatives, each a sequence of word patterns matched consecutively."""
+
+    alternatives: tuple[tuple[WordPattern, ...], ...]
+
+    @property
+    def is_phrase(self) -> bool:
+        return len(self.alternatives[0]) > 1
+
+
+def _pattern(word: str, *, case_sensitive: bool, prefix: bool) -> WordPattern:
+    if prefix:
+        return WordPattern("prefix", fold(word))
+    if case_sensitive:
+        return WordPattern("exact", word)
+    return WordPattern("stem", stem(fold(word)))
+
+
+def keyword_words(text: str) -> list[list[tuple[str, bool]]]:
+    """Split keyword text into hyphen chains of (word, is_prefix); quotes are ignored."""
+    chains: list[list[tuple[str, bool]]] = []
+    for chain in re.finditer(rf"{_WORD}(?:-{_WORD})*\*?", text.replace('"', " ")):
+        raw = chain.group()
+        star = raw.endswith("*")
+        words = WORD_RE.findall(raw.rstrip("*"))
+        chains.append([(w, star and i == len(words) - 1) for i, w in enumerate(words)])
+    return chains
+
+
+@lru_cache(maxsize=100_000)
+def compile_term(text: str, case_sensitive: bool = False) -> CompiledTerm:
+    """Compile keyword text. Raises ValueError if it holds no word."""
+    chains = keyword_words(text)
+    if not chains:
+        raise ValueError(f"keyword {text!r} has no letters or digits")
+
+    def options(chain: list[tuple[str, bool]]) -> list[tuple[WordPattern, ...]]:
+        split = tuple(_pattern(w, case_sensitive=case_sensitive, prefix=p) for w, p in chain)
+        if len(chain) == 1:
+            return [split]
+        joined_word = "".join(w for w, _ in chain)
+        joined = _pattern(joined_word, case_sensitive=case_sensitive, prefix=chain[-1][1])
+        return [split, (joined,)]
+
+    sequences: list[tuple[WordPattern, ...]] = []
+    for combo in itertools.product(*(options(c) for c in chains)):
+        sequences.append(tuple(p for part in combo for p in part))
+        if len(sequences) >= MAX_ALTERNATIVES:
+            break
+    # "data set" also finds "dataset": a short multi-word keyword may be written closed.
+    words = [w for c in chains for w in c]
+    if 1 < len(words) <= 3 and len(chains) > 1 and not any(p for _, p in words[:-1]):
+        closed = "".join(w for w, _ in words)
+        sequences.append((_pattern(closed, case_sensitive=case_sensitive, prefix=words[-1][1]),))
+    return CompiledTerm(tuple(dict.fromkeys(sequences)))
+
+
+def exact_surface_matches(pattern: str, surface: str) -> bool:
+    """Case-sensitive comparison allowing a plural "s" ("LLM" matches "LLMs")."""
+    return surface == pattern or surface == pattern + "s"
