@@ -1,1 +1,3 @@
-"""digest: a daily email digest of new research papers."""
+"""digest: a daily email digest of new research papers, personalised by keyword profiles."""
+
+__version__ = "0.1.0"

@@ -26,6 +26,18 @@ def _split_dotted(text: str) -> tuple[str, ...]:
     return tuple(part.strip().strip("\"'") for part in text.split("."))
 
 
+def _with_indices(
+    names: tuple[str, ...], arrays: dict[tuple[str, ...], int]
+) -> tuple[str | int, ...]:
+    """('topics', 'weights') -> ('topics', 2, 'weights') when [[topics]] was seen 3 times."""
+    path: list[str | int] = []
+    for depth, name in enumerate(names, start=1):
+        path.append(name)
+        if names[:depth] in arrays:
+            path.append(arrays[names[:depth]])
+    return tuple(path)
+
+
 @dataclass(frozen=True, slots=True)
 class TomlDocument:
     path: str
@@ -33,21 +45,32 @@ class TomlDocument:
     lines: tuple[str, ...]
 
     def line_of(self, keys: KeyPath) -> int | None:
-        """The 1-based line where the key path is assigned (array indices are ignored)."""
-        wanted = tuple(k for k in keys if isinstance(k, str))
-        table: tuple[str, ...] = ()
-        best: int | None = None
+        """The 1-based line where the key path is assigned, or its table's header.
+
+        Array-of-tables indices count `[[name]]` headers; an index into an inline array
+        points at the array's own line.
+        """
+        wanted = list(keys)
+        while wanted and isinstance(wanted[-1], int):
+            wanted.pop()
+        target = tuple(wanted)
+        seen_arrays: dict[tuple[str, ...], int] = {}
+        table: tuple[str | int, ...] = ()
+        header_line: int | None = None
         for number, line in enumerate(self.lines, start=1):
             header = _HEADER.match(line)
             if header:
-                table = _split_dotted(header.group(1))
-                if table == wanted and best is None:
-                    best = number
+                names = _split_dotted(header.group(1))
+                if line.lstrip().startswith("[["):
+                    seen_arrays[names] = seen_arrays.get(names, -1) + 1
+                table = _with_indices(names, seen_arrays)
+                if table == target and header_line is None:
+                    header_line = number
                 continue
             assign = _ASSIGN.match(line)
-            if assign and table + _split_dotted(assign.group(1)) == wanted:
+            if assign and table + _split_dotted(assign.group(1)) == target:
                 return number
-        return best
+        return header_line
 
     def error(self, message: str, keys: KeyPath = ()) -> ConfigError:
         dotted = ".".join(str(k) if isinstance(k, str) else f"[{k}]" for k in keys)

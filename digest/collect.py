@@ -1,0 +1,144 @@
+"""Read every configured listing: fetch (or read a snapshot), parse, apply the source's policy.
+
+One failing listing is recorded and never stops the others. Whether an empty listing is
+"no announcement today" or suspicious is decided here with arXiv's calendar.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
+
+from digest.arxiv_calendar import DEFAULT_HOLIDAYS, expects_rss_items
+from digest.config import SourceConfig
+from digest.errors import DigestError
+from digest.fetch import FetchResult, Validators
+from digest.merge import merge_papers
+from digest.models import AnnounceType, Paper, SourceOutcome, SourceState
+from digest.sources import get_parser
+
+
+@dataclass(frozen=True, slots=True)
+class ListingRequest:
+    source: SourceConfig
+    url: str
+    day: dt.date  # the day this listing stands for
+    validators: Validators | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    request: ListingRequest
+    result: FetchResult | None  # None when fetching failed
+    papers: tuple[Paper, ...] = ()
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Collected:
+    papers: tuple[Paper, ...]  # merged across listings, one per canonical id
+    outcomes: tuple[SourceOutcome, ...]  # one per source
+    listings: tuple[Listing, ...]
+
+
+ReadListing = Callable[[ListingRequest], FetchResult]
+
+
+def listing_requests(
+    sources: Iterable[SourceConfig],
+    day: dt.date,
+    *,
+    categories: tuple[str, ...] = (),
+    last_ok: Callable[[str], dt.date | None] = lambda name: None,
+    validators: Callable[[str, str], Validators | None] = lambda name, url: None,
+    catchup_days: int = 7,
+) -> list[ListingRequest]:
+    """What to fetch today. A per-day source (`{date}` in its URL) is read for every day since
+    its last good fetch, so days missed while the tool was down are caught up; the last good
+    day is read again because Hugging Face keeps adding papers to a day after it starts."""
+    requests: list[ListingRequest] = []
+    for source in sources:
+        if not source.enabled:
+            continue
+        if source.per_day:
+            oldest = day - dt.timedelta(days=catchup_days)
+            start = last_ok(source.name) or day - dt.timedelta(days=1)
+            start = max(start, oldest)
+            days = [start + dt.timedelta(days=n) for n in range((day - start).days + 1)]
+        else:
+            days = [day]
+        for listing_day in days:
+            url = source.resolve_url(listing_day, categories)
+            requests.append(ListingRequest(source, url, listing_day, validators(source.name, url)))
+    return requests
+
+
+def read_listing(request: ListingRequest, read: ReadListing) -> Listing:
+    try:
+        result = read(request)
+        if result.not_modified:
+            return Listing(request, result)
+        parse = get_parser(request.source.kind)
+        papers = parse(result.body, request.url)
+    except DigestError as err:
+        return Listing(request, None, error=str(err))
+    return Listing(request, result, apply_policy(papers, request.source))
+
+
+def apply_policy(papers: Iterable[Paper], source: SourceConfig) -> tuple[Paper, ...]:
+    """Stamp the source's name and keep what its announce-type policy admits.
+
+    Replacements the policy does not admit are kept as replacements: they can only reach a
+    subscriber as an "updated" entry for a paper that subscriber was already sent. A policy
+    that admits them turns them into ordinary announcements.
+    """
+    kept: list[Paper] = []
+    for paper in papers:
+        kind = paper.announce_type
+        if kind in source.announce_types:
+            if kind.is_replacement:
+                paper = dataclasses.replace(paper, announce_type=AnnounceType.NEW)
+        elif not kind.is_replacement:
+            continue
+        kept.append(dataclasses.replace(paper, sources=(source.name,)))
+    return tuple(kept)
+
+
+def collect(
+    requests: Sequence[ListingRequest],
+    read: ReadListing,
+    *,
+    today: dt.date,
+    holidays: Collection[dt.date] | None = None,
+) -> Collected:
+    listings = tuple(read_listing(request, read) for request in requests)
+    outcomes = tuple(
+        _outcome(name, [x for x in listings if x.request.source.name == name], today, holidays)
+        for name in dict.fromkeys(r.source.name for r in requests)
+    )
+    papers = merge_papers(p for listing in listings for p in listing.papers)
+    return Collected(papers=papers, outcomes=outcomes, listings=listings)
+
+
+def _outcome(
+    name: str, listings: list[Listing], today: dt.date, holidays: Collection[dt.date] | None
+) -> SourceOutcome:
+    failures = [x.error for x in listings if x.error]
+    count = len({p.id for x in listings for p in x.papers})
+    if failures and len(failures) == len(listings):
+        return SourceOutcome(name, SourceState.FAILED, 0, failures[-1])
+    if failures:
+        detail = f"{len(failures)} of {len(listings)} listings failed: {failures[-1]}"
+        return SourceOutcome(name, SourceState.FAILED, count, detail)
+    if all(x.result is not None and x.result.not_modified for x in listings):
+        return SourceOutcome(name, SourceState.NOT_MODIFIED, 0, "unchanged since the last fetch")
+    if count:
+        return SourceOutcome(name, SourceState.OK, count)
+    source = listings[0].request.source
+    if source.kind in ("arxiv_rss", "arxiv_list") and not expects_rss_items(
+        today, holidays if holidays is not None else DEFAULT_HOLIDAYS
+    ):
+        return SourceOutcome(name, SourceState.NO_ANNOUNCEMENT, 0, "no announcement today")
+    return SourceOutcome(name, SourceState.EMPTY, 0, "the listing was empty")

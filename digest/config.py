@@ -1,0 +1,484 @@
+"""The configuration file: TOML in, validated typed settings out.
+
+Every key is checked (an unknown key is an error naming file, line and key, never a silent
+default), paths are resolved relative to the config file, and secrets come from the
+environment. With no file at all, embedded defaults give a working tool: SQLite in a data
+directory, Hugging Face and arXiv as sources, and delivery into an outbox folder of .eml files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from digest import __version__
+from digest.errors import AddressError, ConfigError
+from digest.fetch import FetchSettings
+from digest.mail import parse_mailbox
+from digest.models import AnnounceType
+from digest.render import RenderSettings
+from digest.smtp import SmtpSettings
+from digest.sources import PARSERS
+from digest.tomlfile import KeyPath, TomlDocument, load_toml
+
+CONFIG_ENV = "DIGEST_CONFIG"
+DATA_DIR_ENV = "DIGEST_DATA_DIR"
+SECRET_ENV = "DIGEST_SECRET"
+SMTP_PASSWORD_ENV = "DIGEST_SMTP_PASSWORD"
+
+ARXIV_RSS_URL = "https://rss.arxiv.org/rss/{categories}"
+HF_DAILY_URL = "https://huggingface.co/api/daily_papers?date={date}"
+DEFAULT_CATEGORIES = ("cs.LG", "cs.CL", "cs.AI", "stat.ML")
+# arXiv asks for one request every 3 s per operator; 15 s Crawl-delay for arxiv.org pages.
+ARXIV_HOST_INTERVALS = {
+    "rss.arxiv.org": 3.0,
+    "export.arxiv.org": 3.0,
+    "arxiv.org": 15.0,
+}
+DEFAULT_ANNOUNCE_TYPES = frozenset({AnnounceType.NEW, AnnounceType.CROSS})
+DEFAULT_SUBJECT = "{count} new papers for you - {date:%a %d %b}"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """One listing to read. `url` may hold `{date}` (one fetch per day, used for catch-up) and
+    `{categories}` (filled from `categories`, or from what subscribers follow when empty)."""
+
+    name: str
+    kind: str
+    url: str
+    announce_types: frozenset[AnnounceType] = DEFAULT_ANNOUNCE_TYPES
+    categories: tuple[str, ...] = ()
+    enabled: bool = True
+
+    @property
+    def per_day(self) -> bool:
+        return "{date}" in self.url
+
+    def resolve_url(self, day: dt.date, categories: tuple[str, ...] = ()) -> str:
+        cats = self.categories or categories or DEFAULT_CATEGORIES
+        return self.url.replace("{date}", day.isoformat()).replace("{categories}", "+".join(cats))
+
+
+DEFAULT_SENDER = "Paper Digest <digest@localhost.localdomain>"
+
+
+@dataclass(frozen=True, slots=True)
+class EmailConfig:
+    sender: str = DEFAULT_SENDER
+    list_id: str | None = None
+    unsubscribe_url: str | None = None  # with "{token}"
+    unsubscribe_mailto: str | None = None
+    manage_url: str | None = None
+    send_empty: bool = False  # mail a digest even when nothing matched
+    secret: str | None = None  # signs unsubscribe tokens; from DIGEST_SECRET
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleConfig:
+    run_at: dt.time = dt.time(6, 0)
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path
+    database: Path
+    outbox_dir: Path
+    timezone: str
+    sources: tuple[SourceConfig, ...]
+    fetch: FetchSettings
+    render: RenderSettings
+    email: EmailConfig
+    smtp: SmtpSettings | None
+    schedule: ScheduleConfig
+    lookback_days: int = 3
+    catchup_days: int = 7
+    arxiv_holidays: tuple[dt.date, ...] | None = None
+    templates_dir: Path | None = None
+    path: Path | None = None  # the file these settings came from
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def default_sources() -> tuple[SourceConfig, ...]:
+    return (
+        SourceConfig(name="huggingface", kind="hf_daily", url=HF_DAILY_URL),
+        SourceConfig(name="arxiv", kind="arxiv_rss", url=ARXIV_RSS_URL),
+    )
+
+
+def default_data_dir(env: Mapping[str, str]) -> Path:
+    if env.get(DATA_DIR_ENV):
+        return Path(env[DATA_DIR_ENV]).expanduser()
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "digest"
+
+
+def user_agent(contact: str | None) -> str:
+    # arXiv and HF both ask for a User-Agent that says who runs the tool and how to reach them.
+    who = f" (+mailto:{contact})" if contact else ""
+    return f"digest/{__version__}{who}"
+
+
+def check_timezone(name: str) -> str:
+    """Return `name` if it is an IANA zone we can load, else raise a ValueError saying so."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise ValueError(
+            f"unknown time zone {name!r} (use an IANA name like Europe/Berlin)"
+        ) from err
+    return name
+
+
+def parse_clock(text: str) -> dt.time:
+    """'07:30' -> time(7, 30). Raises ValueError with a plain message."""
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
+    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        raise ValueError(f"not a time of day {text!r} (expected HH:MM, e.g. 07:30)")
+    return dt.time(int(match.group(1)), int(match.group(2)))
+
+
+# --- reading the file ---------------------------------------------------------------------
+
+_TOP_KEYS = ("digest", "fetch", "source", "email", "smtp", "schedule")
+
+
+class _Reader:
+    """Typed getters over one TOML table that raise ConfigError at the key's line."""
+
+    def __init__(self, doc: TomlDocument, table: Mapping[str, Any], at: KeyPath) -> None:
+        self.doc, self.table, self.at = doc, table, at
+
+    def _get(self, key: str, kinds: tuple[type, ...], label: str) -> Any:
+        value = self.table.get(key)
+        if value is None:
+            return None
+        # bool is an int in Python; a `port = true` must not pass as 1.
+        if isinstance(value, bool) and bool not in kinds:
+            raise self.doc.error(f"expected {label}, got {value!r}", (*self.at, key))
+        if not isinstance(value, kinds):
+            raise self.doc.error(f"expected {label}, got {value!r}", (*self.at, key))
+        return value
+
+    def text(self, key: str, default: str | None = None) -> str | None:
+        value = self._get(key, (str,), "a string")
+        return default if value is None else value
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self._get(key, (bool,), "true or false")
+        return default if value is None else value is True
+
+    def number(self, key: str, default: float, *, low: float, high: float) -> float:
+        value = self._get(key, (int, float), "a number")
+        if value is None:
+            return default
+        if not low <= value <= high:
+            raise self.doc.error(f"{value} is out of range ({low} to {high})", (*self.at, key))
+        return float(value)
+
+    def whole(self, key: str, default: int, *, low: int, high: int) -> int:
+        value = self._get(key, (int,), "a whole number")
+        if value is None:
+            return default
+        if not low <= value <= high:
+            raise self.doc.error(f"{value} is out of range ({low} to {high})", (*self.at, key))
+        return int(value)
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        value = self._get(key, (list,), "a list of strings")
+        if value is None:
+            return ()
+        if not all(isinstance(v, str) for v in value):
+            raise self.doc.error("expected a list of strings", (*self.at, key))
+        return tuple(value)
+
+    def subtable(self, key: str) -> Mapping[str, Any]:
+        value = self._get(key, (dict,), "a table")
+        return value or {}
+
+    def checked(self, key: str, check: Any, default: Any) -> Any:
+        raw = self.text(key)
+        if raw is None:
+            return default
+        try:
+            return check(raw)
+        except ValueError as err:
+            raise self.doc.error(str(err), (*self.at, key)) from err
+
+    def path(self, key: str, default: Path, base: Path) -> Path:
+        raw = self.text(key)
+        if raw is None:
+            return default
+        path = Path(raw).expanduser()
+        return path if path.is_absolute() else base / path
+
+
+def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from `path`, else $DIGEST_CONFIG, else embedded defaults."""
+    env = os.environ if env is None else env
+    chosen = path or env.get(CONFIG_ENV)
+    if not chosen:
+        return settings_from_document(None, env)
+    return settings_from_document(load_toml(chosen), env)
+
+
+def settings_from_document(doc: TomlDocument | None, env: Mapping[str, str]) -> Settings:
+    if doc is None:
+        doc = TomlDocument(path="<defaults>", data={}, lines=())
+    data = doc.data
+    doc.check_keys(data, _TOP_KEYS, ())
+    base = Path(doc.path).resolve().parent if doc.path != "<defaults>" else Path.cwd()
+
+    top = _Reader(doc, data, ())
+    main = _Reader(doc, top.subtable("digest"), ("digest",))
+    doc.check_keys(
+        main.table,
+        (
+            "data_dir",
+            "database",
+            "outbox_dir",
+            "timezone",
+            "lookback_days",
+            "catchup_days",
+            "arxiv_holidays",
+            "templates_dir",
+        ),
+        ("digest",),
+    )
+    data_dir = main.path("data_dir", default_data_dir(env), base)
+    if env.get(DATA_DIR_ENV):  # the environment wins, so one config can serve several setups
+        data_dir = Path(env[DATA_DIR_ENV]).expanduser()
+    holidays = None
+    if "arxiv_holidays" in main.table:
+        holidays = tuple(
+            _date(doc, text, ("digest", "arxiv_holidays"))
+            for text in main.strings("arxiv_holidays")
+        )
+    templates = main.text("templates_dir")
+
+    return Settings(
+        data_dir=data_dir,
+        database=main.path("database", data_dir / "digest.sqlite3", data_dir),
+        outbox_dir=main.path("outbox_dir", data_dir / "outbox", data_dir),
+        timezone=main.checked("timezone", check_timezone, "UTC"),
+        sources=_sources(doc, data.get("source")),
+        fetch=_fetch(doc, top.subtable("fetch")),
+        render=_render(doc, top.subtable("email")),
+        email=_email(doc, top.subtable("email"), env),
+        smtp=_smtp(doc, data.get("smtp"), env),
+        schedule=_schedule(doc, top.subtable("schedule")),
+        lookback_days=main.whole("lookback_days", 3, low=1, high=60),
+        catchup_days=main.whole("catchup_days", 7, low=0, high=60),
+        arxiv_holidays=holidays,
+        templates_dir=(base / Path(templates).expanduser()) if templates else None,
+        path=None if doc.path == "<defaults>" else Path(doc.path),
+    )
+
+
+def _date(doc: TomlDocument, text: str, at: KeyPath) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as err:
+        raise doc.error(f"not a date {text!r} (expected YYYY-MM-DD)", at) from err
+
+
+def _sources(doc: TomlDocument, raw: Any) -> tuple[SourceConfig, ...]:
+    if raw is None:
+        return default_sources()
+    if not isinstance(raw, list) or not raw:
+        raise doc.error("expected one or more [[source]] tables", ("source",))
+    sources: list[SourceConfig] = []
+    names: set[str] = set()
+    for index, table in enumerate(raw):
+        at: KeyPath = ("source", index)
+        doc.check_keys(
+            table, ("name", "kind", "url", "announce_types", "categories", "enabled"), at
+        )
+        reader = _Reader(doc, table, at)
+        name = reader.text("name")
+        kind = reader.text("kind")
+        url = reader.text("url")
+        for key, value in (("name", name), ("kind", kind), ("url", url)):
+            if not value:
+                raise doc.error(f"[[source]] number {index + 1} needs a {key}", (*at, key))
+        assert name and kind and url
+        if name in names:
+            raise doc.error(f"two sources are named {name!r}", (*at, "name"))
+        names.add(name)
+        if kind not in PARSERS:
+            known = ", ".join(sorted(PARSERS))
+            raise doc.error(f"unknown source kind {kind!r} (known: {known})", (*at, "kind"))
+        if not url.startswith(("http://", "https://")):
+            raise doc.error(f"source URL must be http(s): {url!r}", (*at, "url"))
+        types = reader.strings("announce_types")
+        try:
+            announce = frozenset(AnnounceType(t) for t in types) if types else None
+        except ValueError as err:
+            valid = ", ".join(t.value for t in AnnounceType)
+            raise doc.error(f"{err} (valid: {valid})", (*at, "announce_types")) from err
+        sources.append(
+            SourceConfig(
+                name=name,
+                kind=kind,
+                url=url,
+                announce_types=announce or DEFAULT_ANNOUNCE_TYPES,
+                categories=reader.strings("categories"),
+                enabled=reader.flag("enabled", True),
+            )
+        )
+    return tuple(sources)
+
+
+def _fetch(doc: TomlDocument, table: Mapping[str, Any]) -> FetchSettings:
+    at: KeyPath = ("fetch",)
+    doc.check_keys(
+        table,
+        (
+            "contact",
+            "user_agent",
+            "timeout",
+            "max_bytes",
+            "max_attempts",
+            "min_interval",
+            "host_intervals",
+        ),
+        at,
+    )
+    reader = _Reader(doc, table, at)
+    intervals = dict(ARXIV_HOST_INTERVALS)
+    for host, seconds in reader.subtable("host_intervals").items():
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            raise doc.error("expected seconds >= 0", (*at, "host_intervals", host))
+        intervals[host] = float(seconds)
+    return FetchSettings(
+        user_agent=reader.text("user_agent") or user_agent(reader.text("contact")),
+        timeout=reader.number("timeout", 30.0, low=1, high=600),
+        max_bytes=reader.whole("max_bytes", 20_000_000, low=1_000, high=1_000_000_000),
+        max_attempts=reader.whole("max_attempts", 4, low=1, high=10),
+        default_interval=reader.number("min_interval", 1.0, low=0, high=600),
+        host_intervals=intervals,
+    )
+
+
+_EMAIL_KEYS = (
+    "from",
+    "subject",
+    "title",
+    "intro",
+    "footer",
+    "size_budget",
+    "abstract_chars",
+    "max_authors",
+    "list_id",
+    "unsubscribe_url",
+    "unsubscribe_mailto",
+    "manage_url",
+    "send_empty",
+)
+
+
+def _render(doc: TomlDocument, table: Mapping[str, Any]) -> RenderSettings:
+    at: KeyPath = ("email",)
+    doc.check_keys(table, _EMAIL_KEYS, at)
+    reader = _Reader(doc, table, at)
+    defaults = RenderSettings(subject_template=DEFAULT_SUBJECT)
+    try:
+        return RenderSettings(
+            subject_template=reader.text("subject", DEFAULT_SUBJECT) or DEFAULT_SUBJECT,
+            title=reader.text("title", defaults.title) or defaults.title,
+            intro_markdown=reader.text("intro", "") or "",
+            footer_markdown=reader.text("footer", "") or "",
+            size_budget=reader.whole(
+                "size_budget", defaults.size_budget, low=10_000, high=10_000_000
+            ),
+            abstract_chars=reader.whole(
+                "abstract_chars", defaults.abstract_chars, low=0, high=20_000
+            ),
+            max_authors=reader.whole("max_authors", defaults.max_authors, low=1, high=100),
+        )
+    except ConfigError as err:  # the renderer's own check, e.g. a subject template typo
+        raise doc.error(err.reason, (*at, err.key or "subject")) from err
+
+
+def _email(doc: TomlDocument, table: Mapping[str, Any], env: Mapping[str, str]) -> EmailConfig:
+    reader = _Reader(doc, table, ("email",))
+    sender = reader.text("from", DEFAULT_SENDER) or DEFAULT_SENDER
+    try:
+        parse_mailbox(sender)  # the MIME module owns the address rules
+    except AddressError as err:
+        raise doc.error(str(err), ("email", "from")) from err
+    unsubscribe_url = reader.text("unsubscribe_url")
+    if unsubscribe_url and "{token}" not in unsubscribe_url:
+        raise doc.error("unsubscribe_url must contain {token}", ("email", "unsubscribe_url"))
+    return EmailConfig(
+        sender=sender,
+        list_id=reader.text("list_id"),
+        unsubscribe_url=unsubscribe_url,
+        unsubscribe_mailto=reader.text("unsubscribe_mailto"),
+        manage_url=reader.text("manage_url"),
+        send_empty=reader.flag("send_empty", False),
+        secret=env.get(SECRET_ENV) or None,
+    )
+
+
+def _smtp(doc: TomlDocument, raw: Any, env: Mapping[str, str]) -> SmtpSettings | None:
+    if raw is None:
+        return None  # no server: messages go to the outbox folder as .eml files
+    at: KeyPath = ("smtp",)
+    if not isinstance(raw, dict):
+        raise doc.error("expected a table", at)
+    doc.check_keys(
+        raw,
+        ("host", "port", "security", "username", "password_env", "timeout", "ca_file"),
+        at,
+    )
+    reader = _Reader(doc, raw, at)
+    host = reader.text("host")
+    if not host:
+        raise doc.error("[smtp] needs a host", (*at, "host"))
+    security = reader.text("security", "starttls") or "starttls"
+    if security not in ("ssl", "starttls", "plain"):
+        raise doc.error("security must be ssl, starttls or plain", (*at, "security"))
+    if security == "plain" and host not in ("localhost", "127.0.0.1", "::1"):
+        raise doc.error("plain SMTP (no TLS) is only allowed to a loopback host", (*at, "security"))
+    default_port = {"ssl": 465, "starttls": 587, "plain": 25}[security]
+    password_env = reader.text("password_env", SMTP_PASSWORD_ENV) or SMTP_PASSWORD_ENV
+    username = reader.text("username")
+    password = env.get(password_env)
+    if username and not password:
+        raise doc.error(
+            f"username is set but the environment variable {password_env} holding the password "
+            "is empty",
+            (*at, "username"),
+        )
+    ca_file = reader.text("ca_file")
+    return SmtpSettings(
+        host=host,
+        port=reader.whole("port", default_port, low=1, high=65535),
+        security=security,  # type: ignore[arg-type]
+        username=username,
+        password=password,
+        timeout=reader.number("timeout", 30.0, low=1, high=600),
+        ca_file=ca_file,
+    )
+
+
+def _schedule(doc: TomlDocument, table: Mapping[str, Any]) -> ScheduleConfig:
+    at: KeyPath = ("schedule",)
+    doc.check_keys(table, ("run_at", "timezone"), at)
+    reader = _Reader(doc, table, at)
+    return ScheduleConfig(
+        run_at=reader.checked("run_at", parse_clock, dt.time(6, 0)),
+        timezone=reader.checked("timezone", check_timezone, "UTC"),
+    )

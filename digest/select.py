@@ -1,0 +1,75 @@
+"""Which stored papers a subscriber may be sent today: pure, from the store's answers.
+
+A paper is new for a subscriber when it was first seen after their window opened and was never
+sent to them (nor is waiting in a pending message). A higher version of a paper they were
+sent is an update, offered only when their profile asks for updates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from digest.models import Profile
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    new: frozenset[str]
+    updated: frozenset[str]
+
+    @property
+    def all(self) -> frozenset[str]:
+        return self.new | self.updated
+
+
+@dataclass(frozen=True, slots=True)
+class SeenRow:
+    """What selection needs to know about one stored paper."""
+
+    id: str
+    version: int | None
+    first_seen: dt.datetime
+    last_seen: dt.datetime
+    is_replacement: bool
+    sources: tuple[str, ...]
+
+
+def window_start(
+    now: dt.datetime, lookback_days: int, last_digest_at: dt.datetime | None
+) -> dt.datetime:
+    """Papers first seen after this moment are new for a subscriber: after their last digest
+    was composed, and never more than `lookback_days` back (a first digest covers that much).
+
+    Moments, not dates: subscribers live in many time zones and a date would be off by one
+    for some of them, silently dropping or repeating a day of papers.
+    """
+    start = now - dt.timedelta(days=lookback_days)
+    if last_digest_at is not None and last_digest_at > start:
+        start = last_digest_at
+    return start
+
+
+def select_candidates(
+    rows: Sequence[SeenRow],
+    profile: Profile,
+    sent_versions: Mapping[str, int],
+    since: dt.datetime,
+) -> Candidates:
+    new: set[str] = set()
+    updated: set[str] = set()
+    wanted_sources = set(profile.sources)
+    for row in rows:
+        if wanted_sources and wanted_sources.isdisjoint(row.sources):
+            continue
+        if row.id in sent_versions:
+            if (
+                profile.include_updates
+                and row.last_seen > since
+                and (row.version or 0) > sent_versions[row.id]
+            ):
+                updated.add(row.id)
+        elif row.first_seen > since and not row.is_replacement:
+            new.add(row.id)
+    return Candidates(new=frozenset(new), updated=frozenset(updated))

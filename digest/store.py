@@ -1,0 +1,635 @@
+"""Persistent state: papers seen, subscribers, the ledger of what each was sent, the outbox.
+
+This is the only module that speaks SQL. The pipeline talks to the `Store` protocol, so a
+PostgreSQL store for several workers can be added beside `SqliteStore` without touching the
+other stages.
+
+Delivery semantics live in three tables:
+- `outbox`: one rendered message per subscriber and day, pending -> sent | failed.
+- `ledger`: (subscriber, paper) rows written in the same transaction as the outbox row, so a
+  paper waiting in a pending message is never put into a second one; `sent_at` is filled
+  only once the SMTP server accepted the message.
+- A rerun finds the pending row and delivers that same message (same Message-ID) instead of
+  rendering a new one, so a crash never produces a second, different digest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from digest.codec import paper_from_json, paper_to_json
+from digest.errors import StoreError
+from digest.fetch import Validators
+from digest.models import (
+    DeliveryState,
+    OutboxItem,
+    Paper,
+    RunReport,
+    SourceOutcome,
+    SourceState,
+    Subscriber,
+)
+from digest.profiles import profile_from_dict, profile_to_dict
+
+
+@dataclass(frozen=True, slots=True)
+class SeenPaper:
+    paper: Paper
+    first_seen: dt.datetime  # UTC, when a listing first carried it
+    last_seen: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    name: str
+    url: str
+    validators: Validators
+    last_state: SourceState | None
+    last_detail: str
+    last_ok_day: dt.date | None
+    updated_at: str
+
+
+class Store(Protocol):
+    """What the pipeline needs from persistent state."""
+
+    def close(self) -> None: ...
+
+    # subscribers
+    def save_subscriber(self, subscriber: Subscriber) -> Subscriber: ...
+    def deactivate_subscriber(self, email: str) -> bool: ...
+    def subscriber(self, email: str) -> Subscriber | None: ...
+    def subscribers(self, *, active_only: bool = True) -> list[Subscriber]: ...
+
+    # papers
+    def save_papers(self, papers: Iterable[Paper], seen_at: dt.datetime) -> None: ...
+    def papers_by_id(self, ids: Iterable[str]) -> dict[str, Paper]: ...
+    def recent_papers(self, since: dt.datetime) -> list[SeenPaper]: ...
+    def ledger_versions(self, subscriber_id: int, paper_ids: Iterable[str]) -> dict[str, int]: ...
+
+    # sources
+    def source_record(self, name: str) -> SourceRecord | None: ...
+    def save_source_outcome(
+        self,
+        outcome: SourceOutcome,
+        *,
+        url: str,
+        validators: Validators | None,
+        day: dt.date,
+    ) -> None: ...
+
+    # outbox
+    def outbox_for(self, subscriber_id: int, day: dt.date) -> OutboxItem | None: ...
+    def last_digest_at(self, subscriber_id: int) -> dt.datetime | None: ...
+    def enqueue(
+        self,
+        *,
+        subscriber_id: int,
+        recipient: str,
+        day: dt.date,
+        message_id: str,
+        message: bytes,
+        papers: Sequence[tuple[str, int]],
+        composed_at: dt.datetime,
+    ) -> OutboxItem: ...
+    def pending(self) -> list[OutboxItem]: ...
+    def failed(self) -> list[OutboxItem]: ...
+    def mark_sent(self, outbox_id: int) -> None: ...
+    def mark_failed_attempt(self, outbox_id: int, error: str, *, give_up: bool) -> None: ...
+    def requeue_failed(self) -> int: ...
+
+    # runs and settings
+    def record_run(self, report: RunReport) -> None: ...
+    def recent_runs(self, limit: int = 10) -> list[dict[str, Any]]: ...
+    def meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+
+
+# Each entry moves the schema one version up; never edit a released entry, add a new one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE papers (
+        id TEXT PRIMARY KEY,
+        data TEXT NOT NULL,
+        version INTEGER,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL
+    );
+    CREATE INDEX papers_first_seen ON papers(first_seen);
+    CREATE INDEX papers_last_seen ON papers(last_seen);
+
+    CREATE TABLE subscribers (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE,
+        profile TEXT NOT NULL,
+        deliver_at TEXT NOT NULL,
+        timezone TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers(id),
+        recipient TEXT NOT NULL,
+        day TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        message BLOB NOT NULL,
+        paper_ids TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (subscriber_id, day)
+    );
+    CREATE INDEX outbox_state ON outbox(state);
+
+    CREATE TABLE ledger (
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers(id),
+        paper_id TEXT NOT NULL,
+        version INTEGER NOT NULL DEFAULT 0,
+        outbox_id INTEGER NOT NULL REFERENCES outbox(id),
+        sent_at TEXT,
+        PRIMARY KEY (subscriber_id, paper_id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE sources (
+        name TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        etag TEXT,
+        last_modified TEXT,
+        last_state TEXT,
+        last_detail TEXT NOT NULL DEFAULT '',
+        last_ok_day TEXT,
+        updated_at TEXT NOT NULL
+    );
+
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        started TEXT NOT NULL,
+        finished TEXT NOT NULL,
+        day TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        report TEXT NOT NULL
+    );
+
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
+)
+
+
+def _stamp(moment: dt.datetime) -> str:
+    # One fixed format (UTC, microseconds) so timestamps compare correctly as text.
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def _now() -> str:
+    return _stamp(dt.datetime.now(dt.UTC))
+
+
+class SqliteStore:
+    """The embedded default store: one SQLite file, WAL mode so readers never block the writer."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path | None) -> None:
+        self._db = connection
+        self.path = path
+
+    # -- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path | str) -> SqliteStore:
+        file = Path(path)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db = sqlite3.connect(file, isolation_level=None, timeout=30.0)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.Error as err:
+            raise StoreError(f"{file}: cannot open database: {err}") from err
+        store = cls(db, file)
+        store._migrate()
+        return store
+
+    @classmethod
+    def open_readonly(cls, path: Path | str) -> SqliteStore:
+        """For previews: SQLite refuses every write, so a bug cannot mark anything as seen."""
+        file = Path(path)
+        if not file.exists():
+            raise StoreError(f"{file}: no database here yet (subscribe someone first)")
+        try:
+            db = sqlite3.connect(
+                f"{file.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None
+            )
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.Error as err:
+            raise StoreError(f"{file}: cannot open database: {err}") from err
+        if version != len(MIGRATIONS):
+            raise StoreError(
+                f"{file}: database schema is version {version}, this digest needs "
+                f"{len(MIGRATIONS)}; run any write command (e.g. `digest subscribers`) to upgrade"
+            )
+        return cls(db, file)
+
+    def _migrate(self) -> None:
+        with self._transaction():
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise StoreError(
+                    f"{self.path}: database schema version {version} is newer than this "
+                    f"digest understands ({len(MIGRATIONS)}); upgrade digest"
+                )
+            for number in range(version, len(MIGRATIONS)):
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {number + 1}")
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        # IMMEDIATE takes the write lock up front: two processes never interleave a
+        # read-then-write of the outbox.
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- subscribers ---------------------------------------------------------------------
+
+    def save_subscriber(self, subscriber: Subscriber) -> Subscriber:
+        """Insert, or update the profile and delivery time of an existing address.
+
+        Re-subscribing reactivates the row and keeps the ledger, so nobody is sent again
+        what they already had.
+        """
+        profile = json.dumps(profile_to_dict(subscriber.profile), ensure_ascii=False)
+        now = _now()
+        with self._transaction() as db:
+            db.execute(
+                """
+                INSERT INTO subscribers
+                    (email, profile, deliver_at, timezone, active, created_at, updated_at)
+                VALUES (?, ?, ?, ?, 1, ?, ?)
+                ON CONFLICT (email) DO UPDATE SET
+                    profile = excluded.profile, deliver_at = excluded.deliver_at,
+                    timezone = excluded.timezone, active = 1, updated_at = excluded.updated_at
+                """,
+                (
+                    subscriber.email,
+                    profile,
+                    subscriber.deliver_at.strftime("%H:%M"),
+                    subscriber.timezone,
+                    now,
+                    now,
+                ),
+            )
+        saved = self.subscriber(subscriber.email)
+        assert saved is not None
+        return saved
+
+    def deactivate_subscriber(self, email: str) -> bool:
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE subscribers SET active = 0, updated_at = ? WHERE email = ? AND active = 1",
+                (_now(), email),
+            )
+            return cursor.rowcount > 0
+
+    def subscriber(self, email: str) -> Subscriber | None:
+        row = self._db.execute(
+            "SELECT id, email, profile, deliver_at, timezone, active FROM subscribers "
+            "WHERE email = ?",
+            (email,),
+        ).fetchone()
+        return _subscriber(row) if row else None
+
+    def subscribers(self, *, active_only: bool = True) -> list[Subscriber]:
+        where = "WHERE active = 1" if active_only else ""
+        rows = self._db.execute(
+            "SELECT id, email, profile, deliver_at, timezone, active FROM subscribers "
+            f"{where} ORDER BY id"
+        ).fetchall()
+        return [_subscriber(row) for row in rows]
+
+    # -- papers --------------------------------------------------------------------------
+
+    def save_papers(self, papers: Iterable[Paper], seen_at: dt.datetime) -> None:
+        stamp = _stamp(seen_at)
+        rows = [(p.id, paper_to_json(p), p.version, stamp, stamp) for p in papers]
+        with self._transaction() as db:
+            db.executemany(
+                """
+                INSERT INTO papers (id, data, version, first_seen, last_seen)
+                VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET
+                    data = excluded.data, version = excluded.version,
+                    last_seen = max(papers.last_seen, excluded.last_seen)
+                """,
+                rows,
+            )
+
+    def papers_by_id(self, ids: Iterable[str]) -> dict[str, Paper]:
+        found: dict[str, Paper] = {}
+        wanted = list(ids)
+        for start in range(0, len(wanted), 500):  # stay under SQLite's variable limit
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for (data,) in self._db.execute(
+                f"SELECT data FROM papers WHERE id IN ({marks})", chunk
+            ):
+                paper = paper_from_json(data)
+                found[paper.id] = paper
+        return found
+
+    def recent_papers(self, since: dt.datetime) -> list[SeenPaper]:
+        rows = self._db.execute(
+            "SELECT data, first_seen, last_seen FROM papers WHERE last_seen >= ? "
+            "ORDER BY first_seen, rowid",
+            (_stamp(since),),
+        ).fetchall()
+        return [
+            SeenPaper(
+                paper_from_json(data),
+                dt.datetime.fromisoformat(first),
+                dt.datetime.fromisoformat(last),
+            )
+            for data, first, last in rows
+        ]
+
+    def ledger_versions(self, subscriber_id: int, paper_ids: Iterable[str]) -> dict[str, int]:
+        """Version of each paper already sent (or waiting in the outbox) to this subscriber."""
+        wanted = list(paper_ids)
+        found: dict[str, int] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT paper_id, version FROM ledger WHERE subscriber_id = ? "
+                f"AND paper_id IN ({marks})",
+                (subscriber_id, *chunk),
+            )
+            found.update(rows)
+        return found
+
+    # -- sources -------------------------------------------------------------------------
+
+    def source_record(self, name: str) -> SourceRecord | None:
+        row = self._db.execute(
+            "SELECT name, url, etag, last_modified, last_state, last_detail, last_ok_day, "
+            "updated_at FROM sources WHERE name = ?",
+            (name,),
+        ).fetchone()
+        if not row:
+            return None
+        name, url, etag, modified, state, detail, ok_day, updated = row
+        return SourceRecord(
+            name=name,
+            url=url,
+            validators=Validators(etag=etag, last_modified=modified),
+            last_state=SourceState(state) if state else None,
+            last_detail=detail,
+            last_ok_day=dt.date.fromisoformat(ok_day) if ok_day else None,
+            updated_at=updated,
+        )
+
+    def save_source_outcome(
+        self,
+        outcome: SourceOutcome,
+        *,
+        url: str,
+        validators: Validators | None,
+        day: dt.date,
+    ) -> None:
+        ok = outcome.state is not SourceState.FAILED
+        with self._transaction() as db:
+            db.execute(
+                """
+                INSERT INTO sources (name, url, etag, last_modified, last_state, last_detail,
+                                     last_ok_day, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (name) DO UPDATE SET
+                    url = excluded.url,
+                    etag = coalesce(excluded.etag, sources.etag),
+                    last_modified = coalesce(excluded.last_modified, sources.last_modified),
+                    last_state = excluded.last_state, last_detail = excluded.last_detail,
+                    last_ok_day = coalesce(excluded.last_ok_day, sources.last_ok_day),
+                    updated_at = excluded.updated_at
+                """,
+                (
+                    outcome.name,
+                    url,
+                    validators.etag if validators else None,
+                    validators.last_modified if validators else None,
+                    outcome.state.value,
+                    outcome.detail,
+                    day.isoformat() if ok else None,
+                    _now(),
+                ),
+            )
+
+    # -- outbox --------------------------------------------------------------------------
+
+    def outbox_for(self, subscriber_id: int, day: dt.date) -> OutboxItem | None:
+        row = self._db.execute(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE subscriber_id = ? AND day = ?",
+            (subscriber_id, day.isoformat()),
+        ).fetchone()
+        return _outbox(row) if row else None
+
+    def last_digest_at(self, subscriber_id: int) -> dt.datetime | None:
+        """When this subscriber's latest digest was composed (whatever its delivery state)."""
+        row = self._db.execute(
+            "SELECT max(created_at) FROM outbox WHERE subscriber_id = ?", (subscriber_id,)
+        ).fetchone()
+        return dt.datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    def enqueue(
+        self,
+        *,
+        subscriber_id: int,
+        recipient: str,
+        day: dt.date,
+        message_id: str,
+        message: bytes,
+        papers: Sequence[tuple[str, int]],
+        composed_at: dt.datetime,
+    ) -> OutboxItem:
+        """Store a rendered digest and reserve its papers for this subscriber, atomically."""
+        now = _stamp(composed_at)
+        ids = [paper_id for paper_id, _ in papers]
+        with self._transaction() as db:
+            cursor = db.execute(
+                """
+                INSERT INTO outbox (subscriber_id, recipient, day, message_id, message,
+                                    paper_ids, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                (
+                    subscriber_id,
+                    recipient,
+                    day.isoformat(),
+                    message_id,
+                    message,
+                    json.dumps(ids),
+                    now,
+                    now,
+                ),
+            )
+            outbox_id = cursor.lastrowid
+            db.executemany(
+                """
+                INSERT INTO ledger (subscriber_id, paper_id, version, outbox_id, sent_at)
+                VALUES (?, ?, ?, ?, NULL)
+                ON CONFLICT (subscriber_id, paper_id) DO UPDATE SET
+                    version = excluded.version, outbox_id = excluded.outbox_id
+                """,
+                [(subscriber_id, paper_id, version, outbox_id) for paper_id, version in papers],
+            )
+        item = self.outbox_for(subscriber_id, day)
+        assert item is not None
+        return item
+
+    def pending(self) -> list[OutboxItem]:
+        return self._outbox_in_state(DeliveryState.PENDING)
+
+    def failed(self) -> list[OutboxItem]:
+        return self._outbox_in_state(DeliveryState.FAILED)
+
+    def _outbox_in_state(self, state: DeliveryState) -> list[OutboxItem]:
+        rows = self._db.execute(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE state = ? ORDER BY id",
+            (state.value,),
+        ).fetchall()
+        return [_outbox(row) for row in rows]
+
+    def mark_sent(self, outbox_id: int) -> None:
+        now = _now()
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = '', "
+                "updated_at = ? WHERE id = ?",
+                (now, outbox_id),
+            )
+            db.execute("UPDATE ledger SET sent_at = ? WHERE outbox_id = ?", (now, outbox_id))
+
+    def mark_failed_attempt(self, outbox_id: int, error: str, *, give_up: bool) -> None:
+        state = DeliveryState.FAILED if give_up else DeliveryState.PENDING
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE outbox SET state = ?, attempts = attempts + 1, last_error = ?, "
+                "updated_at = ? WHERE id = ?",
+                (state.value, error, _now(), outbox_id),
+            )
+
+    def requeue_failed(self) -> int:
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE outbox SET state = 'pending', updated_at = ? WHERE state = 'failed'",
+                (_now(),),
+            )
+            return cursor.rowcount
+
+    # -- runs and meta -------------------------------------------------------------------
+
+    def record_run(self, report: RunReport) -> None:
+        body = {
+            "sources": [
+                {"name": s.name, "state": s.state.value, "papers": s.papers, "detail": s.detail}
+                for s in report.sources
+            ],
+            "deliveries": [
+                {
+                    "recipient": d.recipient,
+                    "state": d.state.value,
+                    "papers": d.papers,
+                    "detail": d.detail,
+                }
+                for d in report.deliveries
+            ],
+            "errors": list(report.errors),
+        }
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO runs (started, finished, day, ok, report) VALUES (?, ?, ?, ?, ?)",
+                (
+                    report.started.isoformat(timespec="seconds"),
+                    report.finished.isoformat(timespec="seconds"),
+                    report.day.isoformat(),
+                    int(report.ok),
+                    json.dumps(body, ensure_ascii=False),
+                ),
+            )
+
+    def recent_runs(self, limit: int = 10) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT started, finished, day, ok, report FROM runs ORDER BY id DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [
+            {"started": s, "finished": f, "day": d, "ok": bool(ok), **json.loads(body)}
+            for s, f, d, ok, body in rows
+        ]
+
+    def meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+
+_OUTBOX_COLUMNS = (
+    "id, subscriber_id, recipient, day, message_id, message, paper_ids, state, attempts, last_error"
+)
+
+
+def _outbox(row: tuple[Any, ...]) -> OutboxItem:
+    oid, sid, recipient, day, message_id, message, paper_ids, state, attempts, error = row
+    return OutboxItem(
+        id=oid,
+        subscriber_id=sid,
+        recipient=recipient,
+        day=dt.date.fromisoformat(day),
+        message_id=message_id,
+        message=bytes(message),
+        paper_ids=tuple(json.loads(paper_ids)),
+        state=DeliveryState(state),
+        attempts=attempts,
+        last_error=error,
+    )
+
+
+def _subscriber(row: tuple[Any, ...]) -> Subscriber:
+    sid, email, profile, deliver_at, timezone, active = row
+    hours, minutes = deliver_at.split(":")
+    return Subscriber(
+        id=sid,
+        email=email,
+        profile=profile_from_dict(json.loads(profile)),
+        deliver_at=dt.time(int(hours), int(minutes)),
+        timezone=timezone,
+        active=bool(active),
+    )

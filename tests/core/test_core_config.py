@@ -1,0 +1,103 @@
+"""The settings file: defaults, file:line:key errors, secrets from the environment."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from digest.config import load_settings
+from digest.errors import ConfigError
+from digest.models import AnnounceType
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "digest.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_need_no_file_and_no_server(tmp_path: Path) -> None:
+    settings = load_settings(None, env={"DIGEST_DATA_DIR": str(tmp_path)})
+    assert settings.database == tmp_path / "digest.sqlite3"
+    assert settings.outbox_dir == tmp_path / "outbox"
+    assert settings.smtp is None
+    assert [s.kind for s in settings.sources] == ["hf_daily", "arxiv_rss"]
+    assert settings.fetch.host_intervals["rss.arxiv.org"] >= 3.0
+
+
+def test_example_config_loads(tmp_path: Path) -> None:
+    settings = load_settings(REPO / "config" / "digest.example.toml", env={})
+    assert settings.database == REPO / "config" / "data" / "digest.sqlite3"
+    assert settings.email.unsubscribe_url and "{token}" in settings.email.unsubscribe_url
+    assert settings.schedule.run_at == dt.time(6, 0)
+    arxiv = next(s for s in settings.sources if s.name == "arxiv")
+    assert arxiv.announce_types == {AnnounceType.NEW, AnnounceType.CROSS}
+    assert "you@example.org" in settings.fetch.user_agent
+
+
+def test_unknown_key_names_file_line_and_key(tmp_path: Path) -> None:
+    path = write(tmp_path, '[digest]\ntimezone = "UTC"\n\n[smtp]\nhost = "localhost"\nprot = 25\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    message = str(caught.value)
+    assert f"{path}:6" in message
+    assert "smtp.prot" in message
+    assert "unknown key" in message
+
+
+def test_syntax_error_names_line(tmp_path: Path) -> None:
+    path = write(tmp_path, '[digest]\ntimezone = "UTC\n')
+    with pytest.raises(ConfigError, match=rf"{path}:2: invalid TOML"):
+        load_settings(path, env={})
+
+
+def test_wrong_type_and_range(tmp_path: Path) -> None:
+    path = write(tmp_path, '[fetch]\ntimeout = "soon"\n')
+    with pytest.raises(ConfigError, match=r":2: fetch.timeout: expected a number"):
+        load_settings(path, env={})
+    path = write(tmp_path, "[fetch]\nmax_attempts = 99\n")
+    with pytest.raises(ConfigError, match=r"fetch.max_attempts: 99 is out of range"):
+        load_settings(path, env={})
+
+
+def test_unknown_time_zone(tmp_path: Path) -> None:
+    path = write(tmp_path, '[schedule]\ntimezone = "Mars/Olympus"\n')
+    with pytest.raises(
+        ConfigError, match=r":2: schedule.timezone: unknown time zone 'Mars/Olympus'"
+    ):
+        load_settings(path, env={})
+
+
+def test_source_errors_point_at_the_source(tmp_path: Path) -> None:
+    text = (
+        '[[source]]\nname = "a"\nkind = "hf_daily"\nurl = "https://x/{date}"\n\n'
+        '[[source]]\nname = "b"\nkind = "gopher"\nurl = "https://y"\n'
+    )
+    with pytest.raises(ConfigError, match=r":8: source\[1\].kind: unknown source kind 'gopher'"):
+        load_settings(write(tmp_path, text), env={})
+
+
+def test_smtp_password_from_environment(tmp_path: Path) -> None:
+    text = '[smtp]\nhost = "mail.example.org"\nusername = "me"\n'
+    with pytest.raises(ConfigError, match="DIGEST_SMTP_PASSWORD"):
+        load_settings(write(tmp_path, text), env={})
+    settings = load_settings(write(tmp_path, text), env={"DIGEST_SMTP_PASSWORD": "s3cret"})
+    assert settings.smtp is not None
+    assert settings.smtp.password == "s3cret"
+    assert settings.smtp.port == 587  # starttls default
+
+
+def test_plain_smtp_only_to_loopback(tmp_path: Path) -> None:
+    text = '[smtp]\nhost = "mail.example.org"\nsecurity = "plain"\n'
+    with pytest.raises(ConfigError, match="loopback"):
+        load_settings(write(tmp_path, text), env={})
+
+
+def test_config_from_environment_variable(tmp_path: Path) -> None:
+    path = write(tmp_path, '[digest]\ndata_dir = "state"\n')
+    settings = load_settings(None, env={"DIGEST_CONFIG": str(path)})
+    assert settings.data_dir == tmp_path / "state"
