@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from digest.arxiv_calendar import DEFAULT_HOLIDAYS, expects_rss_items
 from digest.config import SourceConfig
@@ -54,14 +55,25 @@ def listing_requests(
     last_ok: Callable[[str], dt.date | None] = lambda name: None,
     validators: Callable[[str, str], Validators | None] = lambda name, url: None,
     catchup_days: int = 7,
+    holidays: Collection[dt.date] | None = None,
 ) -> list[ListingRequest]:
     """What to fetch today. A per-day source (`{date}` in its URL) is read for every day since
     its last good fetch, so days missed while the tool was down are caught up; the last good
-    day is read again because Hugging Face keeps adding papers to a day after it starts."""
+    day is read again because Hugging Face keeps adding papers to a day after it starts.
+    An arXiv RSS source whose last good day is older than the last announcement gets its
+    missed days from the arXiv API first (see `arxiv_catchup_requests`)."""
     requests: list[ListingRequest] = []
     for source in sources:
         if not source.enabled:
             continue
+        requests += arxiv_catchup_requests(
+            source,
+            day,
+            last_ok(source.name),
+            categories=categories,
+            catchup_days=catchup_days,
+            holidays=DEFAULT_HOLIDAYS if holidays is None else holidays,
+        )
         if source.per_day:
             oldest = day - dt.timedelta(days=catchup_days)
             start = last_ok(source.name) or day - dt.timedelta(days=1)
@@ -72,6 +84,58 @@ def listing_requests(
         for listing_day in days:
             url = source.resolve_url(listing_day, categories)
             requests.append(ListingRequest(source, url, listing_day, validators(source.name, url)))
+    return requests
+
+
+ARXIV_API_PAGE = 2000  # the most results the arXiv API returns for one query
+
+
+def arxiv_catchup_requests(
+    source: SourceConfig,
+    today: dt.date,
+    last_ok: dt.date | None,
+    *,
+    categories: tuple[str, ...],
+    catchup_days: int,
+    holidays: Collection[dt.date],
+) -> list[ListingRequest]:
+    """API queries for the arXiv feed dates missed between the last good fetch and today.
+
+    A feed dated D lists what was submitted in roughly the two days before it (the 14:00
+    Eastern cut-off, weekends folded into Monday), so whole UTC days of submissions are read
+    from three days before the first missed feed up to yesterday. The overlap with listings
+    already read is intended: papers merge by canonical id and the ledger never resends.
+    One query per day keeps each answer far under the API's 2000-result page.
+    """
+    if source.kind != "arxiv_rss" or not source.catchup_url or last_ok is None:
+        return []
+    oldest = today - dt.timedelta(days=catchup_days)
+    first = max(last_ok + dt.timedelta(days=1), oldest)
+    missed = [
+        first + dt.timedelta(days=n)
+        for n in range((today - first).days)
+        if expects_rss_items(first + dt.timedelta(days=n), holidays)
+    ]
+    if not missed:
+        return []
+    cats = source.resolve_categories(categories)
+    api_source = dataclasses.replace(source, kind="arxiv_api", url=source.catchup_url)
+    start = missed[0] - dt.timedelta(days=3)
+    requests = []
+    for n in range((today - start).days):
+        day = start + dt.timedelta(days=n)
+        stamp = day.strftime("%Y%m%d")
+        query = "(" + " OR ".join(f"cat:{c}" for c in cats) + ")"
+        query += f" AND submittedDate:[{stamp}0000 TO {stamp}2359]"
+        params = {
+            "search_query": query,
+            "start": 0,
+            "max_results": ARXIV_API_PAGE,
+            "sortBy": "submittedDate",
+            "sortOrder": "ascending",
+        }
+        url = f"{source.catchup_url}?{urlencode(params)}"
+        requests.append(ListingRequest(api_source, url, day))
     return requests
 
 

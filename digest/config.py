@@ -34,6 +34,7 @@ SMTP_PASSWORD_ENV = "DIGEST_SMTP_PASSWORD"
 
 ARXIV_RSS_URL = "https://rss.arxiv.org/rss/{categories}"
 HF_DAILY_URL = "https://huggingface.co/api/daily_papers?date={date}"
+ARXIV_API_URL = "https://export.arxiv.org/api/query"
 DEFAULT_CATEGORIES = ("cs.LG", "cs.CL", "cs.AI", "stat.ML")
 # arXiv asks for one request every 3 s per operator; 15 s Crawl-delay for arxiv.org pages.
 ARXIV_HOST_INTERVALS = {
@@ -56,14 +57,21 @@ class SourceConfig:
     announce_types: frozenset[AnnounceType] = DEFAULT_ANNOUNCE_TYPES
     categories: tuple[str, ...] = ()
     enabled: bool = True
+    # arXiv RSS carries only the latest announcement; days missed while the tool was down are
+    # read back from this arXiv API endpoint by submission date. None: no catch-up.
+    catchup_url: str | None = None
 
     @property
     def per_day(self) -> bool:
         return "{date}" in self.url
 
     def resolve_url(self, day: dt.date, categories: tuple[str, ...] = ()) -> str:
-        cats = self.categories or categories or DEFAULT_CATEGORIES
+        cats = self.resolve_categories(categories)
         return self.url.replace("{date}", day.isoformat()).replace("{categories}", "+".join(cats))
+
+    def resolve_categories(self, followed: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """Its own list, else what subscribers follow, else the built-in default."""
+        return self.categories or followed or DEFAULT_CATEGORIES
 
 
 DEFAULT_SENDER = "Paper Digest <digest@localhost.localdomain>"
@@ -113,7 +121,7 @@ class Settings:
 def default_sources() -> tuple[SourceConfig, ...]:
     return (
         SourceConfig(name="huggingface", kind="hf_daily", url=HF_DAILY_URL),
-        SourceConfig(name="arxiv", kind="arxiv_rss", url=ARXIV_RSS_URL),
+        SourceConfig(name="arxiv", kind="arxiv_rss", url=ARXIV_RSS_URL, catchup_url=ARXIV_API_URL),
     )
 
 
@@ -303,7 +311,9 @@ def _sources(doc: TomlDocument, raw: Any) -> tuple[SourceConfig, ...]:
     for index, table in enumerate(raw):
         at: KeyPath = ("source", index)
         doc.check_keys(
-            table, ("name", "kind", "url", "announce_types", "categories", "enabled"), at
+            table,
+            ("name", "kind", "url", "announce_types", "categories", "enabled", "catchup_url"),
+            at,
         )
         reader = _Reader(doc, table, at)
         name = reader.text("name")
@@ -335,9 +345,25 @@ def _sources(doc: TomlDocument, raw: Any) -> tuple[SourceConfig, ...]:
                 announce_types=announce or DEFAULT_ANNOUNCE_TYPES,
                 categories=reader.strings("categories"),
                 enabled=reader.flag("enabled", True),
+                catchup_url=_catchup_url(doc, reader, kind, at),
             )
         )
     return tuple(sources)
+
+
+def _catchup_url(doc: TomlDocument, reader: _Reader, kind: str, at: KeyPath) -> str | None:
+    raw = reader.text("catchup_url")
+    if raw is None:
+        return ARXIV_API_URL if kind == "arxiv_rss" else None
+    if raw == "":
+        return None  # catch-up switched off
+    if kind != "arxiv_rss":
+        raise doc.error(
+            "catch-up through the arXiv API is for arxiv_rss sources", (*at, "catchup_url")
+        )
+    if not raw.startswith(("http://", "https://")):
+        raise doc.error(f"catch-up URL must be http(s): {raw!r}", (*at, "catchup_url"))
+    return raw
 
 
 def _fetch(doc: TomlDocument, table: Mapping[str, Any]) -> FetchSettings:

@@ -101,3 +101,20 @@ def test_config_from_environment_variable(tmp_path: Path) -> None:
     path = write(tmp_path, '[digest]\ndata_dir = "state"\n')
     settings = load_settings(None, env={"DIGEST_CONFIG": str(path)})
     assert settings.data_dir == tmp_path / "state"
+
+
+def test_arxiv_catchup_defaults_to_the_api_and_can_be_switched_off(tmp_path: Path) -> None:
+    default = load_settings(None, env={"DIGEST_DATA_DIR": str(tmp_path)})
+    arxiv = next(s for s in default.sources if s.kind == "arxiv_rss")
+    assert arxiv.catchup_url == "https://export.arxiv.org/api/query"
+    text = (
+        '[[source]]\nname = "a"\nkind = "arxiv_rss"\nurl = "https://x/{categories}"\n'
+        'catchup_url = ""\n'
+    )
+    (off,) = load_settings(write(tmp_path, text), env={}).sources
+    assert off.catchup_url is None
+    text = (
+        '[[source]]\nname = "h"\nkind = "hf_daily"\nurl = "https://x"\ncatchup_url = "https://y"\n'
+    )
+    with pytest.raises(ConfigError, match=r":5: source\[0\].catchup_url: catch-up .* arxiv_rss"):
+        load_settings(write(tmp_path, text), env={})

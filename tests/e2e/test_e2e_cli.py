@@ -9,7 +9,16 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from support.installation import ALICE, BOB, BOB_WORDS, Installation, arxiv_ids
+from support.http_server import Reply
+from support.installation import (
+    ALICE,
+    ARXIV_API_PATH,
+    BOB,
+    BOB_WORDS,
+    DATA,
+    Installation,
+    arxiv_ids,
+)
 
 from digest.cli import main
 from digest.models import SourceState
@@ -190,6 +199,9 @@ def test_empty_arxiv_feed_on_a_weekend_is_no_announcement(installation: Installa
     assert arxiv.state is SourceState.NO_ANNOUNCEMENT
     assert report.ok
 
+    # Missed weekdays are read back from the arXiv API; it has nothing for them either.
+    empty_api = (DATA / "arxiv_api_empty.xml").read_bytes()
+    installation.http.script(ARXIV_API_PATH + "*", Reply(200, empty_api))
     thursday = dt.datetime(2024, 12, 5, 12, 0, tzinfo=dt.UTC)
     for offset in range(0, 7):
         day = thursday.date() - dt.timedelta(days=offset)

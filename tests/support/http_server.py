@@ -70,6 +70,11 @@ class ScriptedServer:
     def route(self, path: str, respond: Callable[[Seen], Reply]) -> None:
         self.routes[path] = respond
 
+    def _prefix_route(self, path: str) -> Route | None:
+        """A route scripted as "/api/query*" answers every path starting with "/api/query"."""
+        prefixes = [key for key in self.routes if key.endswith("*") and path.startswith(key[:-1])]
+        return self.routes[max(prefixes, key=len)] if prefixes else None
+
     def requests_to(self, path: str) -> list[Seen]:
         with self._lock:
             return [seen for seen in self.seen if seen.path == path]
@@ -77,7 +82,7 @@ class ScriptedServer:
     def next_reply(self, seen: Seen) -> Reply:
         with self._lock:
             self.seen.append(seen)
-            route = self.routes.get(seen.path)
+            route = self.routes.get(seen.path) or self._prefix_route(seen.path)
             if route is None:
                 return Reply(404, b"no route")
             if callable(route):

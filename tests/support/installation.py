@@ -22,6 +22,7 @@ from digest.store import SqliteStore
 DATA = Path(__file__).resolve().parents[1] / "data"
 HF_PATH = "/api/daily_papers?date={date}"
 ARXIV_PATH = "/rss/cs.LG"
+ARXIV_API_PATH = "/api/query"  # catch-up of missed arXiv days
 
 ALICE = "alice@example.org"
 BOB = "bob@example.org"
@@ -112,6 +113,7 @@ name = "arxiv"
 kind = "arxiv_rss"
 url = "http://127.0.0.1:{http_port}/rss/{{categories}}"
 categories = ["cs.LG"]
+catchup_url = "http://127.0.0.1:{http_port}{ARXIV_API_PATH}"
 
 [email]
 from = "Paper Digest <digest@example.org>"
