@@ -22,6 +22,7 @@ from digest.fetch import Fetcher, FetchResult
 from digest.mail import validate_address
 from digest.models import Digest, Profile, RunReport, SourceOutcome, SourceState, Subscriber
 from digest.pipeline import (
+    compose_message,
     deliver_pending,
     followed_categories,
     preview,
@@ -200,8 +201,18 @@ def cmd_preview(args: argparse.Namespace, out: Out = print) -> int:
     out(f"Wrote {args.out / 'digest.html'}, digest.txt and digest.eml. Nothing was sent.")
     if args.send_to:
         address = validate_address(args.send_to)
+        # Addressed to whoever reads it; its unsubscribe link is signed with a throwaway key,
+        # so forwarding a preview can never unsubscribe the subscriber it was made for.
+        _, message = compose_message(
+            settings,
+            Subscriber(email=address, profile=subscriber.profile),
+            result.digest.day,
+            result.rendered,
+            now,
+            signing_secret(settings, None),
+        )
         with sender_factory(settings)() as transport:
-            transport.send(settings.email.sender, address, result.message)
+            transport.send(settings.email.sender, address, message)
         out(f"Sent the preview to {address} (nothing recorded as sent).")
     return 0
 
