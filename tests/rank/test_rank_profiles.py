@@ -38,7 +38,7 @@ def test_example_profile_reads_every_setting() -> None:
     assert profile.authors == ("Yang Song", "Stefano Ermon")
     assert profile.categories == ("cs.LG", "stat.ML")
     assert (profile.min_score, profile.max_papers, profile.popularity_weight) == (3.0, 20, 0.5)
-    assert profile.sources == ("arxiv", "hf-daily")
+    assert profile.sources == ("arxiv", "huggingface")
     assert profile.description.startswith("Diffusion")
 
 
