@@ -13,7 +13,7 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from email.utils import parseaddr
@@ -47,7 +47,7 @@ from digest.models import (
 from digest.progress import Progress, silent
 from digest.rank import PaperIndex, build_index, corpus_stats, rank
 from digest.render import make_environment, render_digest
-from digest.schedule import due_subscribers, local_dates
+from digest.schedule import due_digests, local_dates
 from digest.select import SeenRow, select_candidates, window_start
 from digest.smtp import Sender
 from digest.store import AlreadyQueued, SeenPaper, Store
@@ -167,19 +167,20 @@ def deliver_due(
     send whatever is pending. Subscribers are read afresh, so changes apply at the next tick."""
     subscribers = store.subscribers()
     composed = store.digest_days(local_dates(subscribers, now))
-    due = due_subscribers(subscribers, now, lambda s, day: (s.id, day) in composed)
+    due = due_digests(subscribers, now, lambda s, day: (s.id, day) in composed)
     errors: list[str] = []
     made = 0
     if due and not stopping(stop):
         made = enqueue_digests(
             settings,
             store,
-            due,
+            [subscriber for subscriber, _ in due],
             last_source_failures(settings, store),
             now,
             errors,
             env,
             stop=stop,
+            days={subscriber.id: day for subscriber, day in due if subscriber.id is not None},
         )
     deliveries = deliver_pending(
         store,
@@ -367,10 +368,12 @@ def enqueue_digests(
     env: Environment | None = None,
     *,
     stop: threading.Event | None = None,
+    days: Mapping[int, dt.date] | None = None,
 ) -> int:
     """Render each subscriber's digest once into the outbox (skipped if already there today).
 
-    "Today" is the subscriber's own calendar day: one digest per local day. Returns how many
+    "Today" is the subscriber's own calendar day: one digest per local day, or the day `days`
+    gives for them (a tick composes the digest of the delivery moment it found). Returns how many
     digests were composed. Another worker composing the same digest first is not an error:
     the outbox's unique key refuses the second one and this worker moves on.
     """
@@ -386,7 +389,7 @@ def enqueue_digests(
         if stopping(stop):
             break  # the rest are composed by the next run, nothing is lost
         try:
-            day = local_day(subscriber, now)
+            day = (days or {}).get(subscriber.id) or local_day(subscriber, now)
             if store.outbox_for(subscriber.id, day) is not None:
                 continue  # rendered earlier today; a pending one is delivered below
             since = window_start(now, settings.lookback_days, store.last_digest_at(subscriber.id))

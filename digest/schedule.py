@@ -1,12 +1,17 @@
 """When each subscriber's digest is due, and when the next fetch happens: pure, clock injected.
 
-A subscriber is due when their local clock has passed their delivery time on their local date
-and no digest exists for that date yet. Comparing moments (not wall-clock readings) and keying
-on the local date makes DST safe: a skipped time (02:30 on a spring-forward night) is delivered
-one gap later, as Python resolves it (03:30 local), and a repeated time (01:30 on a fall-back
-night) is reached at its first occurrence; the digest composed then makes the second occurrence
-find a digest for the day, so it is sent once. A machine that slept through the time finds the
-subscriber due at its first tick after waking, once.
+Each local date has one delivery moment: the subscriber's `deliver_at` on that date in their
+zone. A subscriber is due when the latest delivery moment at or before now has no digest yet;
+the digest is keyed by that moment's local date (the outbox is unique per subscriber and day).
+- DST: a time the clocks skip (02:30 on a spring-forward night) is delivered one gap later,
+  as Python resolves it (03:30 local); a repeated time (01:30 on a fall-back night) is reached
+  at its first occurrence, and the second finds that day's digest, so it is sent once.
+- A machine asleep over the time finds the subscriber due at its first tick after waking,
+  once; after several days asleep only the latest day is composed (papers are not lost: the
+  next digest covers everything since the previous one).
+- A moment just before midnight is not skipped when the next tick falls after midnight: the
+  latest moment is still yesterday's, and yesterday has no digest yet.
+- A new subscriber gets a first digest at the next tick, then one at each delivery time.
 """
 
 from __future__ import annotations
@@ -44,16 +49,42 @@ def delivery_moment(subscriber: Subscriber, day: dt.date) -> dt.datetime:
     return wall_moment(day, subscriber.deliver_at, ZoneInfo(subscriber.timezone))
 
 
-def is_due(subscriber: Subscriber, now: dt.datetime, has_digest_for_day: HasDigestForDay) -> bool:
-    day = local_date(subscriber, now)
-    return now >= delivery_moment(subscriber, day) and not has_digest_for_day(subscriber, day)
+def latest_delivery_day(subscriber: Subscriber, now: dt.datetime) -> dt.date:
+    """The local date of the latest delivery moment at or before `now`: today once today's
+    moment has passed, else yesterday (whose moment always lies before today began)."""
+    today = local_date(subscriber, now)
+    if now >= delivery_moment(subscriber, today):
+        return today
+    return today - dt.timedelta(days=1)
+
+
+def due_day(
+    subscriber: Subscriber, now: dt.datetime, has_digest_for_day: HasDigestForDay
+) -> dt.date | None:
+    """The day whose digest should be composed for `subscriber` now, or None."""
+    day = latest_delivery_day(subscriber, now)
+    return None if has_digest_for_day(subscriber, day) else day
+
+
+def due_digests(
+    subscribers: Iterable[Subscriber], now: dt.datetime, has_digest_for_day: HasDigestForDay
+) -> list[tuple[Subscriber, dt.date]]:
+    """(subscriber, day) for every active subscriber whose digest is due now."""
+    found = []
+    for subscriber in subscribers:
+        if not subscriber.active:
+            continue
+        day = due_day(subscriber, now, has_digest_for_day)
+        if day is not None:
+            found.append((subscriber, day))
+    return found
 
 
 def due_subscribers(
     subscribers: Iterable[Subscriber], now: dt.datetime, has_digest_for_day: HasDigestForDay
 ) -> list[Subscriber]:
-    """The active subscribers whose digest for their local today should be composed now."""
-    return [s for s in subscribers if s.active and is_due(s, now, has_digest_for_day)]
+    """The active subscribers whose digest should be composed now."""
+    return [s for s, _ in due_digests(subscribers, now, has_digest_for_day)]
 
 
 def next_delivery(subscriber: Subscriber, now: dt.datetime) -> dt.datetime:
@@ -67,8 +98,10 @@ def next_delivery(subscriber: Subscriber, now: dt.datetime) -> dt.datetime:
 
 
 def local_dates(subscribers: Iterable[Subscriber], now: dt.datetime) -> set[dt.date]:
-    """The local dates the subscribers are living in at `now` (at most three across the globe)."""
-    return {local_date(s, now) for s in subscribers}
+    """Every local today and yesterday of the subscribers at `now`: the days a due check asks
+    about (at most four dates across the globe)."""
+    days = {local_date(s, now) for s in subscribers}
+    return days | {d - dt.timedelta(days=1) for d in days}
 
 
 def next_fetch(fetch_at: Sequence[dt.time], zone: ZoneInfo, now: dt.datetime) -> dt.datetime:
