@@ -78,7 +78,6 @@ def build_scheduler(settings: Settings, stop: threading.Event) -> BlockingSchedu
     scheduler = BlockingScheduler(
         timezone=dt.UTC,
         executors={"default": ThreadPoolExecutor(1)},
-        job_defaults={"coalesce": True, "max_instances": 1},
     )
     fetch_times = OrTrigger(
         [
@@ -86,8 +85,14 @@ def build_scheduler(settings: Settings, stop: threading.Event) -> BlockingSchedu
             for at in schedule.fetch_at
         ]
     )
+    # coalesce: runs missed while asleep collapse into one; max_instances: never overlap.
+    once = {"coalesce": True, "max_instances": 1}
     scheduler.add_job(
-        service.fetch_then_tick, fetch_times, id="fetch", misfire_grace_time=FETCH_GRACE_SECONDS
+        service.fetch_then_tick,
+        fetch_times,
+        id="fetch",
+        misfire_grace_time=FETCH_GRACE_SECONDS,
+        **once,
     )
     tick_seconds = schedule.tick_minutes * 60
     scheduler.add_job(
@@ -95,8 +100,15 @@ def build_scheduler(settings: Settings, stop: threading.Event) -> BlockingSchedu
         IntervalTrigger(seconds=tick_seconds, timezone=dt.UTC),
         id="tick",
         misfire_grace_time=tick_seconds,
+        **once,
     )
-    scheduler.add_job(service.catch_up, DateTrigger(timezone=dt.UTC), id="catch-up")
+    scheduler.add_job(
+        service.catch_up,
+        DateTrigger(timezone=dt.UTC),
+        id="catch-up",
+        misfire_grace_time=None,
+        **once,
+    )
     return scheduler
 
 
