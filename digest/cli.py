@@ -44,6 +44,7 @@ from digest.profiles import load_profile, profile_from_options
 from digest.progress import Progress, silent
 from digest.schedule import due_subscribers, local_dates, next_delivery, next_fetch
 from digest.service import (
+    fetch_job,
     fetcher_reader,
     run_job,
     sender_factory,
@@ -134,6 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="mail the digests that are due by each subscriber's own clock (no fetching)",
         description="Compose the digests whose delivery time has come in each subscriber's "
         "time zone and send every pending message. The scheduler does this every few minutes.",
+    )
+    p.add_argument(
+        "--fetch",
+        action="store_true",
+        help="fetch the listings first (skipped if another process is fetching)",
     )
     p.set_defaults(handler=cmd_tick)
 
@@ -355,10 +361,17 @@ def cmd_run(args: argparse.Namespace, out: Out = print) -> int:
 
 def cmd_tick(args: argparse.Namespace, out: Out = print) -> int:
     settings = _settings(args)
+    fetched = None
     with stop_on_signals(threading.Event()) as stop:
+        if args.fetch:
+            fetched = fetch_job(settings, interactive=_interactive())
         report = tick_job(settings, stop=stop, interactive=_interactive())
+    if fetched is not None:
+        for source in fetched.sources:
+            out(f"  source {_source_line(source)}")
     print_report(report, out, sources=False)
-    return _exit_status(report, stop)
+    status = _exit_status(report, stop)
+    return status or (0 if fetched is None or fetched.ok else 1)
 
 
 def _exit_status(report: RunReport, stop: threading.Event) -> int:

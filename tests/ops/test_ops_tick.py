@@ -200,3 +200,16 @@ def test_log_json_flag_writes_one_json_object_per_line(
     # The readable default says the same in words.
     assert main(["--config", str(inst.config), "tick"]) == 0
     assert capsys.readouterr().err == ""  # nothing left to do: an idle tick is quiet
+
+
+def test_tick_with_fetch_is_the_cron_form_of_the_scheduler(
+    ops_installation: Installation, store: SqliteStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inst = ops_installation
+    add(store, "reader@example.org", dt.time(0, 0), "UTC")
+    serve_small(inst, dt.datetime.now(dt.UTC).date())
+    assert main(["--config", str(inst.config), "tick", "--fetch"]) == 0
+    out = capsys.readouterr().out
+    assert "source arxiv ok" in out and "delivered 1 digests" in out
+    assert [m.rcpt_tos for m in inst.smtp.handler.received] == [["reader@example.org"]]
+    assert [run["kind"] for run in store.recent_runs()] == ["tick", "fetch"]
