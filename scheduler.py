@@ -19,6 +19,7 @@ are released. A second signal interrupts at once.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import logging
 import signal
@@ -28,6 +29,7 @@ from pathlib import Path
 from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
@@ -140,7 +142,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{signal.Signals(number).name}: stopping after the message in flight",
             level=logging.WARNING,
         )
-        scheduler.shutdown(wait=False)
+        # Jobs finish on their own (they see `stop`); the process exits once they have.
+        with contextlib.suppress(SchedulerNotRunningError):
+            scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
