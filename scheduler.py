@@ -1,67 +1,169 @@
-"""Run the daily digest job on a schedule (APScheduler 3.x).
+"""Run digest as a service (APScheduler 3.x): fetch on a timetable, deliver on each reader's clock.
 
-    python scheduler.py [--config PATH]
+    python scheduler.py [--config PATH] [--log-json]
 
-A thin shell around `digest run`: the job runs every day at `[schedule] run_at` in
-`[schedule] timezone`. A job missed while the machine slept runs once when it wakes
-(coalesced, with a grace period), and it never overlaps itself.
+Three jobs, run one at a time (a single worker thread, so a fetch and a tick never race):
+- fetch at each `[schedule] fetch_at` time in `fetch_timezone`, then a tick;
+- a delivery tick every `tick_minutes`: compose the digests that are due in each subscriber's
+  own time zone, send what is pending;
+- at start: a fetch if none ran since the latest scheduled fetch time, then a tick.
+A job missed while the machine slept runs once when it wakes (coalesced, with a grace period)
+and never overlaps itself. Several schedulers may share one database: digests are composed
+once (the outbox's unique key) and sent once (claims on outbox rows); a job lease keeps two
+of them from fetching at once.
+
+SIGTERM or Ctrl-C stops cleanly: the message in flight finishes, the rest stay pending, claims
+are released. A second signal interrupts at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime as dt
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
+from types import FrameType
 
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
-from digest.cli import main as digest_main
-from digest.config import load_settings
+from digest.config import Settings, load_settings
 from digest.errors import DigestError
+from digest.logs import event, setup_logging
+from digest.service import fetch_job, tick_job
 
 log = logging.getLogger("digest.scheduler")
 
-MISFIRE_GRACE_SECONDS = 6 * 3600  # a laptop asleep at run time still gets the day's digest
+FETCH_GRACE_SECONDS = 6 * 3600  # a laptop asleep at fetch time still fetches when it wakes
 
 
-def build_scheduler(config: Path | None) -> BlockingScheduler:
-    settings = load_settings(config)
-    scheduler = BlockingScheduler(timezone=settings.schedule.timezone)
-    argv = [*(["--config", str(config)] if config else []), "run"]
+class Service:
+    """The jobs, bound to one settings object and one stop event."""
+
+    def __init__(self, settings: Settings, stop: threading.Event) -> None:
+        self.settings = settings
+        self.stop = stop
+
+    def fetch_then_tick(self, *, only_if_stale: bool = False) -> None:
+        if self.stop.is_set():
+            return
+        try:
+            fetch_job(self.settings, only_if_stale=only_if_stale)
+        except DigestError as err:
+            event(log, "job_failed", f"fetch failed: {err}", level=logging.ERROR, error=str(err))
+        self.tick()
+
+    def catch_up(self) -> None:
+        self.fetch_then_tick(only_if_stale=True)
+
+    def tick(self) -> None:
+        if self.stop.is_set():
+            return
+        try:
+            tick_job(self.settings, stop=self.stop)
+        except DigestError as err:
+            event(log, "job_failed", f"tick failed: {err}", level=logging.ERROR, error=str(err))
+
+
+def build_scheduler(settings: Settings, stop: threading.Event) -> BlockingScheduler:
+    service = Service(settings, stop)
+    schedule = settings.schedule
+    scheduler = BlockingScheduler(
+        timezone=dt.UTC,
+        executors={"default": ThreadPoolExecutor(1)},
+    )
+    fetch_times = OrTrigger(
+        [
+            CronTrigger(hour=at.hour, minute=at.minute, timezone=schedule.fetch_zone)
+            for at in schedule.fetch_at
+        ]
+    )
+    # coalesce: runs missed while asleep collapse into one; max_instances: never overlap.
+    once = {"coalesce": True, "max_instances": 1}
     scheduler.add_job(
-        digest_main,
-        CronTrigger(
-            hour=settings.schedule.run_at.hour,
-            minute=settings.schedule.run_at.minute,
-            timezone=settings.schedule.timezone,
-        ),
-        args=[argv],
-        id="daily-run",
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=MISFIRE_GRACE_SECONDS,
+        service.fetch_then_tick,
+        fetch_times,
+        id="fetch",
+        misfire_grace_time=FETCH_GRACE_SECONDS,
+        **once,
+    )
+    tick_seconds = schedule.tick_minutes * 60
+    scheduler.add_job(
+        service.tick,
+        IntervalTrigger(seconds=tick_seconds, timezone=dt.UTC),
+        id="tick",
+        misfire_grace_time=tick_seconds,
+        **once,
+    )
+    scheduler.add_job(
+        service.catch_up,
+        DateTrigger(timezone=dt.UTC),
+        id="catch-up",
+        misfire_grace_time=None,
+        **once,
     )
     return scheduler
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Run `digest run` every day on a schedule.")
+    parser = argparse.ArgumentParser(
+        description="Fetch on a timetable and mail each subscriber's digest at their own time."
+    )
     parser.add_argument("--config", type=Path, help="TOML settings (default: $DIGEST_CONFIG)")
+    parser.add_argument("--log-json", action="store_true", help="write logs as JSON lines")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
-        scheduler = build_scheduler(args.config)
+        settings = load_settings(args.config)
     except DigestError as err:
         print(f"scheduler: error: {err}", file=sys.stderr)
         return 2
-    for job in scheduler.get_jobs():
-        log.info("scheduled %s; Ctrl-C to stop", job.trigger)
+    setup_logging(
+        json_lines=args.log_json or settings.logging.format == "json", level=settings.logging.level
+    )
+    stop = threading.Event()
+    scheduler = build_scheduler(settings, stop)
+
+    def on_signal(number: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        event(
+            log,
+            "stop_requested",
+            f"{signal.Signals(number).name}: stopping after the message in flight",
+            level=logging.WARNING,
+        )
+        # Jobs finish on their own (they see `stop`); the process exits once they have.
+        with contextlib.suppress(SchedulerNotRunningError):
+            scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    schedule = settings.schedule
+    event(
+        log,
+        "scheduler_started",
+        f"fetching at {', '.join(f'{t:%H:%M}' for t in schedule.fetch_at)} "
+        f"{schedule.fetch_timezone}; delivery tick every {schedule.tick_minutes} min; "
+        f"database {settings.database}",
+        database=str(settings.database),
+    )
     try:
         scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        log.info("stopped")
+    except KeyboardInterrupt:
+        event(log, "scheduler_interrupted", "interrupted", level=logging.WARNING)
+        return 130
+    # The worker thread finishes its current job (which sees `stop`) before the process exits.
+    event(log, "scheduler_stopped", "stopped")
     return 0
 
 

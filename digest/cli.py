@@ -10,32 +10,53 @@ import argparse
 import datetime as dt
 import sys
 import textwrap
+import threading
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from digest import __version__
-from digest.collect import Collected, ListingRequest, collect, listing_requests
+from digest.collect import Collected, collect, listing_requests
 from digest.config import Settings, check_timezone, load_settings, parse_clock
 from digest.errors import DigestError
-from digest.fetch import Fetcher, FetchResult
+from digest.fetch import Fetcher
+from digest.logs import setup_logging
 from digest.mail import validate_address
-from digest.models import Digest, Profile, RunReport, SourceOutcome, SourceState, Subscriber
+from digest.models import (
+    DeliveryState,
+    Digest,
+    Profile,
+    RunReport,
+    SourceOutcome,
+    SourceState,
+    Subscriber,
+)
 from digest.pipeline import (
     compose_message,
     deliver_pending,
     followed_categories,
     preview,
     run_day,
-    run_once,
     signing_secret,
     utc_now,
 )
 from digest.profiles import load_profile, profile_from_options
-from digest.smtp import OutboxDirSender, Sender, SmtpSender
+from digest.progress import Progress, silent
+from digest.schedule import due_subscribers, local_dates, next_delivery, next_fetch
+from digest.service import (
+    fetch_job,
+    fetcher_reader,
+    run_job,
+    sender_factory,
+    stop_on_signals,
+    tick_job,
+)
 from digest.snapshot import load_snapshot, save_snapshot, snapshot_reader, snapshot_requests
 from digest.store import SqliteStore
 from digest.tokens import verify_unsubscribe_token
+
+__all__ = ["build_parser", "fetcher_reader", "main", "sender_factory"]
 
 Out = Callable[[str], None]
 
@@ -64,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"digest {__version__}")
     parser.add_argument(
         "--config", type=Path, help="TOML settings file (default: $DIGEST_CONFIG, else built-ins)"
+    )
+    parser.add_argument(
+        "--log-json",
+        action="store_true",
+        help="write logs as JSON lines (default: readable lines; or [logging] format)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -105,10 +131,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("run", help="the daily job once: fetch, rank, mail every subscriber")
     p.set_defaults(handler=cmd_run)
 
+    p = commands.add_parser(
+        "tick",
+        help="mail the digests that are due by each subscriber's own clock (no fetching)",
+        description="Compose the digests whose delivery time has come in each subscriber's "
+        "time zone and send every pending message. The scheduler does this every few minutes.",
+    )
+    p.add_argument(
+        "--fetch",
+        action="store_true",
+        help="fetch the listings first (skipped if another process is fetching)",
+    )
+    p.set_defaults(handler=cmd_tick)
+
     p = commands.add_parser("retry", help="re-attempt deliveries that failed")
     p.set_defaults(handler=cmd_retry)
 
-    p = commands.add_parser("status", help="recent runs, source health, pending deliveries")
+    p = commands.add_parser(
+        "status", help="recent runs, source health, pending deliveries, next deliveries"
+    )
+    p.add_argument("--runs", type=int, default=5, help="how many recent runs to show (5)")
     p.set_defaults(handler=cmd_status)
     return parser
 
@@ -141,23 +183,18 @@ def _profile_from_args(args: argparse.Namespace) -> Profile | None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(args.config)
+    settings = load_settings(args.config)
+    json_lines = getattr(args, "log_json", False) or settings.logging.format == "json"
+    setup_logging(json_lines=json_lines, level=settings.logging.level)
+    return settings
 
 
 def _open_store(settings: Settings) -> SqliteStore:
     return SqliteStore.open(settings.database)
 
 
-def fetcher_reader(fetcher: Fetcher) -> Callable[[ListingRequest], FetchResult]:
-    return lambda request: fetcher.fetch(request.url, request.validators)
-
-
-def sender_factory(settings: Settings) -> Callable[[], Sender]:
-    if settings.smtp is not None:
-        smtp = settings.smtp
-        return lambda: SmtpSender(smtp)
-    outbox = settings.outbox_dir
-    return lambda: OutboxDirSender(outbox)
+def _interactive() -> bool:
+    return sys.stderr.isatty()
 
 
 # --- commands -----------------------------------------------------------------------------
@@ -327,27 +364,53 @@ def cmd_subscribers(args: argparse.Namespace, out: Out = print) -> int:
 
 def cmd_run(args: argparse.Namespace, out: Out = print) -> int:
     settings = _settings(args)
-    with closing(_open_store(settings)) as store, Fetcher(settings.fetch) as fetcher:
-        report = run_once(
-            settings,
-            store,
-            fetcher_reader(fetcher),
-            sender_factory(settings),
-            now=utc_now(),
-        )
+    with stop_on_signals(threading.Event()) as stop:
+        report = run_job(settings, stop=stop, interactive=_interactive())
     print_report(report, out)
+    return _exit_status(report, stop)
+
+
+def cmd_tick(args: argparse.Namespace, out: Out = print) -> int:
+    settings = _settings(args)
+    fetched = None
+    with stop_on_signals(threading.Event()) as stop:
+        if args.fetch:
+            fetched = fetch_job(settings, interactive=_interactive())
+        report = tick_job(settings, stop=stop, interactive=_interactive())
+    if fetched is not None:
+        for source in fetched.sources:
+            out(f"  source {_source_line(source)}")
+    print_report(report, out, sources=False)
+    status = _exit_status(report, stop)
+    return status or (0 if fetched is None or fetched.ok else 1)
+
+
+def _exit_status(report: RunReport, stop: threading.Event) -> int:
+    if stop.is_set():
+        out_err = "digest: stopped on request; unsent digests stay pending for the next run"
+        print(out_err, file=sys.stderr)
+        return 130 if report.ok else 1
     return 0 if report.ok else 1
 
 
 def cmd_retry(args: argparse.Namespace, out: Out = print) -> int:
     settings = _settings(args)
-    with closing(_open_store(settings)) as store:
+    with closing(_open_store(settings)) as store, stop_on_signals(threading.Event()) as stop:
         requeued = store.requeue_failed()
-        outcomes = deliver_pending(store, sender_factory(settings), settings.email.sender)
+        total = store.pending_count()
+        progress = Progress("sending", total) if _interactive() and total else silent()
+        outcomes = deliver_pending(
+            store,
+            sender_factory(settings),
+            settings.email.sender,
+            stop=stop,
+            lease_seconds=settings.schedule.lease_seconds,
+            progress=progress,
+        )
     out(f"Re-queued {requeued} failed deliveries.")
     for outcome in outcomes:
         out(f"  {outcome.recipient}: {outcome.state.value} {outcome.detail}".rstrip())
-    return 0 if all(o.state.value == "sent" for o in outcomes) else 1
+    return 0 if all(o.state is DeliveryState.SENT for o in outcomes) else 1
 
 
 def cmd_status(args: argparse.Namespace, out: Out = print) -> int:
@@ -355,15 +418,19 @@ def cmd_status(args: argparse.Namespace, out: Out = print) -> int:
     if not settings.database.exists():
         out(f"No database at {settings.database} yet.")
         return 0
+    now = utc_now()
     with closing(SqliteStore.open_readonly(settings.database)) as store:
-        runs = store.recent_runs(5)
+        runs = store.recent_runs(args.runs)
         pending, failed = store.pending(), store.failed()
+        claims = store.claims()
         records = [store.source_record(s.name) for s in settings.sources]
+        subscribers = store.subscribers()
+        composed = store.digest_days(local_dates(subscribers, now))
     out("Recent runs:" if runs else "No runs yet.")
     for run in runs:
-        mark = "ok" if run["ok"] else "PROBLEMS"
-        sent = sum(1 for d in run["deliveries"] if d["state"] == "sent")
-        out(f"  {run['started']}  day {run['day']}  {mark}  {sent} sent")
+        out("  " + _run_line(run))
+        if run.get("alert"):
+            out(f"      operator alert: {run['alert']}")
     out("Sources:")
     for source, record in zip(settings.sources, records, strict=True):
         if record is None:
@@ -373,15 +440,70 @@ def cmd_status(args: argparse.Namespace, out: Out = print) -> int:
                 f"  {source.name}: {record.last_state.value if record.last_state else '?'} "
                 f"{record.last_detail} (last good day {record.last_ok_day or 'never'})".rstrip()
             )
+    zone = settings.schedule.fetch_zone
+    fetch_at = next_fetch(settings.schedule.fetch_at, zone, now)
+    out(f"Next fetch: {fetch_at.astimezone(zone):%a %d %b %H:%M %Z} (scheduler)")
     out(f"Pending deliveries: {len(pending)}; failed: {len(failed)}")
+    for claim in claims:
+        out(f"  {claim.recipient}: being sent by {claim.owner} (claim ends {claim.until:%H:%M:%S})")
     for item in failed:
         out(f"  failed {item.recipient} ({item.day}): {item.last_error}")
+    _print_next_deliveries(subscribers, composed, now, out)
     return 0
 
 
-def print_report(report: RunReport, out: Out = print) -> None:
+def _run_line(run: dict[str, object]) -> str:
+    deliveries = run.get("deliveries") or []
+    assert isinstance(deliveries, list)
+    sent = sum(1 for d in deliveries if d["state"] == "sent")
+    failed = len(deliveries) - sent
+    sources = run.get("sources") or []
+    assert isinstance(sources, list)
+    source_text = ", ".join(f"{s['name']} {s['state']} ({s['papers']})" for s in sources)
+    mark = "ok" if run["ok"] else "PROBLEMS"
+    parts = [f"{run['started']}", f"{run.get('kind', 'run'):5}", mark, f"{sent} sent"]
+    if failed:
+        parts.append(f"{failed} failed")
+    if source_text:
+        parts.append(f"sources: {source_text}")
+    errors = run.get("errors") or []
+    assert isinstance(errors, list)
+    if errors:
+        parts.append(f"{len(errors)} errors")
+    return "  ".join(parts)
+
+
+def _print_next_deliveries(
+    subscribers: Sequence[Subscriber],
+    composed: set[tuple[int, dt.date]],
+    now: dt.datetime,
+    out: Out,
+    limit: int = 10,
+) -> None:
+    if not subscribers:
+        return
+    due = due_subscribers(subscribers, now, lambda s, day: (s.id, day) in composed)
+    upcoming = sorted(
+        ((next_delivery(s, now), s) for s in subscribers if s not in due),
+        key=lambda pair: pair[0],
+    )
+    out(f"Next deliveries ({len(due)} due at the next tick):")
+    for subscriber in due[:limit]:
+        out(f"  now    {subscriber.email}")
+    for moment, subscriber in upcoming[: max(0, limit - len(due))]:
+        local = moment.astimezone(ZoneInfo(subscriber.timezone))
+        out(
+            f"  {moment:%a %d %b %H:%M} UTC  {subscriber.email} "
+            f"({local:%H:%M} {subscriber.timezone})"
+        )
+    hidden = len(subscribers) - min(len(subscribers), limit)
+    if hidden > 0:
+        out(f"  ... and {hidden} more")
+
+
+def print_report(report: RunReport, out: Out = print, *, sources: bool = True) -> None:
     out(f"Run for {report.day:%a %d %b %Y}: {'ok' if report.ok else 'finished with problems'}")
-    for source in report.sources:
+    for source in report.sources if sources else ():
         out(f"  source {_source_line(source)}")
     sent = [d for d in report.deliveries if d.state.value == "sent"]
     failed = [d for d in report.deliveries if d.state.value != "sent"]

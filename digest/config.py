@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from digest import __version__
 from digest.errors import AddressError, ConfigError
 from digest.fetch import FetchSettings
-from digest.mail import parse_mailbox
+from digest.mail import parse_mailbox, validate_address
 from digest.models import AnnounceType
 from digest.render import RenderSettings
 from digest.smtp import SmtpSettings
@@ -86,12 +86,31 @@ class EmailConfig:
     manage_url: str | None = None
     send_empty: bool = False  # mail a digest even when nothing matched
     secret: str | None = None  # signs unsubscribe tokens; from DIGEST_SECRET
+    operator: str | None = None  # gets a short alert when a run has problems
+
+
+# arXiv announces at 20:00 Eastern and rebuilds its RSS around midnight Eastern; Hugging Face
+# adds papers through the day. Fetching shortly after those moments keeps digests fresh.
+DEFAULT_FETCH_AT = (dt.time(0, 30), dt.time(6, 30), dt.time(12, 30), dt.time(18, 30))
+DEFAULT_FETCH_TIMEZONE = "America/New_York"
 
 
 @dataclass(frozen=True, slots=True)
 class ScheduleConfig:
-    run_at: dt.time = dt.time(6, 0)
-    timezone: str = "UTC"
+    fetch_at: tuple[dt.time, ...] = DEFAULT_FETCH_AT
+    fetch_timezone: str = DEFAULT_FETCH_TIMEZONE
+    tick_minutes: int = 5  # how often due digests are composed and pending ones sent
+    lease_seconds: float = 900.0  # a worker's hold on a message; a crashed worker's expires
+
+    @property
+    def fetch_zone(self) -> ZoneInfo:
+        return ZoneInfo(self.fetch_timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    format: str = "text"  # text | json
+    level: str = "info"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +131,7 @@ class Settings:
     templates_dir: Path | None = None
     path: Path | None = None  # the file these settings came from
     extra: Mapping[str, Any] = field(default_factory=dict)
+    logging: LoggingConfig = LoggingConfig()
 
     @property
     def zone(self) -> ZoneInfo:
@@ -159,7 +179,7 @@ def parse_clock(text: str) -> dt.time:
 
 # --- reading the file ---------------------------------------------------------------------
 
-_TOP_KEYS = ("digest", "fetch", "source", "email", "smtp", "schedule")
+_TOP_KEYS = ("digest", "fetch", "source", "email", "smtp", "schedule", "logging")
 
 
 class _Reader:
@@ -291,6 +311,7 @@ def settings_from_document(doc: TomlDocument | None, env: Mapping[str, str]) -> 
         arxiv_holidays=holidays,
         templates_dir=(base / Path(templates).expanduser()) if templates else None,
         path=None if doc.path == "<defaults>" else Path(doc.path),
+        logging=_logging(doc, top.subtable("logging")),
     )
 
 
@@ -411,6 +432,7 @@ _EMAIL_KEYS = (
     "unsubscribe_mailto",
     "manage_url",
     "send_empty",
+    "operator",
 )
 
 
@@ -455,7 +477,18 @@ def _email(doc: TomlDocument, table: Mapping[str, Any], env: Mapping[str, str]) 
         manage_url=reader.text("manage_url"),
         send_empty=reader.flag("send_empty", False),
         secret=env.get(SECRET_ENV) or None,
+        operator=_operator(doc, reader),
     )
+
+
+def _operator(doc: TomlDocument, reader: _Reader) -> str | None:
+    raw = reader.text("operator")
+    if not raw:
+        return None
+    try:
+        return validate_address(raw)
+    except AddressError as err:
+        raise doc.error(str(err), ("email", "operator")) from err
 
 
 def _smtp(doc: TomlDocument, raw: Any, env: Mapping[str, str]) -> SmtpSettings | None:
@@ -502,9 +535,40 @@ def _smtp(doc: TomlDocument, raw: Any, env: Mapping[str, str]) -> SmtpSettings |
 
 def _schedule(doc: TomlDocument, table: Mapping[str, Any]) -> ScheduleConfig:
     at: KeyPath = ("schedule",)
-    doc.check_keys(table, ("run_at", "timezone"), at)
+    for old in ("run_at", "timezone"):
+        if old in table:
+            raise doc.error(
+                "replaced: fetches run at [schedule] fetch_at (a list of HH:MM) in "
+                "fetch_timezone, and each subscriber gets their digest at their own time "
+                "(digest subscribe --at HH:MM --tz ZONE)",
+                (*at, old),
+            )
+    doc.check_keys(table, ("fetch_at", "fetch_timezone", "tick_minutes", "lease_seconds"), at)
     reader = _Reader(doc, table, at)
+    fetch_at: tuple[dt.time, ...] = DEFAULT_FETCH_AT
+    if "fetch_at" in table:
+        try:
+            fetch_at = tuple(sorted({parse_clock(t) for t in reader.strings("fetch_at")}))
+        except ValueError as err:
+            raise doc.error(str(err), (*at, "fetch_at")) from err
+        if not fetch_at:
+            raise doc.error('give at least one time, e.g. ["00:30"]', (*at, "fetch_at"))
     return ScheduleConfig(
-        run_at=reader.checked("run_at", parse_clock, dt.time(6, 0)),
-        timezone=reader.checked("timezone", check_timezone, "UTC"),
+        fetch_at=fetch_at,
+        fetch_timezone=reader.checked("fetch_timezone", check_timezone, DEFAULT_FETCH_TIMEZONE),
+        tick_minutes=reader.whole("tick_minutes", 5, low=1, high=60),
+        lease_seconds=reader.number("lease_seconds", 900.0, low=0.5, high=86_400),
     )
+
+
+def _logging(doc: TomlDocument, table: Mapping[str, Any]) -> LoggingConfig:
+    at: KeyPath = ("logging",)
+    doc.check_keys(table, ("format", "level"), at)
+    reader = _Reader(doc, table, at)
+    form = reader.text("format", "text") or "text"
+    if form not in ("text", "json"):
+        raise doc.error("format must be text or json", (*at, "format"))
+    level = (reader.text("level", "info") or "info").lower()
+    if level not in ("debug", "info", "warning", "error"):
+        raise doc.error("level must be debug, info, warning or error", (*at, "level"))
+    return LoggingConfig(format=form, level=level)

@@ -8,18 +8,26 @@ goes on to the next one.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
 import secrets
-from collections.abc import Callable, Sequence
+import socket
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from email.utils import parseaddr
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
 
-from digest.collect import Collected, ReadListing, collect, listing_requests
+from digest.alerts import maybe_alert
+from digest.collect import Collected, ListingRequest, ReadListing, collect, listing_requests
 from digest.config import Settings
 from digest.errors import DeliveryError, DigestError
-from digest.fetch import Validators
+from digest.failpoints import failpoint
+from digest.fetch import FetchResult, Validators
+from digest.logs import event
 from digest.mail import Envelope, build_message, make_message_id
 from digest.merge import merge_papers
 from digest.models import (
@@ -36,19 +44,33 @@ from digest.models import (
     SourceState,
     Subscriber,
 )
+from digest.progress import Progress, silent
 from digest.rank import PaperIndex, build_index, corpus_stats, rank
 from digest.render import make_environment, render_digest
+from digest.schedule import due_digests, local_dates
 from digest.select import SeenRow, select_candidates, window_start
 from digest.smtp import Sender
-from digest.store import SeenPaper, Store
+from digest.store import AlreadyQueued, SeenPaper, Store
 from digest.tokens import make_unsubscribe_token
 
 Clock = Callable[[], dt.datetime]
 SenderFactory = Callable[[], Sender]
 
+log = logging.getLogger("digest.pipeline")
+
 CORPUS_DAYS = 30  # the rolling window whose word frequencies weigh terms (IDF)
 MAX_DELIVERY_ATTEMPTS = 5  # runs a temporarily failing message is retried before it is failed
 STOP_AFTER_TEMPORARY_FAILURES = 3  # in a row: the server is down, leave the rest pending
+DEFAULT_LEASE_SECONDS = 900.0  # a worker's hold on one message; outlives any SMTP retry loop
+
+
+def worker_id() -> str:
+    """Names one delivery pass in claims and logs: which machine, which process."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def stopping(stop: threading.Event | None) -> bool:
+    return stop is not None and stop.is_set()
 
 
 def utc_now() -> dt.datetime:
@@ -76,13 +98,26 @@ def run_once(
     *,
     now: dt.datetime,
     env: Environment | None = None,
+    stop: threading.Event | None = None,
+    interactive: bool = False,
 ) -> RunReport:
+    """Fetch, then compose and send every subscriber's digest now (whatever their hour)."""
     day = run_day(settings, now)
     subscribers = store.subscribers()
-    collected = collect_and_store(settings, store, read, now, subscribers)
+    collected = collect_and_store(settings, store, read, now, subscribers, interactive=interactive)
     errors: list[str] = []
-    enqueue_digests(settings, store, subscribers, collected.outcomes, now, errors, env)
-    deliveries = deliver_pending(store, make_sender, settings.email.sender)
+    if not stopping(stop):
+        enqueue_digests(
+            settings, store, subscribers, collected.outcomes, now, errors, env, stop=stop
+        )
+    deliveries = deliver_pending(
+        store,
+        make_sender,
+        settings.email.sender,
+        stop=stop,
+        lease_seconds=settings.schedule.lease_seconds,
+        progress=_progress(interactive, "sending", store.pending_count()),
+    )
     report = RunReport(
         started=now,
         finished=utc_now() if now.tzinfo else now,
@@ -91,8 +126,129 @@ def run_once(
         deliveries=deliveries,
         errors=tuple(errors),
     )
-    store.record_run(report)
+    finish_run(settings, store, report, make_sender, kind="run", stop=stop)
     return report
+
+
+def fetch_once(
+    settings: Settings,
+    store: Store,
+    read: ReadListing,
+    make_sender: SenderFactory,
+    *,
+    now: dt.datetime,
+    interactive: bool = False,
+) -> RunReport:
+    """A scheduled fetch: listings into the store, nothing composed or sent."""
+    collected = collect_and_store(
+        settings, store, read, now, store.subscribers(), interactive=interactive
+    )
+    report = RunReport(
+        started=now,
+        finished=utc_now() if now.tzinfo else now,
+        day=run_day(settings, now),
+        sources=collected.outcomes,
+    )
+    finish_run(settings, store, report, make_sender, kind="fetch")
+    return report
+
+
+def deliver_due(
+    settings: Settings,
+    store: Store,
+    make_sender: SenderFactory,
+    *,
+    now: dt.datetime,
+    env: Environment | None = None,
+    stop: threading.Event | None = None,
+    interactive: bool = False,
+) -> RunReport:
+    """One delivery tick: compose the digests that are due by each subscriber's own clock, then
+    send whatever is pending. Subscribers are read afresh, so changes apply at the next tick."""
+    subscribers = store.subscribers()
+    composed = store.digest_days(local_dates(subscribers, now))
+    due = due_digests(subscribers, now, lambda s, day: (s.id, day) in composed)
+    errors: list[str] = []
+    made = 0
+    if due and not stopping(stop):
+        made = enqueue_digests(
+            settings,
+            store,
+            [subscriber for subscriber, _ in due],
+            last_source_failures(settings, store),
+            now,
+            errors,
+            env,
+            stop=stop,
+            days={subscriber.id: day for subscriber, day in due if subscriber.id is not None},
+        )
+    deliveries = deliver_pending(
+        store,
+        make_sender,
+        settings.email.sender,
+        stop=stop,
+        lease_seconds=settings.schedule.lease_seconds,
+        progress=_progress(interactive, "sending", store.pending_count()),
+    )
+    report = RunReport(
+        started=now,
+        finished=utc_now() if now.tzinfo else now,
+        day=run_day(settings, now),
+        deliveries=deliveries,
+        errors=tuple(errors),
+    )
+    if made or deliveries or errors:  # an idle tick every few minutes is not history
+        finish_run(settings, store, report, make_sender, kind="tick", stop=stop)
+    return report
+
+
+def last_source_failures(settings: Settings, store: Store) -> tuple[SourceOutcome, ...]:
+    """For a digest composed between fetches: the sources whose last fetch failed."""
+    outcomes = []
+    for source in settings.sources:
+        record = store.source_record(source.name)
+        if record and record.last_state is SourceState.FAILED:
+            outcomes.append(SourceOutcome(source.name, SourceState.FAILED, 0, record.last_detail))
+    return tuple(outcomes)
+
+
+def finish_run(
+    settings: Settings,
+    store: Store,
+    report: RunReport,
+    make_sender: SenderFactory,
+    *,
+    kind: str,
+    stop: threading.Event | None = None,
+) -> None:
+    """Alert the operator if the run had problems, then record it in the run history."""
+    alert = maybe_alert(
+        operator=settings.email.operator,
+        sender=settings.email.sender,
+        store=store,
+        make_sender=make_sender,
+        report=report,
+        kind=kind,
+        now=report.finished,
+    )
+    store.record_run(report, kind=kind, alert=alert)
+    sent = sum(1 for d in report.deliveries if d.state is DeliveryState.SENT)
+    event(
+        log,
+        f"{kind}_finished",
+        f"{kind} finished: {'ok' if report.ok else 'with problems'}, {sent} delivered"
+        + (" (stopped early on request)" if stopping(stop) else ""),
+        ok=report.ok,
+        delivered=sent,
+        failed=len(report.deliveries) - sent,
+        errors=len(report.errors),
+        stopped=stopping(stop),
+        alert=alert,
+    )
+
+
+def _progress(interactive: bool, label: str, total: int) -> Progress:
+    return Progress(label, total) if interactive and total else silent()
 
 
 def followed_categories(subscribers: Sequence[Subscriber]) -> tuple[str, ...]:
@@ -105,6 +261,8 @@ def collect_and_store(
     read: ReadListing,
     now: dt.datetime,
     subscribers: Sequence[Subscriber],
+    *,
+    interactive: bool = False,
 ) -> Collected:
     day = run_day(settings, now)
 
@@ -124,7 +282,17 @@ def collect_and_store(
         validators=validators_for,
         catchup_days=settings.catchup_days,
     )
-    collected = collect(requests, read, today=day, holidays=settings.arxiv_holidays)
+    progress = _progress(interactive, "fetching", len(requests))
+
+    def read_counted(request: ListingRequest) -> FetchResult:
+        try:
+            return read(request)
+        finally:
+            progress.step(request.source.name)
+
+    collected = collect(requests, read_counted, today=day, holidays=settings.arxiv_holidays)
+    progress.finish()
+    failpoint("after-fetch")
     # A paper seen before keeps what earlier listings said of it (HF upvotes, categories).
     known = store.papers_by_id(p.id for p in collected.papers)
     merged = merge_papers([*known.values(), *collected.papers])
@@ -140,6 +308,20 @@ def collect_and_store(
                 validators=result.validators if result else None,
                 day=listing.request.day,
             )
+    for outcome in collected.outcomes:
+        failed = outcome.state is SourceState.FAILED
+        event(
+            log,
+            "source",
+            f"source {outcome.name}: {outcome.state.value}, {outcome.papers} papers"
+            + (f": {outcome.detail}" if outcome.detail else ""),
+            level=logging.WARNING if failed else logging.INFO,
+            source=outcome.name,
+            state=outcome.state.value,
+            papers=outcome.papers,
+            detail=outcome.detail,
+        )
+    failpoint("after-store")
     return collected
 
 
@@ -184,19 +366,30 @@ def enqueue_digests(
     now: dt.datetime,
     errors: list[str],
     env: Environment | None = None,
-) -> None:
+    *,
+    stop: threading.Event | None = None,
+    days: Mapping[int, dt.date] | None = None,
+) -> int:
     """Render each subscriber's digest once into the outbox (skipped if already there today).
 
-    "Today" is the subscriber's own calendar day: one digest per local day.
+    "Today" is the subscriber's own calendar day: one digest per local day, or the day `days`
+    gives for them (a tick composes the digest of the delivery moment it found). Returns how many
+    digests were composed. Another worker composing the same digest first is not an error:
+    the outbox's unique key refuses the second one and this worker moves on.
     """
+    if not subscribers:
+        return 0
+    composed = 0
     env = env or make_environment(settings.templates_dir)
     day_index = build_day_index(store, settings, now)
     secret = signing_secret(settings, store)
     ids = [row.id for row in day_index.rows]
     for subscriber in subscribers:
         assert subscriber.id is not None
+        if stopping(stop):
+            break  # the rest are composed by the next run, nothing is lost
         try:
-            day = local_day(subscriber, now)
+            day = (days or {}).get(subscriber.id) or local_day(subscriber, now)
             if store.outbox_for(subscriber.id, day) is not None:
                 continue  # rendered earlier today; a pending one is delivered below
             since = window_start(now, settings.lookback_days, store.last_digest_at(subscriber.id))
@@ -215,17 +408,48 @@ def enqueue_digests(
                 continue
             rendered = render_digest(digest, settings.render, env)
             message_id, message = compose_message(settings, subscriber, day, rendered, now, secret)
+            papers = shown_papers(digest, rendered)
             store.enqueue(
                 subscriber_id=subscriber.id,
                 recipient=subscriber.email,
                 day=day,
                 message_id=message_id,
                 message=message,
-                papers=shown_papers(digest, rendered),
+                papers=papers,
                 composed_at=now,
             )
+        except AlreadyQueued:
+            event(
+                log,
+                "digest_already_queued",
+                f"digest for {subscriber.email} on {day} was composed by another worker",
+                recipient=subscriber.email,
+                day=day.isoformat(),
+            )
+            continue
         except DigestError as err:
             errors.append(f"{subscriber.email}: {err}")
+            event(
+                log,
+                "compose_failed",
+                f"could not compose the digest for {subscriber.email}: {err}",
+                level=logging.ERROR,
+                recipient=subscriber.email,
+                error=str(err),
+            )
+            continue
+        composed += 1
+        event(
+            log,
+            "digest_composed",
+            f"composed the digest for {subscriber.email} ({day}): {len(papers)} papers",
+            recipient=subscriber.email,
+            day=day.isoformat(),
+            papers=len(papers),
+            message_id=message_id,
+        )
+        failpoint("after-enqueue")
+    return composed
 
 
 def shown_papers(digest: Digest, rendered: RenderedDigest) -> list[tuple[str, int]]:
@@ -309,20 +533,43 @@ def compose_message(
 
 
 def deliver_pending(
-    store: Store, make_sender: SenderFactory, sender: str
+    store: Store,
+    make_sender: SenderFactory,
+    sender: str,
+    *,
+    stop: threading.Event | None = None,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    worker: str | None = None,
+    clock: Clock = utc_now,
+    progress: Progress | None = None,
 ) -> tuple[DeliveryOutcome, ...]:
-    """Send every pending message; record each as sent only once the server accepted it."""
-    pending = store.pending()
-    if not pending:
-        return ()
+    """Send every pending message; record each as sent only once the server accepted it.
+
+    Messages are claimed one at a time (a lease in the outbox row), so any number of workers
+    may deliver from one database and each message goes to exactly one of them. `stop` is
+    checked between messages: the one in flight finishes, the rest stay pending, and every
+    claim this worker still holds is released on the way out.
+    """
+    worker = worker or worker_id()
+    progress = progress or silent()
     envelope_from = parseaddr(sender)[1] or sender
     outcomes: list[DeliveryOutcome] = []
     temporary_in_a_row = 0
-    with make_sender() as transport:
-        for number, item in enumerate(pending):
+    last_id = 0
+    with ExitStack() as cleanup:
+        cleanup.callback(store.release_claims, worker)
+        transport: Sender | None = None  # connect only when there is something to send
+        while not stopping(stop):
             if temporary_in_a_row >= STOP_AFTER_TEMPORARY_FAILURES:
-                outcomes.extend(_not_attempted(pending[number:]))
+                outcomes.extend(_not_attempted([i for i in store.pending() if i.id > last_id]))
                 break
+            item = store.claim_pending(worker, lease_seconds, clock(), after_id=last_id)
+            if item is None:
+                break
+            last_id = item.id
+            if transport is None:
+                transport = cleanup.enter_context(make_sender())
+            failpoint("before-send")
             try:
                 transport.send(envelope_from, item.recipient, item.message)
             except DeliveryError as err:
@@ -338,12 +585,41 @@ def deliver_pending(
                         f"{err.reason} ({note})",
                     )
                 )
+                event(
+                    log,
+                    "delivery_failed",
+                    f"delivery to {item.recipient} failed ({note}): {err.reason}",
+                    level=logging.WARNING,
+                    recipient=item.recipient,
+                    outbox_id=item.id,
+                    error=err.reason,
+                    permanent=err.permanent,
+                    gave_up=give_up,
+                )
+                progress.step(item.recipient)
                 continue
+            # The server has the message. A crash before the next line means the next run
+            # sends it again, same bytes and Message-ID: at-least-once, never lost.
+            failpoint("after-send")
             store.mark_sent(item.id)
+            failpoint("after-mark-sent")
             temporary_in_a_row = 0
             outcomes.append(
                 DeliveryOutcome(item.recipient, DeliveryState.SENT, len(item.paper_ids))
             )
+            event(
+                log,
+                "delivered",
+                f"delivered {item.day} digest to {item.recipient} ({len(item.paper_ids)} papers)",
+                recipient=item.recipient,
+                outbox_id=item.id,
+                message_id=item.message_id,
+                papers=len(item.paper_ids),
+            )
+            progress.step(item.recipient)
+        if stopping(stop):
+            event(log, "delivery_stopped", "stop requested: the remaining messages stay pending")
+    progress.finish()
     return tuple(outcomes)
 
 

@@ -39,6 +39,20 @@ from digest.models import (
 from digest.profiles import profile_from_dict, profile_to_dict
 
 
+class AlreadyQueued(StoreError):
+    """A digest for this subscriber and day is already in the outbox (another worker made it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A pending message a worker has taken for sending, until `until`."""
+
+    outbox_id: int
+    recipient: str
+    owner: str
+    until: dt.datetime
+
+
 @dataclass(frozen=True, slots=True)
 class SeenPaper:
     paper: Paper
@@ -99,15 +113,27 @@ class Store(Protocol):
         papers: Sequence[tuple[str, int]],
         composed_at: dt.datetime,
     ) -> OutboxItem: ...
+    def digest_days(self, days: Iterable[dt.date]) -> set[tuple[int, dt.date]]: ...
     def pending(self) -> list[OutboxItem]: ...
+    def pending_count(self) -> int: ...
     def failed(self) -> list[OutboxItem]: ...
+    def claim_pending(
+        self, worker: str, lease_seconds: float, now: dt.datetime, *, after_id: int = 0
+    ) -> OutboxItem | None: ...
+    def release_claims(self, worker: str) -> int: ...
+    def claims(self) -> list[Claim]: ...
     def mark_sent(self, outbox_id: int) -> None: ...
     def mark_failed_attempt(self, outbox_id: int, error: str, *, give_up: bool) -> None: ...
     def requeue_failed(self) -> int: ...
 
+    # job leases
+    def acquire_lease(self, name: str, owner: str, seconds: float, now: dt.datetime) -> bool: ...
+    def release_lease(self, name: str, owner: str) -> None: ...
+
     # runs and settings
-    def record_run(self, report: RunReport) -> None: ...
+    def record_run(self, report: RunReport, *, kind: str = "run", alert: str = "") -> None: ...
     def recent_runs(self, limit: int = 10) -> list[dict[str, Any]]: ...
+    def last_run_started(self, kinds: Sequence[str]) -> dt.datetime | None: ...
     def meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
 
@@ -186,6 +212,26 @@ MIGRATIONS: tuple[str, ...] = (
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );
+    """,
+    # 2: several workers on one database. A worker claims a pending message for a lease
+    # before sending it, so two processes never send the same one; a crashed worker's claim
+    # expires and the message is taken up again. `leases` keeps two processes from running
+    # the same job (a fetch) at once. Runs say what kind of job they were and how the
+    # operator alert went.
+    """
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+    ALTER TABLE outbox ADD COLUMN claimed_until TEXT;
+    ALTER TABLE outbox ADD COLUMN sent_at TEXT;
+    CREATE INDEX outbox_day ON outbox(day);
+
+    CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        until TEXT NOT NULL
+    );
+
+    ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'run';
+    ALTER TABLE runs ADD COLUMN alert TEXT NOT NULL DEFAULT '';
     """,
 )
 
@@ -475,6 +521,31 @@ class SqliteStore:
         """Store a rendered digest and reserve its papers for this subscriber, atomically."""
         now = _stamp(composed_at)
         ids = [paper_id for paper_id, _ in papers]
+        try:
+            self._insert_outbox(
+                subscriber_id, recipient, day, message_id, message, papers, ids, now
+            )
+        except sqlite3.IntegrityError as err:
+            if "UNIQUE" not in str(err):
+                raise
+            # The UNIQUE (subscriber_id, day) key refused a second digest for the day: another
+            # worker composed it first. Its ledger rows were rolled back with it.
+            raise AlreadyQueued(f"{recipient}: a digest for {day} is already queued") from err
+        item = self.outbox_for(subscriber_id, day)
+        assert item is not None
+        return item
+
+    def _insert_outbox(
+        self,
+        subscriber_id: int,
+        recipient: str,
+        day: dt.date,
+        message_id: str,
+        message: bytes,
+        papers: Sequence[tuple[str, int]],
+        ids: list[str],
+        now: str,
+    ) -> None:
         with self._transaction() as db:
             cursor = db.execute(
                 """
@@ -503,15 +574,27 @@ class SqliteStore:
                 """,
                 [(subscriber_id, paper_id, version, outbox_id) for paper_id, version in papers],
             )
-        item = self.outbox_for(subscriber_id, day)
-        assert item is not None
-        return item
+
+    def digest_days(self, days: Iterable[dt.date]) -> set[tuple[int, dt.date]]:
+        """(subscriber id, day) of every digest composed for one of `days`, whatever its state."""
+        wanted = sorted({d.isoformat() for d in days})
+        if not wanted:
+            return set()
+        marks = ",".join("?" * len(wanted))
+        rows = self._db.execute(
+            f"SELECT subscriber_id, day FROM outbox WHERE day IN ({marks})", wanted
+        ).fetchall()
+        return {(sid, dt.date.fromisoformat(day)) for sid, day in rows}
 
     def pending(self) -> list[OutboxItem]:
         return self._outbox_in_state(DeliveryState.PENDING)
 
     def failed(self) -> list[OutboxItem]:
         return self._outbox_in_state(DeliveryState.FAILED)
+
+    def pending_count(self) -> int:
+        row = self._db.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()
+        return int(row[0])
 
     def _outbox_in_state(self, state: DeliveryState) -> list[OutboxItem]:
         rows = self._db.execute(
@@ -520,13 +603,62 @@ class SqliteStore:
         ).fetchall()
         return [_outbox(row) for row in rows]
 
+    def claim_pending(
+        self, worker: str, lease_seconds: float, now: dt.datetime, *, after_id: int = 0
+    ) -> OutboxItem | None:
+        """Take the next pending message (id above `after_id`) that nobody holds, for a lease.
+
+        One UPDATE under the write lock, so two processes can never claim the same row; a
+        claim whose lease ran out (its worker crashed) is taken over. Walking ids upwards
+        means a message that failed in this pass is not retried in the same pass.
+        """
+        stamp = _stamp(now)
+        until = _stamp(now + dt.timedelta(seconds=lease_seconds))
+        with self._transaction() as db:
+            row = db.execute(
+                """
+                UPDATE outbox SET claimed_by = ?, claimed_until = ?
+                WHERE id = (
+                    SELECT id FROM outbox
+                    WHERE state = 'pending' AND id > ?
+                      AND (claimed_until IS NULL OR claimed_until < ?)
+                    ORDER BY id LIMIT 1)
+                  AND state = 'pending' AND (claimed_until IS NULL OR claimed_until < ?)
+                RETURNING id
+                """,
+                (worker, until, after_id, stamp, stamp),
+            ).fetchone()
+        if row is None:
+            return None
+        found = self._db.execute(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE id = ?", (row[0],)
+        ).fetchone()
+        return _outbox(found)
+
+    def release_claims(self, worker: str) -> int:
+        """Give back every message `worker` still holds (a clean stop), so others may send it."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?",
+                (worker,),
+            )
+            return cursor.rowcount
+
+    def claims(self) -> list[Claim]:
+        rows = self._db.execute(
+            "SELECT id, recipient, claimed_by, claimed_until FROM outbox "
+            "WHERE state = 'pending' AND claimed_by IS NOT NULL ORDER BY id"
+        ).fetchall()
+        return [Claim(i, r, o, dt.datetime.fromisoformat(u)) for i, r, o, u in rows]
+
     def mark_sent(self, outbox_id: int) -> None:
         now = _now()
         with self._transaction() as db:
             db.execute(
                 "UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = '', "
-                "updated_at = ? WHERE id = ?",
-                (now, outbox_id),
+                "claimed_by = NULL, claimed_until = NULL, sent_at = ?, updated_at = ? "
+                "WHERE id = ?",
+                (now, now, outbox_id),
             )
             db.execute("UPDATE ledger SET sent_at = ? WHERE outbox_id = ?", (now, outbox_id))
 
@@ -535,7 +667,7 @@ class SqliteStore:
         with self._transaction() as db:
             db.execute(
                 "UPDATE outbox SET state = ?, attempts = attempts + 1, last_error = ?, "
-                "updated_at = ? WHERE id = ?",
+                "claimed_by = NULL, claimed_until = NULL, updated_at = ? WHERE id = ?",
                 (state.value, error, _now(), outbox_id),
             )
 
@@ -547,9 +679,29 @@ class SqliteStore:
             )
             return cursor.rowcount
 
+    # -- job leases ----------------------------------------------------------------------
+
+    def acquire_lease(self, name: str, owner: str, seconds: float, now: dt.datetime) -> bool:
+        """Hold job `name` for `seconds` unless another owner holds an unexpired lease on it."""
+        until = _stamp(now + dt.timedelta(seconds=seconds))
+        with self._transaction() as db:
+            cursor = db.execute(
+                """
+                INSERT INTO leases (name, owner, until) VALUES (?, ?, ?)
+                ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until
+                WHERE leases.owner = excluded.owner OR leases.until < ?
+                """,
+                (name, owner, until, _stamp(now)),
+            )
+            return cursor.rowcount > 0
+
+    def release_lease(self, name: str, owner: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+
     # -- runs and meta -------------------------------------------------------------------
 
-    def record_run(self, report: RunReport) -> None:
+    def record_run(self, report: RunReport, *, kind: str = "run", alert: str = "") -> None:
         body = {
             "sources": [
                 {"name": s.name, "state": s.state.value, "papers": s.papers, "detail": s.detail}
@@ -568,25 +720,45 @@ class SqliteStore:
         }
         with self._transaction() as db:
             db.execute(
-                "INSERT INTO runs (started, finished, day, ok, report) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO runs (started, finished, day, ok, report, kind, alert) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     report.started.isoformat(timespec="seconds"),
                     report.finished.isoformat(timespec="seconds"),
                     report.day.isoformat(),
                     int(report.ok),
                     json.dumps(body, ensure_ascii=False),
+                    kind,
+                    alert,
                 ),
             )
 
     def recent_runs(self, limit: int = 10) -> list[dict[str, Any]]:
         rows = self._db.execute(
-            "SELECT started, finished, day, ok, report FROM runs ORDER BY id DESC LIMIT ?",
+            "SELECT started, finished, day, ok, report, kind, alert FROM runs "
+            "ORDER BY id DESC LIMIT ?",
             (limit,),
         ).fetchall()
         return [
-            {"started": s, "finished": f, "day": d, "ok": bool(ok), **json.loads(body)}
-            for s, f, d, ok, body in rows
+            {
+                "started": s,
+                "finished": f,
+                "day": d,
+                "ok": bool(ok),
+                "kind": kind,
+                "alert": alert,
+                **json.loads(body),
+            }
+            for s, f, d, ok, body, kind, alert in rows
         ]
+
+    def last_run_started(self, kinds: Sequence[str]) -> dt.datetime | None:
+        marks = ",".join("?" * len(kinds))
+        row = self._db.execute(
+            f"SELECT started FROM runs WHERE kind IN ({marks}) ORDER BY id DESC LIMIT 1",
+            list(kinds),
+        ).fetchone()
+        return dt.datetime.fromisoformat(row[0]) if row else None
 
     def meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

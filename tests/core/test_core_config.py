@@ -33,7 +33,11 @@ def test_example_config_loads(tmp_path: Path) -> None:
     settings = load_settings(REPO / "config" / "digest.example.toml", env={})
     assert settings.database == REPO / "config" / "data" / "digest.sqlite3"
     assert settings.email.unsubscribe_url and "{token}" in settings.email.unsubscribe_url
-    assert settings.schedule.run_at == dt.time(6, 0)
+    assert settings.schedule.fetch_at[0] == dt.time(0, 30)
+    assert settings.schedule.fetch_timezone == "America/New_York"
+    assert settings.schedule.tick_minutes == 5
+    assert settings.email.operator == "ops@example.org"
+    assert settings.logging.format == "text"
     arxiv = next(s for s in settings.sources if s.name == "arxiv")
     assert arxiv.announce_types == {AnnounceType.NEW, AnnounceType.CROSS}
     assert "you@example.org" in settings.fetch.user_agent
@@ -65,9 +69,9 @@ def test_wrong_type_and_range(tmp_path: Path) -> None:
 
 
 def test_unknown_time_zone(tmp_path: Path) -> None:
-    path = write(tmp_path, '[schedule]\ntimezone = "Mars/Olympus"\n')
+    path = write(tmp_path, '[schedule]\nfetch_timezone = "Mars/Olympus"\n')
     with pytest.raises(
-        ConfigError, match=r":2: schedule.timezone: unknown time zone 'Mars/Olympus'"
+        ConfigError, match=r":2: schedule.fetch_timezone: unknown time zone 'Mars/Olympus'"
     ):
         load_settings(path, env={})
 

@@ -22,7 +22,7 @@ from digest.models import (
     Term,
     Topic,
 )
-from digest.store import MIGRATIONS, SqliteStore
+from digest.store import MIGRATIONS, AlreadyQueued, SqliteStore
 
 DAY = dt.date(2026, 11, 20)
 NOON = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
@@ -114,7 +114,7 @@ def test_outbox_reserves_papers_and_marks_them_sent_only_on_acceptance(store: Sq
         "2401.00002": 3,
     }
     assert store.pending() == [item]
-    with pytest.raises(sqlite3.IntegrityError):  # one digest per subscriber and day
+    with pytest.raises(AlreadyQueued):  # one digest per subscriber and day
         store.enqueue(
             subscriber_id=sub.id,
             recipient=sub.email,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -37,6 +38,7 @@ class RecordingHandler:
     received: list[Received] = field(default_factory=list)
     reject: dict[str, str] = field(default_factory=dict)  # recipient -> SMTP reply
     lock: threading.Lock = field(default_factory=threading.Lock)
+    data_delay: float = 0.0  # seconds to wait before accepting each message (a slow server)
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
@@ -47,6 +49,8 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         with self.lock:
             self.received.append(
                 Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content))
