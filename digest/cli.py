@@ -321,6 +321,7 @@ def cmd_subscribe(args: argparse.Namespace, out: Out = print) -> int:
     profile = _profile_from_args(args)
     if profile is None:
         raise DigestError(f"{email}: give a profile: --keyword/--author/--category or --profile")
+    check_profile_sources(profile, settings, who=email)
     try:
         deliver_at = parse_clock(args.at)
         timezone = check_timezone(args.tz)
@@ -335,6 +336,17 @@ def cmd_subscribe(args: argparse.Namespace, out: Out = print) -> int:
     out(f"{verb} {saved.email}: {saved.profile.summary()}")
     out(f"Delivery at {saved.deliver_at:%H:%M} {saved.timezone}.")
     return 0
+
+
+def check_profile_sources(profile: Profile, settings: Settings, *, who: str) -> None:
+    """A profile naming a source the configuration lacks would silently get nothing from it."""
+    configured = [source.name for source in settings.sources]
+    unknown = [name for name in profile.sources if name not in configured]
+    if unknown:
+        raise DigestError(
+            f"{who}: the profile asks for source {', '.join(map(repr, unknown))}, which the "
+            f"configuration does not have (configured: {', '.join(configured)})"
+        )
 
 
 def cmd_unsubscribe(args: argparse.Namespace, out: Out = print) -> int:

@@ -281,6 +281,7 @@ def collect_and_store(
         last_ok=last_ok,
         validators=validators_for,
         catchup_days=settings.catchup_days,
+        holidays=settings.arxiv_holidays,
     )
     progress = _progress(interactive, "fetching", len(requests))
 

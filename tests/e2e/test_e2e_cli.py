@@ -90,6 +90,11 @@ def test_subscribe_list_and_unsubscribe(
         ),
         (["subscribe", ALICE, "-k", "x", "--at", "25:00"], "not a time of day '25:00'"),
         (["subscribe", ALICE], "give a profile"),
+        (
+            ["subscribe", ALICE, "--profile", str(REPO / "tests" / "data" / "wrong_source.toml")],
+            "source 'hf-daily', which the configuration does not have "
+            "(configured: huggingface, arxiv)",
+        ),
     ],
 )
 def test_bad_subscriptions_are_refused_with_the_reason(
