@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +137,11 @@ class Store(Protocol):
     def meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
 
+    # embeddings (semantic matching)
+    def embeddings(self, ids: Iterable[str], model: str) -> dict[str, bytes]: ...
+    def save_embeddings(self, vectors: Mapping[str, bytes], model: str) -> None: ...
+    def prune_embeddings(self, papers_seen_before: dt.datetime) -> int: ...
+
 
 # Each entry moves the schema one version up; never edit a released entry, add a new one.
 MIGRATIONS: tuple[str, ...] = (
@@ -232,6 +237,17 @@ MIGRATIONS: tuple[str, ...] = (
 
     ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'run';
     ALTER TABLE runs ADD COLUMN alert TEXT NOT NULL DEFAULT '';
+    """,
+    # 3: sentence embeddings for semantic matching, computed once per paper (and per profile
+    # version, keyed "profile:<hash>") and shared by every subscriber. Vectors are opaque
+    # bytes here; digest.semantic owns their format.
+    """
+    CREATE TABLE embeddings (
+        paper_id TEXT NOT NULL,
+        model TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (paper_id, model)
+    ) WITHOUT ROWID;
     """,
 )
 
@@ -698,6 +714,43 @@ class SqliteStore:
     def release_lease(self, name: str, owner: str) -> None:
         with self._transaction() as db:
             db.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+
+    # -- embeddings ----------------------------------------------------------------------
+
+    def embeddings(self, ids: Iterable[str], model: str) -> dict[str, bytes]:
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, bytes] = {}
+        for start in range(0, len(wanted), 500):  # stay under SQLite's variable limit
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT paper_id, vector FROM embeddings WHERE model = ? "
+                f"AND paper_id IN ({marks})",
+                (model, *chunk),
+            )
+            found.update((paper_id, bytes(vector)) for paper_id, vector in rows)
+        return found
+
+    def save_embeddings(self, vectors: Mapping[str, bytes], model: str) -> None:
+        if not vectors:
+            return
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO embeddings (paper_id, model, vector) VALUES (?, ?, ?) "
+                "ON CONFLICT (paper_id, model) DO UPDATE SET vector = excluded.vector",
+                [(key, model, blob) for key, blob in vectors.items()],
+            )
+
+    def prune_embeddings(self, papers_seen_before: dt.datetime) -> int:
+        """Drop vectors of papers not seen since the cut-off; profile vectors stay (few, and a
+        subscriber may come back)."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "DELETE FROM embeddings WHERE paper_id NOT LIKE 'profile:%' AND paper_id NOT IN "
+                "(SELECT id FROM papers WHERE last_seen >= ?)",
+                (_stamp(papers_seen_before),),
+            )
+            return cursor.rowcount
 
     # -- runs and meta -------------------------------------------------------------------
 

@@ -174,3 +174,23 @@ def test_readonly_open_refuses_writes(store: SqliteStore, tmp_path: Path) -> Non
     readonly.close()
     with pytest.raises(StoreError, match="no database here yet"):
         SqliteStore.open_readonly(tmp_path / "absent.sqlite3")
+
+
+def test_embeddings_are_cached_by_paper_and_model_and_pruned(store: SqliteStore) -> None:
+    old = Paper(id="2401.00001", title="old")
+    fresh = Paper(id="2411.00002", title="fresh")
+    store.save_papers([old], NOON - dt.timedelta(days=40))
+    store.save_papers([fresh], NOON)
+    store.save_embeddings(
+        {old.id: b"\x00\x01", fresh.id: b"\x02\x03", "profile:abc": b"\x04"}, "minilm"
+    )
+    store.save_embeddings({fresh.id: b"\x09"}, "other-model")
+    assert store.embeddings([old.id, fresh.id, "missing"], "minilm") == {
+        old.id: b"\x00\x01",
+        fresh.id: b"\x02\x03",
+    }
+    store.save_embeddings({fresh.id: b"\x05"}, "minilm")  # replaced, not duplicated
+    assert store.embeddings([fresh.id], "minilm") == {fresh.id: b"\x05"}
+    assert store.prune_embeddings(NOON - dt.timedelta(days=30)) == 1  # only the old paper
+    assert store.embeddings([old.id, "profile:abc"], "minilm") == {"profile:abc": b"\x04"}
+    assert store.embeddings([fresh.id], "other-model") == {fresh.id: b"\x09"}
