@@ -33,7 +33,7 @@ def start_scheduler(inst: Installation) -> subprocess.Popen[str]:
     )
 
 
-def wait_for_mail(inst: Installation, count: int, timeout: float = 20.0) -> None:
+def wait_for_mail(inst: Installation, count: int, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while len(inst.smtp.handler.received) < count:
         assert time.monotonic() < deadline, "timed out waiting for mail"
@@ -42,7 +42,7 @@ def wait_for_mail(inst: Installation, count: int, timeout: float = 20.0) -> None
 
 def stop(child: subprocess.Popen[str]) -> tuple[int, list[dict[str, object]]]:
     child.send_signal(signal.SIGTERM)
-    _, err = child.communicate(timeout=20)
+    _, err = child.communicate(timeout=60)
     return child.returncode, [json.loads(line) for line in err.splitlines() if line.startswith("{")]
 
 
