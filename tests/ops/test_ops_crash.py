@@ -109,7 +109,7 @@ def test_sigterm_mid_batch_leaves_every_digest_sent_once_or_pending(
     child = start_digest(inst.config, "run")
     wait_for(lambda: len(sink.received) >= 1)
     child.send_signal(signal.SIGTERM)
-    _, err = child.communicate(timeout=20)
+    _, err = child.communicate(timeout=60)
 
     assert child.returncode == 130, err
     assert "stay pending" in err
@@ -138,7 +138,7 @@ def test_two_processes_on_one_database_send_each_digest_once(
     inst.smtp.handler.data_delay = 0.15  # long enough for the two to overlap
 
     children = [start_digest(inst.config, "run") for _ in range(2)]
-    results = [child.communicate(timeout=30) for child in children]
+    results = [child.communicate(timeout=60) for child in children]
 
     for child, (out, err) in zip(children, results, strict=True):
         assert child.returncode == 0, out + err
