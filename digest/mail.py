@@ -188,10 +188,24 @@ def _mailbox(name: str, address: str) -> str:
 
 # Digests of one day share most of their lines (each paper's block is the same in every
 # digest that lists it), and both encodings below work line by line, so each distinct line
-# is encoded once. Bounded: the memo is emptied when it grows past this many lines.
-_MEMO_LINES = 100_000
+# is encoded once. Bounded: when a memo reaches this many lines it starts afresh, keeping
+# only the lines used since the previous fresh start (lines of one message alone, such as
+# its recipient's, soon drop out; lines of the day's papers stay).
+_MEMO_LINES = 20_000
 _qp_lines: dict[str, str] = {}
 _html_lines: dict[str, str] = {}
+_qp_older: dict[str, str] = {}
+_html_older: dict[str, str] = {}
+
+
+def _remember(memo: dict[str, str], older: dict[str, str], line: str, value: str) -> None:
+    if len(memo) >= _MEMO_LINES:
+        older.clear()
+        older.update(memo)
+        memo.clear()
+    memo[line] = value
+
+
 _SENSITIVE = "\n"  # memo value of a line that opens a <pre>-like element (no line holds \n)
 
 
@@ -206,10 +220,11 @@ def _qp_line(line: str) -> str:
     """One line that a line break follows. binascii looks one character ahead (whitespace
     at a line's end is encoded, and may then fit without a soft break), so the line is
     encoded with its break and the break taken off again."""
-    if len(_qp_lines) >= _MEMO_LINES:
-        _qp_lines.clear()
-    encoded = binascii.b2a_qp(line.encode("utf-8") + b"\n", istext=True).decode("ascii")
-    encoded = _qp_lines[line] = encoded[:-1].replace("\n", _CRLF)  # soft line breaks
+    encoded = _qp_older.get(line)
+    if encoded is None:
+        encoded = binascii.b2a_qp(line.encode("utf-8") + b"\n", istext=True).decode("ascii")
+        encoded = encoded[:-1].replace("\n", _CRLF)  # soft line breaks
+    _remember(_qp_lines, _qp_older, line, encoded)
     return encoded
 
 
@@ -238,13 +253,13 @@ def _html_line(line: str) -> str:
     """One line as ASCII with character references, or _SENSITIVE if it opens a <pre>-like
     element (a tag name cannot span lines, so looking line by line finds what a search of
     the whole text would)."""
-    if len(_html_lines) >= _MEMO_LINES:
-        _html_lines.clear()
-    if _WHITESPACE_SENSITIVE.search(line):
-        ascii_line = _SENSITIVE
-    else:
-        ascii_line = line.encode("ascii", "xmlcharrefreplace").decode("ascii")
-    _html_lines[line] = ascii_line
+    ascii_line = _html_older.get(line)
+    if ascii_line is None:
+        if _WHITESPACE_SENSITIVE.search(line):
+            ascii_line = _SENSITIVE
+        else:
+            ascii_line = line.encode("ascii", "xmlcharrefreplace").decode("ascii")
+    _remember(_html_lines, _html_older, line, ascii_line)
     return ascii_line
 
 
