@@ -191,7 +191,7 @@ def _mailbox(name: str, address: str) -> str:
 # is encoded once. Bounded: when a memo reaches this many lines it starts afresh, keeping
 # only the lines used since the previous fresh start (lines of one message alone, such as
 # its recipient's, soon drop out; lines of the day's papers stay).
-_MEMO_LINES = 20_000
+_MEMO_LINES = 8_000
 _qp_lines: dict[str, str] = {}
 _html_lines: dict[str, str] = {}
 _qp_older: dict[str, str] = {}
