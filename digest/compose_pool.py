@@ -96,16 +96,19 @@ def compose_all(
     settings: RenderSettings,
     workers: int,
     template_dir: Path | None = None,
+    env: jinja2.Environment | None = None,
     chunk: int = CHUNK,
 ) -> Iterator[ComposedMessage]:
     """Compose every job, yielding results in the order of `jobs`.
 
-    `workers=0` composes in this process (no pickling; best on one core); `workers=N` uses
-    N forked processes, each with its own template environment and paper cache. Stop
-    iterating early and the workers are ended.
+    `workers=0` composes in this process with `env` (or a new environment from
+    `template_dir`): no pickling, the least CPU in total. `workers=N` uses N forked
+    processes, each with its own environment from `template_dir` and its own paper cache.
+    `jobs` is always iterated in the calling thread. Stop iterating early and the workers
+    are ended.
     """
     if workers <= 0:
-        env = make_environment(template_dir)
+        env = env or make_environment(template_dir)
         for job in jobs:
             yield compose(job, settings, env)
         return

@@ -53,7 +53,7 @@ def test_messages_equal_composing_one_by_one_in_order(
     workers: int, settings: RenderSettings, env: jinja2.Environment
 ) -> None:
     jobs = some_jobs(40)
-    results = list(compose_all(jobs, settings=settings, workers=workers, chunk=3))
+    results = list(compose_all(jobs, settings=settings, workers=workers, env=env, chunk=3))
     assert [r.key for r in results] == [j.key for j in jobs]
     for composed, one in zip(results, jobs, strict=True):
         rendered = render_digest(one.digest, settings, env)
