@@ -1,11 +1,15 @@
 """Benchmark: render N digests (~15 papers each), build the MIME messages and send them all
 over one SMTP connection to a local aiosmtpd sink (in its own process) that only counts.
 
-    python bench/deliver.py [HF_FIXTURE_DIR] [--count 10000] [--papers 15]
+    python bench/deliver.py [HF_FIXTURE_DIR] [--count 10000] [--papers 15] [--workers 0]
 
-Rendering overlaps with sending (a sender thread drains a small queue over one connection).
-Prints throughput, where the time goes, and RSS plus tracemalloc figures at 1k / 5k / 10k
-messages (memory should stay flat: nothing is kept per message).
+Like a real day: every digest draws its papers from one shared pool (the Hugging Face
+captures, ~130 papers), subscribers have one of --profiles keyword profiles, so the same
+paper shows up in many digests, mostly with the same highlights. Composition goes through
+digest.compose_pool.compose_all (in this process with --workers 0, else in forked workers)
+and a sender thread drains a small queue over one connection, so composing overlaps with
+waiting for the sink. Prints elapsed, msg/s and RSS at 1k / 5k / N messages accepted by the
+sink (memory should stay flat), then where the CPU goes per message.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import argparse
 import datetime as dt
 import json
 import multiprocessing as mp
+import os
 import queue
 import random
 import resource
@@ -21,7 +26,6 @@ import socket
 import sys
 import threading
 import time
-import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +33,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from digest.compose_pool import ComposeJob, compose_all  # noqa: E402
 from digest.mail import Envelope, build_message, make_message_id  # noqa: E402
 from digest.models import (  # noqa: E402
     AnnounceType,
@@ -49,8 +54,27 @@ from digest.render import RenderSettings, make_environment, render_digest  # noq
 from digest.smtp import SmtpSender, SmtpSettings  # noqa: E402
 
 DEFAULT_FIXTURES = REPO.parent / "shared" / "fixtures" / "hf_daily_papers"
-TERMS = ("language model", "diffusion", "retrieval", "agent", "reasoning", "video", "benchmark")
+TERMS = (
+    "language model",
+    "diffusion",
+    "retrieval",
+    "agent",
+    "reasoning",
+    "video",
+    "benchmark",
+    "reinforcement learning",
+    "multimodal",
+    "image",
+    "code",
+    "efficient",
+    "alignment",
+    "robot",
+)
 DAY = dt.date(2026, 5, 8)
+SOURCES = (
+    SourceOutcome("arXiv", SourceState.OK, papers=412),
+    SourceOutcome("Hugging Face", SourceState.OK, papers=30),
+)
 
 
 def load_papers(directory: Path) -> list[Paper]:
@@ -79,46 +103,87 @@ def load_papers(directory: Path) -> list[Paper]:
 
 
 def spans(text: str, term: str) -> tuple[tuple[int, int], ...]:
-    lower, found, start = text.lower(), [], text.lower().find(term)
+    lower, found = text.lower(), []
+    start = lower.find(term)
     while start != -1:
         found.append((start, start + len(term)))
         start = lower.find(term, start + 1)
     return tuple(found)
 
 
-def rank(paper: Paper, rng: random.Random) -> Ranked:
-    matches = []
-    for term in TERMS:
-        for fld, text in ((Field.TITLE, paper.title), (Field.ABSTRACT, paper.abstract)):
-            found = spans(text, term)
-            if found:
-                matches.append(Match(term, fld, term, found))
-    topic = matches[0].term if matches else "Other"
-    return Ranked(paper, rng.random(), tuple(matches), topic, updated=rng.random() < 0.05)
+def make_profiles(count: int) -> list[Profile]:
+    rng = random.Random(7)
+    return [
+        Profile(
+            topics=(
+                Topic("Interests", tuple(Term(t) for t in rng.sample(TERMS, rng.randint(3, 6)))),
+            ),
+            categories=("cs.CL",),
+        )
+        for _ in range(count)
+    ]
 
 
-PROFILE = Profile(topics=(Topic("LLMs", tuple(Term(t) for t in TERMS)),), categories=("cs.CL",))
-SOURCES = (
-    SourceOutcome("arXiv", SourceState.OK, papers=412),
-    SourceOutcome("Hugging Face", SourceState.OK, papers=30),
-)
+class Day:
+    """The day's shared pool and, per profile, each paper's matches (as ranking would find:
+    the same terms give the same spans, whoever the subscriber)."""
+
+    def __init__(self, pool: list[Paper], profiles: list[Profile]) -> None:
+        self.pool = pool
+        self.profiles = profiles
+        self.matches: list[list[tuple[Match, ...]]] = []
+        self.candidates: list[list[int]] = []
+        for profile in profiles:
+            per_paper = [self._matches(paper, profile) for paper in pool]
+            self.matches.append(per_paper)
+            hits = [i for i, m in enumerate(per_paper) if m]
+            self.candidates.append(hits if len(hits) >= 20 else list(range(len(pool))))
+
+    @staticmethod
+    def _matches(paper: Paper, profile: Profile) -> tuple[Match, ...]:
+        found = []
+        for term in profile.all_terms:
+            for fld, text in ((Field.TITLE, paper.title), (Field.ABSTRACT, paper.abstract)):
+                where = spans(text, term.text)
+                if where:
+                    found.append(Match(term.text, fld, "Interests", where))
+        return tuple(found)
 
 
-def digests(pool: list[Paper], count: int, per_digest: int) -> Iterator[Digest]:
+def jobs(day: Day, count: int, per_digest: int) -> Iterator[ComposeJob]:
     rng = random.Random(1)
+    when = dt.datetime(2026, 5, 8, 7, 0, tzinfo=dt.UTC)
     for i in range(count):
-        chosen = rng.sample(pool, per_digest)
-        ranked = sorted((rank(p, rng) for p in chosen), key=lambda r: -r.score)
-        yield Digest(
-            subscriber=Subscriber(email=f"reader{i}@example.org", profile=PROFILE, id=i),
+        which = i % len(day.profiles)
+        chosen = rng.sample(day.candidates[which], min(per_digest, len(day.candidates[which])))
+        ranked = []
+        for index in chosen:
+            matches = day.matches[which][index]
+            topic = matches[0].term if matches else "Other"
+            updated = rng.random() < 0.05
+            ranked.append(Ranked(day.pool[index], rng.random(), matches, topic, updated=updated))
+        ranked.sort(key=lambda r: -r.score)
+        email = f"reader{i}@example.org"
+        digest = Digest(
+            subscriber=Subscriber(email=email, profile=day.profiles[which], id=i),
             day=DAY,
             papers=tuple(ranked),
             seen_count=442,
-            matched_count=per_digest,
+            matched_count=len(ranked),
             sources=SOURCES,
             unsubscribe_url=f"https://digest.example.org/u/{i}",
             manage_url=f"https://digest.example.org/m/{i}",
         )
+        envelope = Envelope(
+            sender="Paper Digest <digest@example.org>",
+            recipient=email,
+            message_id=make_message_id("example.org", f"{i}.{DAY}"),
+            date=when,
+            list_id="papers.example.org",
+            unsubscribe_mailto="unsubscribe@example.org",
+            unsubscribe_url=digest.unsubscribe_url,
+        )
+        yield ComposeJob(key=i, digest=digest, envelope=envelope)
 
 
 # --- The sink --------------------------------------------------------------------------------
@@ -141,9 +206,11 @@ def run_sink(port: int, ready: Any, stop: Any, result: Any) -> None:
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     ready.set()
+    cpu0 = time.process_time()
     stop.wait()
+    cpu = time.process_time() - cpu0
     controller.stop()
-    result.send((handler.count, handler.bytes))
+    result.send((handler.count, handler.bytes, cpu))
 
 
 def free_port() -> int:
@@ -153,45 +220,100 @@ def free_port() -> int:
         return port
 
 
-def rss_mb() -> float:
-    with open("/proc/self/statm") as statm:
-        pages = int(statm.read().split()[1])
+def rss_mb(pid: int | str = "self") -> float:
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            pages = int(statm.read().split()[1])
+    except OSError:  # the process just ended
+        return 0.0
     return pages * resource.getpagesize() / 1e6
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # Linux: KiB
+def child_pids() -> list[int]:
+    pids: list[int] = []
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/children") as children:
+                pids += [int(p) for p in children.read().split()]
+        except OSError:
+            continue
+    return pids
 
 
 def sender_thread(
-    port: int, outbox: queue.Queue[tuple[str, bytes] | None], report: dict[str, float]
+    port: int,
+    outbox: queue.Queue[tuple[str, bytes] | None],
+    checkpoints: set[int],
+    start: list[float],
+    sink_pid: int,
+    report: dict[str, float],
 ) -> None:
-    """Delivers what the renderer queues, over one connection, like the pipeline's send phase."""
+    """Delivers what composition queues, over one connection, like the pipeline's send phase."""
     smtp = SmtpSettings(host="127.0.0.1", port=port, security="plain", timeout=30)
     busy = 0.0
+    sent = 0
+    cpu0 = time.thread_time()
     with SmtpSender(smtp) as sender:
         while (item := outbox.get()) is not None:
             t0 = time.perf_counter()
             sender.send("digest@example.org", item[0], item[1])
             busy += time.perf_counter() - t0
+            sent += 1
+            if sent in checkpoints:
+                elapsed = time.perf_counter() - start[0]
+                workers = sum(rss_mb(p) for p in child_pids() if p != sink_pid)
+                print(
+                    f"{sent:>6} sent  {elapsed:7.2f} s  {sent / elapsed:5.0f} msg/s  "
+                    f"RSS main {rss_mb():5.1f} MB  workers {workers:5.1f} MB  "
+                    f"sink {rss_mb(sink_pid):5.1f} MB",
+                    flush=True,
+                )
         report["connections"] = sender.connections_opened
-    report["smtp"] = busy
+    report["smtp_wall"] = busy
+    report["smtp_cpu"] = time.thread_time() - cpu0
+
+
+def breakdown(day: Day, count: int, per_digest: int) -> dict[str, float]:
+    """CPU per message of each stage, in this process: job making, rendering, MIME."""
+    settings = RenderSettings(subject_template="{papers} for you - {date:%a %d %b}")
+    env = make_environment()
+    cpu = {"job": 0.0, "render": 0.0, "mime": 0.0}
+    stream = jobs(day, count, per_digest)
+    for _ in range(count):
+        c0 = time.thread_time()
+        job = next(stream)
+        c1 = time.thread_time()
+        rendered = render_digest(job.digest, settings, env)
+        c2 = time.thread_time()
+        build_message(rendered, job.envelope)
+        c3 = time.thread_time()
+        cpu["job"] += c1 - c0
+        cpu["render"] += c2 - c1
+        cpu["mime"] += c3 - c2
+    per_message = {k: v / count for k, v in cpu.items()}
+    cache = env.paper_cache  # type: ignore[attr-defined]
+    per_message["hit_rate"] = cache.hits / max(1, cache.hits + cache.misses)
+    per_message["cached"] = len(cache)
+    return per_message
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("fixtures", nargs="?", type=Path, default=DEFAULT_FIXTURES)
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--papers", type=int, default=15)
+    parser.add_argument("--profiles", type=int, default=24)
     parser.add_argument(
-        "--tracemalloc", action="store_true", help="also trace allocations (several times slower)"
+        "--workers", type=int, default=0, help="composition processes (0: compose in-process)"
     )
     args = parser.parse_args()
 
-    pool = load_papers(args.fixtures)
-    print(f"paper pool: {len(pool)} papers from {args.fixtures}")
+    day = Day(load_papers(args.fixtures), make_profiles(args.profiles))
+    print(
+        f"paper pool: {len(day.pool)} papers from {args.fixtures}; {args.profiles} profiles; "
+        f"{args.papers} papers per digest; workers={args.workers}; {os.cpu_count()} CPUs"
+    )
     settings = RenderSettings(subject_template="{papers} for you - {date:%a %d %b}")
-    env = make_environment()
 
     port = free_port()
     ready, stop = mp.Event(), mp.Event()
@@ -199,75 +321,64 @@ def main() -> int:
     sink = mp.Process(target=run_sink, args=(port, ready, stop, send_end), daemon=True)
     sink.start()
     ready.wait(10)
+    assert sink.pid is not None
 
-    # Rendering (CPU, holds the GIL) overlaps with SMTP (waits on the sink's replies): the
-    # renderer fills a small queue that one sender thread drains over one connection.
     outbox: queue.Queue[tuple[str, bytes] | None] = queue.Queue(maxsize=64)
     report: dict[str, float] = {}
-    thread = threading.Thread(target=sender_thread, args=(port, outbox, report))
-    thread.start()
-
+    start = [0.0]
     checkpoints = {1_000, 5_000, args.count}
-    cpu = {"digest": 0.0, "render": 0.0, "mime": 0.0}
-    html_bytes = message_bytes = 0
-    if args.tracemalloc:
-        tracemalloc.start()
-    start = time.perf_counter()
-    stream = digests(pool, args.count, args.papers)
-    for n in range(1, args.count + 1):
-        c0 = time.thread_time()
-        digest = next(stream)
-        c1 = time.thread_time()
-        rendered = render_digest(digest, settings, env)
-        c2 = time.thread_time()
-        envelope = Envelope(
-            sender="Paper Digest <digest@example.org>",
-            recipient=digest.subscriber.email,
-            message_id=make_message_id("example.org", f"{digest.subscriber.id}/{DAY}"),
-            date=dt.datetime(2026, 5, 8, 7, 0, tzinfo=dt.UTC),
-            list_id="papers.example.org",
-            unsubscribe_mailto="unsubscribe@example.org",
-            unsubscribe_url=digest.unsubscribe_url,
-        )
-        data = build_message(rendered, envelope)
-        c3 = time.thread_time()
-        outbox.put((digest.subscriber.email, data))
-        cpu["digest"] += c1 - c0
-        cpu["render"] += c2 - c1
-        cpu["mime"] += c3 - c2
-        html_bytes += len(rendered.html.encode())
-        message_bytes += len(data)
-        if n in checkpoints:
-            elapsed = time.perf_counter() - start
-            traced = ""
-            if args.tracemalloc:
-                current, peak = tracemalloc.get_traced_memory()
-                traced = f"  traced {current / 1e6:5.2f} MB (peak {peak / 1e6:5.2f} MB)"
-            print(
-                f"{n:>6} queued  {elapsed:7.2f} s  {n / elapsed:5.0f} msg/s  "
-                f"RSS {rss_mb():5.1f} MB  peak RSS {peak_rss_mb():5.1f} MB{traced}",
-                flush=True,
-            )
+    thread = threading.Thread(
+        target=sender_thread, args=(port, outbox, checkpoints, start, sink.pid, report)
+    )
+    message_bytes = failed = 0
+    main_cpu0 = time.process_time()
+    children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start[0] = time.perf_counter()
+    thread.start()
+    for composed in compose_all(
+        jobs(day, args.count, args.papers), settings=settings, workers=args.workers
+    ):
+        if composed.error:
+            failed += 1
+            continue
+        message_bytes += len(composed.message)
+        outbox.put((composed.recipient, composed.message))
     outbox.put(None)
     thread.join()
-    elapsed = time.perf_counter() - start
-    if args.tracemalloc:
-        tracemalloc.stop()
+    elapsed = time.perf_counter() - start[0]
+    main_cpu = time.process_time() - main_cpu0
     stop.set()
-    received, received_bytes = receive.recv()
+    received, received_bytes, sink_cpu = receive.recv()
     sink.join(10)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children_cpu = (
+        children.ru_utime + children.ru_stime - children0.ru_utime - children0.ru_stime
+    ) - sink_cpu  # the pool's workers (the sink reports its own)
 
     n = args.count
-    print(f"connections opened: {report['connections']:.0f}")
+    print(f"connections opened: {report['connections']:.0f}; failed to compose: {failed}")
     print(f"sink counted {received} messages, {received_bytes / 1e6:.1f} MB")
-    print(f"mean HTML {html_bytes / n / 1e3:.1f} kB, mean message {message_bytes / n / 1e3:.1f} kB")
+    print(f"mean message {message_bytes / n / 1e3:.1f} kB")
     print(f"end to end: {n / elapsed:.0f} msg/s ({elapsed:.1f} s for {n})")
-    print("renderer CPU per message (thread time):")
-    for stage, seconds in cpu.items():
-        print(f"  {stage:<7} {seconds / n * 1e3:6.3f} ms")
-    print(f"  => render + MIME alone could feed {n / (cpu['render'] + cpu['mime']):.0f} msg/s")
-    print(f"sender thread busy {report['smtp'] / n * 1e3:.3f} ms/message (waiting on the sink)")
-    return 0 if received == n else 1
+    print("CPU per message during the run:")
+    print(
+        f"  main process        {main_cpu / n * 1e3:6.3f} ms (of which SMTP client "
+        f"{report['smtp_cpu'] / n * 1e3:.3f} ms)"
+    )
+    if args.workers:
+        print(f"  compose workers     {children_cpu / n * 1e3:6.3f} ms")
+    print(f"  aiosmtpd sink       {sink_cpu / n * 1e3:6.3f} ms")
+    print(f"  sender waiting      {report['smtp_wall'] / n * 1e3:6.3f} ms wall per message")
+    stages = breakdown(day, min(n, 2_000), args.papers)
+    print(f"composition alone, in-process, {min(n, 2_000)} messages (thread CPU per message):")
+    for stage in ("job", "render", "mime"):
+        print(f"  {stage:<7} {stages[stage] * 1e3:6.3f} ms")
+    print(
+        f"  => render + MIME alone could feed {1 / (stages['render'] + stages['mime']):.0f} msg/s"
+        f" per core; paper cache hit rate {stages['hit_rate']:.1%}, "
+        f"{stages['cached']:.0f} entries"
+    )
+    return 0 if received == n and not failed else 1
 
 
 if __name__ == "__main__":

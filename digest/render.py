@@ -11,8 +11,8 @@ import datetime as dt
 import functools
 import re
 import string
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -37,6 +37,8 @@ from digest.styles import InlineStyleLoader, StyleSheet
 DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 HTML_TEMPLATE = "digest.html.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
+PAPER_HTML_TEMPLATE = "partials/paper.html.j2"
+PAPER_TEXT_TEMPLATE = "partials/paper.txt.j2"
 STYLESHEET = "digest.css"
 TEXT_WIDTH = 76
 
@@ -119,7 +121,38 @@ def make_environment(template_dir: Path | None = None) -> jinja2.Environment:
     env.loader = InlineStyleLoader(files, sheet)
     env.globals["css"] = sheet
     env.filters["inline_css"] = sheet.fragment
+    cache = PaperCache()
+    env.extend(paper_cache=cache)
+    env.globals["paper_html"] = _paper_block(env, PAPER_HTML_TEMPLATE, html=True)
+    env.globals["paper_text"] = _paper_block(env, PAPER_TEXT_TEMPLATE, html=False)
     return env
+
+
+# The number a paper has in one digest is the only thing its block does not share with the
+# same paper in other digests: blocks are rendered with this stand-in of the same width and
+# the real number is put in when a digest uses them.
+_NUMBER_STAND_IN = "\x00"
+
+
+def _paper_block(env: jinja2.Environment, name: str, *, html: bool) -> Callable[[Any], str]:
+    """A template global rendering one paper's block (partial `name`, given `p` and its
+    `number` as text), from the paper cache when the view came from it."""
+
+    def block(p: PaperView) -> str:
+        number = str(p.number)
+        entry = p.entry
+        if entry is None:
+            out = env.get_template(name).render(p=p, number=number)
+            return Markup(out) if html else out
+        blocks = entry.html if html else entry.text
+        pieces = blocks.get(len(number))
+        if pieces is None:
+            stand_in = _NUMBER_STAND_IN * len(number)
+            out = env.get_template(name).render(p=entry.view, number=stand_in)
+            pieces = blocks[len(number)] = tuple(out.split(stand_in))
+        return Markup(number.join(pieces)) if html else number.join(pieces)
+
+    return block
 
 
 # --- Subject -------------------------------------------------------------------------------
@@ -335,6 +368,8 @@ class PaperView:
     abstract: str
     abstract_segments: tuple[Segment, ...]
     links: tuple[Link, ...]
+    # Set on views from a PaperCache: where this paper's rendered blocks are kept.
+    entry: _PaperEntry | None = field(default=None, compare=False, repr=False)
 
     @property
     def meta_text(self) -> str:
@@ -452,6 +487,92 @@ def paper_view(ranked: Ranked, number: int, settings: RenderSettings) -> PaperVi
     )
 
 
+def _numbered(view: PaperView, number: int, entry: _PaperEntry | None) -> PaperView:
+    return PaperView(
+        id=view.id,
+        number=number,
+        title=view.title,
+        title_segments=view.title_segments,
+        url=view.url,
+        authors=view.authors,
+        categories=view.categories,
+        badges=view.badges,
+        matched=view.matched,
+        abstract=view.abstract,
+        abstract_segments=view.abstract_segments,
+        links=view.links,
+        entry=entry,
+    )
+
+
+@dataclass(slots=True)
+class _PaperEntry:
+    """One paper as shown with one set of highlights: its view (numbered 0) and its rendered
+    HTML and text blocks, split where the number goes, per width of the number."""
+
+    view: PaperView
+    html: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    text: dict[int, tuple[str, ...]] = field(default_factory=dict)
+
+
+class PaperCache:
+    """Paper views and rendered blocks, shared by all digests rendered with one environment.
+
+    On one day the same paper appears in many subscribers' digests, usually with the same
+    highlights; its block is then rendered once. The key holds everything a block depends on
+    (the paper itself, its matches, note and update flag, the settings that shape it), so a
+    hit is always byte-identical to rendering afresh. Bounded: oldest entries go first.
+    """
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self.max_entries = max_entries
+        self._entries: dict[Hashable, _PaperEntry] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def view(self, ranked: Ranked, number: int, settings: RenderSettings) -> PaperView:
+        key = (
+            ranked.paper,
+            ranked.matches,
+            ranked.note,
+            ranked.updated,
+            settings.abstract_chars,
+            settings.max_authors,
+        )
+        entry = self._entries.get(key)
+        if entry is None:
+            self.misses += 1
+            view = paper_view(ranked, 0, settings)
+            if _NUMBER_STAND_IN in _view_text(view):
+                return _numbered(view, number, None)  # cannot be split safely: no cache
+            entry = self._entries[key] = _PaperEntry(view)
+            if len(self._entries) > self.max_entries:
+                del self._entries[next(iter(self._entries))]
+        else:
+            self.hits += 1
+        return _numbered(entry.view, number, entry)
+
+
+def _view_text(view: PaperView) -> str:
+    """All the text a paper block may print, to check for the number stand-in."""
+    return "".join(
+        [
+            view.id,
+            view.title,
+            view.url or "",
+            view.authors,
+            *view.categories,
+            *(b.label + b.kind + (b.url or "") for b in view.badges),
+            view.matched,
+            view.abstract,
+            *(link.label + link.url for link in view.links),
+        ]
+    )
+
+
 def compact_view(ranked: Ranked, number: int) -> CompactView:
     links = paper_links(ranked)
     return CompactView(
@@ -463,7 +584,9 @@ def compact_view(ranked: Ranked, number: int) -> CompactView:
     )
 
 
-def build_sections(papers: Sequence[Ranked], settings: RenderSettings) -> list[SectionView]:
+def build_sections(
+    papers: Sequence[Ranked], settings: RenderSettings, cache: PaperCache | None = None
+) -> list[SectionView]:
     """Group by topic in order of each topic's best paper; updated papers come last."""
     groups: dict[str, list[Ranked]] = {}
     updated: list[Ranked] = []
@@ -478,7 +601,10 @@ def build_sections(papers: Sequence[Ranked], settings: RenderSettings) -> list[S
     sections: list[SectionView] = []
     number = 1
     for title, items in ordered:
-        views = tuple(paper_view(r, number + i, settings) for i, r in enumerate(items))
+        if cache is None:
+            views = tuple(paper_view(r, number + i, settings) for i, r in enumerate(items))
+        else:
+            views = tuple(cache.view(r, number + i, settings) for i, r in enumerate(items))
         number += len(items)
         sections.append(SectionView(title, views))
     return sections
@@ -542,11 +668,15 @@ class _Layout:
 
 
 def _context(
-    digest: Digest, settings: RenderSettings, layout: _Layout, subject: str
+    digest: Digest,
+    settings: RenderSettings,
+    layout: _Layout,
+    subject: str,
+    cache: PaperCache | None,
 ) -> dict[str, Any]:
     full = digest.papers[: layout.full]
     rest = (digest.papers[layout.full :] + digest.overflow)[: layout.compact]
-    sections = build_sections(full, settings)
+    sections = build_sections(full, settings, cache)
     compact = [compact_view(r, layout.full + i + 1) for i, r in enumerate(rest)]
     unlisted = len(digest.papers) + len(digest.overflow) - layout.full - len(compact)
     first_title = sections[0].papers[0].title if sections else ""
@@ -630,11 +760,12 @@ def render_digest(
             },
         )
 
+    papers: PaperCache | None = getattr(env, "paper_cache", None)
     cache: dict[_Layout, tuple[str, dict[str, Any]]] = {}
 
     def html_for(layout: _Layout) -> str:
         if layout not in cache:
-            context = _context(digest, settings, layout, subject_for(layout))
+            context = _context(digest, settings, layout, subject_for(layout), papers)
             cache[layout] = (_render_html(env, context), context)
         return cache[layout][0]
 

@@ -1,0 +1,172 @@
+"""The shortcuts that make composing cheap give exactly what the plain way gives.
+
+- Paper blocks cached across digests (render.PaperCache) render byte-identical digests to
+  rendering every block afresh, whatever the number, highlights or settings.
+- The line-by-line MIME encoders equal a straightforward whole-text encoding (the oracles
+  below restate the plain algorithms).
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+
+import jinja2
+import pytest
+from email_helpers import (
+    hostile_digest,
+    make_digest,
+    make_paper,
+    make_ranked,
+    many_papers_digest,
+    typical_digest,
+)
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from digest import mail
+from digest.models import Digest, Ranked
+from digest.render import PaperCache, RenderSettings, make_environment, render_digest
+
+
+def uncached_environment() -> jinja2.Environment:
+    env = make_environment()
+    env.extend(paper_cache=None)  # render_digest then renders every block afresh
+    return env
+
+
+PLAIN = uncached_environment()
+
+
+def assert_same(digest: Digest, settings: RenderSettings, env: jinja2.Environment) -> None:
+    assert render_digest(digest, settings, env) == render_digest(digest, settings, PLAIN)
+
+
+# --- Paper cache ---------------------------------------------------------------------------
+
+
+def test_cached_blocks_render_like_fresh_ones(settings: RenderSettings) -> None:
+    env = make_environment()
+    for digest in (typical_digest(), hostile_digest(), many_papers_digest(14)):
+        assert_same(digest, settings, env)
+        assert_same(digest, settings, env)  # the second time every block comes from the cache
+    cache = env.paper_cache  # type: ignore[attr-defined]
+    assert cache.hits > 0 and cache.misses > 0
+
+
+def test_same_paper_at_other_positions_gets_its_own_number(settings: RenderSettings) -> None:
+    """Numbers 3 and 12 (another width: the text part indents by it) from one cached paper."""
+    env = make_environment()
+    shared = make_ranked(make_paper(99, title="A shared paper on diffusion models"), score=50)
+    fillers = [make_ranked(make_paper(i), score=100 - i) for i in range(1, 12)]
+    early = make_digest([*fillers[:2], shared])
+    late = make_digest([*fillers, shared])
+    for digest in (early, late, early):
+        assert_same(digest, settings, env)
+    text = render_digest(late, settings, env).text
+    assert "\n12. A shared paper on diffusion models\n" in text
+    assert "\n    Ada Lovelace, Alan Turing\n" in text  # indented to the two-digit number
+
+
+def test_other_highlights_or_settings_are_other_entries(settings: RenderSettings) -> None:
+    env = make_environment()
+    paper = make_paper(1)
+    by_diffusion = make_digest([make_ranked(paper, terms=("diffusion models",))])
+    by_sampling = make_digest([make_ranked(paper, terms=("sampling",))])
+    updated = make_digest([make_ranked(paper, terms=("sampling",), updated=True)])
+    short = RenderSettings(subject_template="{count}", abstract_chars=60, max_authors=1)
+    for digest in (by_diffusion, by_sampling, updated):
+        for chosen in (settings, short):
+            assert_same(digest, chosen, env)
+    html = render_digest(by_sampling, settings, env).html
+    assert re.search(r'<b class="hit"[^>]*>sampling</b>', html)
+    assert not re.search(r'<b class="hit"[^>]*>diffusion models</b>', html)
+    assert len(env.paper_cache) == 6  # type: ignore[attr-defined]
+
+
+def test_a_paper_holding_the_number_stand_in_is_rendered_uncached(
+    settings: RenderSettings,
+) -> None:
+    env = make_environment()
+    odd = make_ranked(make_paper(1, title="Diffusion models\x00\x00 with NULs"))
+    digest = make_digest([make_ranked(make_paper(2), score=5), odd])
+    assert_same(digest, settings, env)
+    assert_same(digest, settings, env)
+    assert "2. Diffusion models\x00\x00 with NULs" in render_digest(digest, settings, env).text
+
+
+def test_cache_is_bounded(settings: RenderSettings) -> None:
+    cache = PaperCache(max_entries=5)
+    papers: list[Ranked] = [make_ranked(make_paper(i)) for i in range(1, 20)]
+    for number, ranked in enumerate(papers, 1):
+        view = cache.view(ranked, number, settings)
+        assert view.number == number and view.id == ranked.paper.id
+    assert len(cache) == 5
+
+
+# --- MIME encoders -------------------------------------------------------------------------
+
+
+def html_7bit_oracle(html_text: str) -> str | None:
+    """The plain algorithm: encode, then pack words greedily into lines of at most 990."""
+    if re.search(r"<(pre|textarea|plaintext|xmp)\b", html_text, re.IGNORECASE):
+        return None
+    text = html_text.encode("ascii", "xmlcharrefreplace").decode("ascii")
+    lines: list[str] = []
+    current = ""
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        for word in line.split(" ") if len(line) > 990 else [line]:
+            if len(word) > 990:
+                return None
+            if current and len(current) + 1 + len(word) > 990:
+                lines.append(current)
+                current = word
+            else:
+                current = f"{current} {word}" if current else word
+    lines.append(current)
+    return "\r\n".join(lines)
+
+
+def qp_oracle(text: str) -> str:
+    unix = text.replace("\r\n", "\n").replace("\r", "\n")
+    return binascii.b2a_qp(unix.encode("utf-8"), istext=True).decode("ascii").replace("\n", "\r\n")
+
+
+PIECES = st.sampled_from(
+    ["a", "bc", " ", "  ", "\n", "\n\n", "\r\n", "\r", "é", "★", "=", ".", "\t", "<PrE>", "<pre"]
+)
+LONG = st.integers(min_value=1, max_value=1100).map(lambda n: "x" * n)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(PIECES, LONG, PIECES), max_size=40))
+def test_html_7bit_matches_the_plain_packing(parts: list[str]) -> None:
+    html_text = "".join(parts)
+    assert mail._html_7bit(html_text) == html_7bit_oracle(html_text)
+    assert mail._html_7bit(html_text) == html_7bit_oracle(html_text)  # again, from the memo
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(PIECES, LONG), max_size=40))
+def test_quoted_printable_matches_whole_text_encoding(parts: list[str]) -> None:
+    text = "".join(parts)
+    assert mail._qp_body(text) == qp_oracle(text)
+    assert mail._qp_body(text) == qp_oracle(text)
+
+
+@pytest.mark.parametrize("digest", [typical_digest(), hostile_digest(), many_papers_digest(20)])
+def test_real_digests_encode_like_the_oracles(
+    digest: Digest, settings: RenderSettings, env: jinja2.Environment
+) -> None:
+    rendered = render_digest(digest, settings, env)
+    assert mail._html_7bit(rendered.html) == html_7bit_oracle(rendered.html)
+    assert mail._qp_body(rendered.text) == qp_oracle(rendered.text)
+
+
+def test_memos_are_bounded_and_keep_giving_the_same_bytes() -> None:
+    for rounds in range(3):
+        text = "\n".join(f"line {i} é" for i in range(rounds, mail._MEMO_LINES + 10))
+        assert mail._qp_body(text) == qp_oracle(text)
+        assert mail._html_7bit(text) == html_7bit_oracle(text)
+    for memo in (mail._qp_lines, mail._qp_older, mail._html_lines, mail._html_older):
+        assert len(memo) <= mail._MEMO_LINES
