@@ -401,3 +401,21 @@ class SemanticIndex:
         scores = SemanticScores(dict(zip(self.ids, similarities, strict=True)))
         self._profiles[text] = scores
         return scores
+
+
+def semantic_index_for_run(
+    papers: Iterable[Paper], cache: EmbeddingCache, *, embedder: TextEmbedder | None = None
+) -> tuple[SemanticIndex | None, str]:
+    """The run's semantic index, or None and the one line the run report should carry.
+
+    Semantic matching is an extra: when it is not installed or the model cannot be loaded,
+    the run goes on with keywords only and says so once, not once per subscriber.
+    """
+    if embedder is None:
+        if not available():
+            return None, MISSING_EXTRA_NOTE
+        embedder = Embedder()
+    try:
+        return SemanticIndex.build(papers, embedder, cache), ""
+    except SemanticError as err:
+        return None, f"semantic matching is off: {err}; papers were ranked by keywords only"

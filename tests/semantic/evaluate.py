@@ -127,11 +127,11 @@ class Setup:
     judgements: dict[str, dict[str, int]]
 
 
-def setup(embedder: TextEmbedder, *, recompute: bool = False) -> Setup:
+def setup(embedder: TextEmbedder, *, recompute: bool = False, save: bool = False) -> Setup:
     papers = load_corpus()
     cache = MemoryEmbeddingCache() if recompute else load_vectors(papers)
     semantic = SemanticIndex.build(papers, embedder, cache)
-    if semantic.computed:
+    if semantic.computed and save:
         save_vectors(semantic)
     return Setup(papers, build_index(papers), semantic, load_profiles(), load_judgements())
 
@@ -184,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--fusion", action="store_true", help="also show reciprocal rank fusion")
     args: Any = parser.parse_args(argv)
     embedder = Embedder()
-    s = setup(embedder, recompute=args.recompute)
+    s = setup(embedder, recompute=args.recompute, save=True)
     results = evaluate(s)
     print(f"{len(s.papers)} papers, {len(s.profiles)} judged profiles; model {MODEL_KEY}")
     print(table(results, (*METHODS, "rrf") if args.fusion else METHODS))

@@ -21,12 +21,15 @@ from digest.models import Paper, Profile, Term, Topic
 from digest.semantic import (
     DIMENSIONS,
     EMBEDDINGS_TABLE,
+    MISSING_EXTRA_NOTE,
     PRUNE_EMBEDDINGS,
     MemoryEmbeddingCache,
+    SemanticError,
     SemanticIndex,
     SqliteEmbeddingCache,
     profile_key,
     profile_text,
+    semantic_index_for_run,
     vector_from_blob,
     vector_to_blob,
 )
@@ -236,3 +239,28 @@ def test_prune_drops_vectors_of_papers_gone_stale_and_keeps_profiles(
     database.execute(PRUNE_EMBEDDINGS, (cutoff,))
     left = {row[0] for row in database.execute("SELECT paper_id FROM embeddings")}
     assert left == {PAPERS[1].id, profile_key(profile_text(PROFILE))}
+
+
+# --- the run's entry point ------------------------------------------------------------------
+
+
+class BrokenEmbedder(WordHashEmbedder):
+    def embed(self, texts: Sequence[str]) -> Any:
+        raise SemanticError("cannot load the embedding model: no weights", path="/nowhere")
+
+
+def test_a_run_gets_an_index_and_no_note_when_the_model_works() -> None:
+    cache = MemoryEmbeddingCache()
+    index, note = semantic_index_for_run(PAPERS, cache, embedder=WordHashEmbedder())
+    assert index is not None and index.computed == 3
+    assert note == ""
+
+
+def test_a_run_falls_back_to_keywords_with_one_note_when_the_model_fails() -> None:
+    index, note = semantic_index_for_run(PAPERS, MemoryEmbeddingCache(), embedder=BrokenEmbedder())
+    assert index is None
+    assert note == (
+        "semantic matching is off: /nowhere: cannot load the embedding model: no weights; "
+        "papers were ranked by keywords only"
+    )
+    assert "pip install" in MISSING_EXTRA_NOTE
