@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 the run finished but a source or a delivery failed; 2 b
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import sys
 import textwrap
@@ -167,6 +168,11 @@ def _profile_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--author", "-a", action="append", default=[], help="follow an author")
     p.add_argument("--category", "-c", action="append", default=[], help="arXiv category to boost")
     p.add_argument("--profile", type=Path, help="a profile TOML file (see config/profiles/)")
+    p.add_argument(
+        "--describe",
+        metavar="SENTENCE",
+        help="your interest in one sentence, for matching by meaning ([semantic] extra)",
+    )
 
 
 def _profile_from_args(args: argparse.Namespace) -> Profile | None:
@@ -176,9 +182,13 @@ def _profile_from_args(args: argparse.Namespace) -> Profile | None:
     if args.profile:
         return load_profile(args.profile)
     if has_options:
-        return profile_from_options(
+        profile = profile_from_options(
             args.keyword, exclude=args.exclude, authors=args.author, categories=args.category
         )
+        # One sentence of interest: what semantic matching embeds besides the keywords.
+        return dataclasses.replace(profile, description=args.describe or "")
+    if args.describe:
+        raise DigestError("--describe goes with --keyword (a profile file has `description`)")
     return None
 
 
@@ -235,6 +245,8 @@ def cmd_preview(args: argparse.Namespace, out: Out = print) -> int:
     (args.out / "digest.txt").write_text(result.rendered.text, encoding="utf-8")
     (args.out / "digest.eml").write_bytes(result.message)
     _print_preview(result.digest, collected, args.top, out)
+    if result.note:
+        out(f"Note: {result.note}")
     out(f"Wrote {args.out / 'digest.html'}, digest.txt and digest.eml. Nothing was sent.")
     if args.send_to:
         address = validate_address(args.send_to)
@@ -524,6 +536,8 @@ def print_report(report: RunReport, out: Out = print, *, sources: bool = True) -
         out(f"  delivery to {delivery.recipient} failed: {delivery.detail}")
     for error in report.errors:
         out(f"  error: {error}")
+    for note in report.notes:
+        out(f"  note: {note}")
 
 
 if __name__ == "__main__":

@@ -127,6 +127,7 @@ class Settings:
     schedule: ScheduleConfig
     lookback_days: int = 3
     catchup_days: int = 7
+    semantic: bool = True  # use the [semantic] extra when it is installed
     arxiv_holidays: tuple[dt.date, ...] | None = None
     templates_dir: Path | None = None
     path: Path | None = None  # the file these settings came from
@@ -281,6 +282,7 @@ def settings_from_document(doc: TomlDocument | None, env: Mapping[str, str]) -> 
             "catchup_days",
             "arxiv_holidays",
             "templates_dir",
+            "semantic",
         ),
         ("digest",),
     )
@@ -308,6 +310,7 @@ def settings_from_document(doc: TomlDocument | None, env: Mapping[str, str]) -> 
         schedule=_schedule(doc, top.subtable("schedule")),
         lookback_days=main.whole("lookback_days", 3, low=1, high=60),
         catchup_days=main.whole("catchup_days", 7, low=0, high=60),
+        semantic=main.flag("semantic", True),
         arxiv_holidays=holidays,
         templates_dir=(base / Path(templates).expanduser()) if templates else None,
         path=None if doc.path == "<defaults>" else Path(doc.path),

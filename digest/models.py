@@ -268,6 +268,7 @@ class RunReport:
     sources: tuple[SourceOutcome, ...] = ()
     deliveries: tuple[DeliveryOutcome, ...] = ()
     errors: tuple[str, ...] = field(default=())  # profile and other per-item errors
+    notes: tuple[str, ...] = ()  # said once, not failures (e.g. "semantic matching is off")
 
     @property
     def ok(self) -> bool:

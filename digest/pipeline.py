@@ -8,12 +8,13 @@ goes on to the next one.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 import secrets
 import socket
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from email.utils import parseaddr
@@ -27,6 +28,7 @@ from digest.config import Settings
 from digest.errors import DeliveryError, DigestError
 from digest.failpoints import failpoint
 from digest.fetch import FetchResult, Validators
+from digest.hybrid import hybrid_rank
 from digest.logs import event
 from digest.mail import Envelope, build_message, make_message_id
 from digest.merge import merge_papers
@@ -45,10 +47,21 @@ from digest.models import (
     Subscriber,
 )
 from digest.progress import Progress, silent
-from digest.rank import PaperIndex, build_index, corpus_stats, rank
+from digest.rank import PaperIndex, build_index, corpus_stats
 from digest.render import make_environment, render_digest
 from digest.schedule import due_digests, local_dates
 from digest.select import SeenRow, select_candidates, window_start
+from digest.semantic import (
+    Embedder,
+    EmbeddingCache,
+    MemoryEmbeddingCache,
+    SemanticIndex,
+    StoreEmbeddingCache,
+    TextEmbedder,
+    profile_text,
+    semantic_index_for_run,
+)
+from digest.semantic import available as semantic_available
 from digest.smtp import Sender
 from digest.store import AlreadyQueued, SeenPaper, Store
 from digest.tokens import make_unsubscribe_token
@@ -106,9 +119,18 @@ def run_once(
     subscribers = store.subscribers()
     collected = collect_and_store(settings, store, read, now, subscribers, interactive=interactive)
     errors: list[str] = []
+    notes: list[str] = []
     if not stopping(stop):
         enqueue_digests(
-            settings, store, subscribers, collected.outcomes, now, errors, env, stop=stop
+            settings,
+            store,
+            subscribers,
+            collected.outcomes,
+            now,
+            errors,
+            env,
+            stop=stop,
+            notes=notes,
         )
     deliveries = deliver_pending(
         store,
@@ -125,6 +147,7 @@ def run_once(
         sources=collected.outcomes,
         deliveries=deliveries,
         errors=tuple(errors),
+        notes=tuple(notes),
     )
     finish_run(settings, store, report, make_sender, kind="run", stop=stop)
     return report
@@ -169,6 +192,7 @@ def deliver_due(
     composed = store.digest_days(local_dates(subscribers, now))
     due = due_digests(subscribers, now, lambda s, day: (s.id, day) in composed)
     errors: list[str] = []
+    notes: list[str] = []
     made = 0
     if due and not stopping(stop):
         made = enqueue_digests(
@@ -181,6 +205,7 @@ def deliver_due(
             env,
             stop=stop,
             days={subscriber.id: day for subscriber, day in due if subscriber.id is not None},
+            notes=notes,
         )
     deliveries = deliver_pending(
         store,
@@ -196,6 +221,7 @@ def deliver_due(
         day=run_day(settings, now),
         deliveries=deliveries,
         errors=tuple(errors),
+        notes=tuple(notes),
     )
     if made or deliveries or errors:  # an idle tick every few minutes is not history
         finish_run(settings, store, report, make_sender, kind="tick", stop=stop)
@@ -336,15 +362,62 @@ class DayIndex:
 
     rows: tuple[SeenRow, ...]
     index: PaperIndex
+    papers: tuple[Paper, ...] = ()
+    semantic: SemanticIndex | None = None
+    note: str = ""  # why semantic matching is off, said once in the run report
 
 
-def build_day_index(store: Store, settings: Settings, now: dt.datetime) -> DayIndex:
+def build_day_index(
+    store: Store,
+    settings: Settings,
+    now: dt.datetime,
+    subscribers: Sequence[Subscriber] = (),
+) -> DayIndex:
     corpus = store.recent_papers(now - dt.timedelta(days=CORPUS_DAYS))
     window = now - dt.timedelta(days=settings.lookback_days)
     recent = [s for s in corpus if s.last_seen >= window]
     stats = corpus_stats(s.paper for s in corpus)
-    index = build_index([s.paper for s in recent], background=stats)
-    return DayIndex(rows=tuple(_row(s) for s in recent), index=index)
+    papers = tuple(s.paper for s in recent)
+    index = build_index(papers, background=stats)
+    semantic, note = None, ""
+    # The model costs half a gigabyte and seconds to load: only for profiles it can use.
+    if settings.semantic and any(profile_text(s.profile) for s in subscribers):
+        semantic, note = semantic_index_for_run(
+            papers, StoreEmbeddingCache(store), embedder=shared_embedder()
+        )
+        store.prune_embeddings(now - dt.timedelta(days=CORPUS_DAYS))
+    return DayIndex(
+        rows=tuple(_row(s) for s in recent),
+        index=index,
+        papers=papers,
+        semantic=semantic,
+        note=note,
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _embedder() -> Embedder:
+    return Embedder()
+
+
+def shared_embedder() -> TextEmbedder | None:
+    """One model per process (the scheduler loads it once), or None without the extra."""
+    return _embedder() if semantic_available() else None
+
+
+def ranked_for(
+    day_index: DayIndex, profile: Profile, *, eligible: Collection[str], updated: Collection[str]
+) -> tuple[Ranked, ...]:
+    """Keywords, fused with meaning when the semantic index is there."""
+    scores = day_index.semantic.scores_for(profile) if day_index.semantic else None
+    return hybrid_rank(
+        day_index.index,
+        profile,
+        day_index.papers,
+        semantic=scores,
+        eligible=eligible,
+        updated=updated,
+    )
 
 
 def _row(seen: SeenPaper) -> SeenRow:
@@ -370,6 +443,7 @@ def enqueue_digests(
     *,
     stop: threading.Event | None = None,
     days: Mapping[int, dt.date] | None = None,
+    notes: list[str] | None = None,
 ) -> int:
     """Render each subscriber's digest once into the outbox (skipped if already there today).
 
@@ -382,7 +456,9 @@ def enqueue_digests(
         return 0
     composed = 0
     env = env or make_environment(settings.templates_dir)
-    day_index = build_day_index(store, settings, now)
+    day_index = build_day_index(store, settings, now, subscribers)
+    if day_index.note and notes is not None:
+        notes.append(day_index.note)
     secret = signing_secret(settings, store)
     ids = [row.id for row in day_index.rows]
     for subscriber in subscribers:
@@ -396,8 +472,8 @@ def enqueue_digests(
             since = window_start(now, settings.lookback_days, store.last_digest_at(subscriber.id))
             sent = store.ledger_versions(subscriber.id, ids)
             candidates = select_candidates(day_index.rows, subscriber.profile, sent, since)
-            ranked = rank(
-                day_index.index,
+            ranked = ranked_for(
+                day_index,
                 subscriber.profile,
                 eligible=candidates.all,
                 updated=candidates.updated,
@@ -645,6 +721,7 @@ class Preview:
     rendered: RenderedDigest
     message: bytes
     collected: Collected
+    note: str = ""  # why semantic matching is off, if it is
 
 
 def preview(
@@ -675,7 +752,14 @@ def preview(
             if subscriber.profile.include_updates:
                 updated = {p.id for p in papers if p.id in sent and (p.version or 0) > sent[p.id]}
     index = build_index(papers, background=background)
-    ranked = rank(index, subscriber.profile, eligible=eligible | updated, updated=updated)
+    semantic, note = None, ""
+    if settings.semantic and profile_text(subscriber.profile):
+        cache: EmbeddingCache = (
+            StoreEmbeddingCache(store, readonly=True) if store else MemoryEmbeddingCache()
+        )
+        semantic, note = semantic_index_for_run(papers, cache, embedder=shared_embedder())
+    day_index = DayIndex(rows=(), index=index, papers=tuple(papers), semantic=semantic, note=note)
+    ranked = ranked_for(day_index, subscriber.profile, eligible=eligible | updated, updated=updated)
     secret = signing_secret(settings, None)
     digest = make_digest(
         settings, subscriber, day, ranked, len(eligible), collected.outcomes, secret
@@ -684,7 +768,9 @@ def preview(
         digest, settings.render, env or make_environment(settings.templates_dir)
     )
     _, message = compose_message(settings, subscriber, day, rendered, now, secret)
-    return Preview(digest=digest, rendered=rendered, message=message, collected=collected)
+    return Preview(
+        digest=digest, rendered=rendered, message=message, collected=collected, note=note
+    )
 
 
 def preview_subscriber(email: str, profile: Profile) -> Subscriber:

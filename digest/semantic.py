@@ -26,7 +26,6 @@ import importlib
 import importlib.util
 import os
 import re
-import sqlite3
 import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -254,63 +253,35 @@ def vector_from_blob(blob: bytes) -> Vector:
     return np.frombuffer(blob, dtype="<f4").astype(np.float32)
 
 
-# The store's migration adds this table (copy the text into the migration: released
-# migrations never change). Vectors of papers and profiles; see SqliteEmbeddingCache.
-EMBEDDINGS_TABLE = """
-CREATE TABLE embeddings (
-    paper_id TEXT NOT NULL,
-    model TEXT NOT NULL,
-    vector BLOB NOT NULL,
-    PRIMARY KEY (paper_id, model)
-) WITHOUT ROWID
-"""
-_SELECT = "SELECT paper_id, vector FROM embeddings WHERE model = ? AND paper_id IN ({marks})"
-_UPSERT = (
-    "INSERT INTO embeddings (paper_id, model, vector) VALUES (?, ?, ?) "
-    "ON CONFLICT (paper_id, model) DO UPDATE SET vector = excluded.vector"
-)
-# Paper vectors whose paper left the store, or was last seen before the cut-off (profile
-# vectors are kept: they are few and a subscriber may come back).
-PRUNE_EMBEDDINGS = (
-    "DELETE FROM embeddings WHERE paper_id NOT LIKE 'profile:%' AND paper_id NOT IN "
-    "(SELECT id FROM papers WHERE last_seen >= ?)"
-)
-_SQL_VARIABLES = 500  # ids per SELECT, well under SQLite's limit on bound parameters
+class StoreEmbeddingCache:
+    """The cache in the store (its `embeddings` table): vectors outlive the run, so each paper
+    is embedded once and every later run and subscriber reuses it.
 
-
-class SqliteEmbeddingCache:
-    """The cache in the store's SQLite file (table EMBEDDINGS_TABLE).
-
-    Works on the store's connection in autocommit mode (isolation_level=None, as the store
-    opens it): `put` writes in one transaction of its own. A read-only connection (previews)
-    reads vectors and silently keeps new ones out: a preview must not write.
+    A read-only store (previews) reads vectors and keeps new ones to itself: a preview must
+    not write.
     """
 
-    def __init__(self, db: sqlite3.Connection, *, readonly: bool = False) -> None:
-        self._db = db
+    def __init__(self, store: EmbeddingStore, *, readonly: bool = False) -> None:
+        self._store = store
         self._readonly = readonly
 
     def get(self, ids: Collection[str], model: str) -> dict[str, Vector]:
-        wanted = list(dict.fromkeys(ids))
-        found: dict[str, Vector] = {}
-        for start in range(0, len(wanted), _SQL_VARIABLES):
-            chunk = wanted[start : start + _SQL_VARIABLES]
-            query = _SELECT.format(marks=",".join("?" * len(chunk)))
-            for item, blob in self._db.execute(query, [model, *chunk]):
-                found[item] = vector_from_blob(blob)
-        return found
+        return {
+            key: vector_from_blob(blob) for key, blob in self._store.embeddings(ids, model).items()
+        }
 
     def put(self, items: Mapping[str, Vector], model: str) -> None:
         if self._readonly or not items:
             return
-        rows = [(item, model, vector_to_blob(v)) for item, v in items.items()]
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            self._db.executemany(_UPSERT, rows)
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        self._store.save_embeddings({k: vector_to_blob(v) for k, v in items.items()}, model)
+
+
+class EmbeddingStore(Protocol):
+    """The part of digest.store.Store this cache uses."""
+
+    def embeddings(self, ids: Iterable[str], model: str) -> dict[str, bytes]: ...
+
+    def save_embeddings(self, vectors: Mapping[str, bytes], model: str) -> None: ...
 
 
 # --- Similarities ------------------------------------------------------------------------

@@ -770,6 +770,7 @@ class SqliteStore:
                 for d in report.deliveries
             ],
             "errors": list(report.errors),
+            "notes": list(report.notes),
         }
         with self._transaction() as db:
             db.execute(

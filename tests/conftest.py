@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from support.semantic import require_semantic_extra
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -12,3 +13,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="rewrite golden files (parsed papers, rendered emails) from the current output",
     )
+
+
+@pytest.fixture
+def semantic_extra() -> None:
+    """numpy and the rest of the [semantic] extra are importable (no model is loaded)."""
+    require_semantic_extra()

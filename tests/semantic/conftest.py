@@ -7,34 +7,18 @@ pass by skipping them. Tests of the fusion logic need none of this and always ru
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
+from support.semantic import require_semantic_extra
 
-from digest.semantic import Embedder, available
-
-INSTALL_HINT = "the semantic extra is not installed: pip install -e '.[semantic]'"
-
-
-def _require_extra() -> None:
-    if available():
-        return
-    if os.environ.get("DIGEST_REQUIRE_SEMANTIC") == "1":
-        pytest.fail(f"DIGEST_REQUIRE_SEMANTIC=1 but {INSTALL_HINT}", pytrace=False)
-    pytest.skip(INSTALL_HINT)
-
-
-@pytest.fixture
-def semantic_extra() -> None:
-    """numpy and the rest of the extra are importable (no model is loaded)."""
-    _require_extra()
+from digest.semantic import Embedder
 
 
 @pytest.fixture(scope="session")
 def embedder() -> Iterator[Embedder]:
     """The real model, loaded once for the whole session (several seconds on 2 cores)."""
-    _require_extra()
+    require_semantic_extra()
     model = Embedder()
     model.load()
     yield model

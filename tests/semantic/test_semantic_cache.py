@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -20,13 +19,11 @@ import pytest
 from digest.models import Paper, Profile, Term, Topic
 from digest.semantic import (
     DIMENSIONS,
-    EMBEDDINGS_TABLE,
     MISSING_EXTRA_NOTE,
-    PRUNE_EMBEDDINGS,
     MemoryEmbeddingCache,
     SemanticError,
     SemanticIndex,
-    SqliteEmbeddingCache,
+    StoreEmbeddingCache,
     profile_key,
     profile_text,
     semantic_index_for_run,
@@ -36,6 +33,7 @@ from digest.semantic import (
 from digest.store import SqliteStore
 
 pytestmark = pytest.mark.usefixtures("semantic_extra")
+MODEL_KEY_FOR_TESTS = "word-hash/1"  # WordHashEmbedder.name: the cache's model key
 
 
 class WordHashEmbedder:
@@ -151,23 +149,20 @@ def test_no_papers_make_an_empty_index() -> None:
     assert scores is not None and scores.similarity == {}
 
 
-# --- the SQLite cache, on a real store file -------------------------------------------------
+# --- the cache in a real store file ---------------------------------------------------------
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Any:
-    path = tmp_path / "digest.sqlite3"
-    SqliteStore.open(path).close()  # the store's own schema (papers table) ...
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute(EMBEDDINGS_TABLE)  # ... plus the embeddings table its migration adds
-    yield db
-    db.close()
+def store(tmp_path: Path) -> Any:
+    opened = SqliteStore.open(tmp_path / "digest.sqlite3")
+    yield opened
+    opened.close()
 
 
-def test_sqlite_cache_keeps_vectors_per_model(database: sqlite3.Connection) -> None:
+def test_store_cache_keeps_vectors_per_model(store: SqliteStore) -> None:
     import numpy as np
 
-    cache = SqliteEmbeddingCache(database)
+    cache = StoreEmbeddingCache(store)
     one, two = np.full(DIMENSIONS, 0.5, np.float32), np.full(DIMENSIONS, -0.25, np.float32)
     cache.put({"2403.00001": one, "profile:abc": two}, "m/1")
     cache.put({"2403.00001": two}, "m/2")
@@ -177,13 +172,12 @@ def test_sqlite_cache_keeps_vectors_per_model(database: sqlite3.Connection) -> N
     assert np.array_equal(cache.get(["2403.00001"], "m/2")["2403.00001"], two)
     cache.put({"2403.00001": two}, "m/1")  # a recomputed vector replaces the old one
     assert np.array_equal(cache.get(["2403.00001"], "m/1")["2403.00001"], two)
-    assert not database.in_transaction
 
 
-def test_sqlite_cache_reads_many_ids_in_chunks(database: sqlite3.Connection) -> None:
+def test_store_cache_reads_many_ids_in_chunks(store: SqliteStore) -> None:
     import numpy as np
 
-    cache = SqliteEmbeddingCache(database)
+    cache = StoreEmbeddingCache(store)
     vectors = {f"id{i}": np.full(DIMENSIONS, i, np.float32) for i in range(1200)}
     cache.put(vectors, "m/1")
     found = cache.get(list(vectors), "m/1")
@@ -191,54 +185,51 @@ def test_sqlite_cache_reads_many_ids_in_chunks(database: sqlite3.Connection) -> 
     assert found["id1199"][0] == 1199.0
 
 
-def test_sqlite_cache_with_semantic_index_survives_a_reopen(
-    tmp_path: Path, database: sqlite3.Connection
-) -> None:
+def test_store_cache_with_semantic_index_survives_a_reopen(tmp_path: Path) -> None:
     embedder = WordHashEmbedder()
-    SemanticIndex.build(PAPERS, embedder, SqliteEmbeddingCache(database))
-    database.close()
-    reopened = sqlite3.connect(tmp_path / "digest.sqlite3", isolation_level=None)
+    path = tmp_path / "digest.sqlite3"
+    first = SqliteStore.open(path)
+    SemanticIndex.build(PAPERS, embedder, StoreEmbeddingCache(first))
+    first.close()
+    reopened = SqliteStore.open(path)
     try:
-        index = SemanticIndex.build(PAPERS, embedder, SqliteEmbeddingCache(reopened))
+        index = SemanticIndex.build(PAPERS, embedder, StoreEmbeddingCache(reopened))
         assert index.computed == 0
     finally:
         reopened.close()
 
 
-def test_a_readonly_sqlite_cache_reads_but_never_writes(
-    tmp_path: Path, database: sqlite3.Connection
-) -> None:
+def test_a_readonly_store_cache_reads_but_never_writes(tmp_path: Path) -> None:
     embedder = WordHashEmbedder()
-    SemanticIndex.build(PAPERS[:1], embedder, SqliteEmbeddingCache(database))
-    uri = f"{(tmp_path / 'digest.sqlite3').resolve().as_uri()}?mode=ro"
-    readonly = sqlite3.connect(uri, uri=True, isolation_level=None)
+    path = tmp_path / "digest.sqlite3"
+    writable = SqliteStore.open(path)
+    SemanticIndex.build(PAPERS[:1], embedder, StoreEmbeddingCache(writable))
+    readonly = SqliteStore.open_readonly(path)
     try:
-        index = SemanticIndex.build(PAPERS, embedder, SqliteEmbeddingCache(readonly, readonly=True))
+        cache = StoreEmbeddingCache(readonly, readonly=True)
+        index = SemanticIndex.build(PAPERS, embedder, cache)
         assert index.computed == 2  # embedded for this preview, not stored
         assert index.scores_for(PROFILE) is not None
     finally:
         readonly.close()
-    count = database.execute("SELECT count(*) FROM embeddings").fetchone()[0]
-    assert count == 1
+    stored = writable.embeddings([p.id for p in PAPERS], MODEL_KEY_FOR_TESTS)
+    writable.close()
+    assert set(stored) == {PAPERS[0].id}
 
 
-def test_prune_drops_vectors_of_papers_gone_stale_and_keeps_profiles(
-    tmp_path: Path, database: sqlite3.Connection
-) -> None:
-    store = SqliteStore.open(tmp_path / "digest.sqlite3")
-    try:
-        store.save_papers(PAPERS[:1], dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
-        store.save_papers(PAPERS[1:2], dt.datetime(2026, 3, 1, tzinfo=dt.UTC))
-    finally:
-        store.close()
+def test_prune_drops_vectors_of_papers_gone_stale_and_keeps_profiles(store: SqliteStore) -> None:
+    store.save_papers(PAPERS[:1], dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    store.save_papers(PAPERS[1:2], dt.datetime(2026, 3, 1, tzinfo=dt.UTC))
     embedder = WordHashEmbedder()
-    cache = SqliteEmbeddingCache(database)
+    cache = StoreEmbeddingCache(store)
     index = SemanticIndex.build(PAPERS, embedder, cache)  # PAPERS[2] never reached the store
     index.scores_for(PROFILE)
-    cutoff = dt.datetime(2026, 2, 1, tzinfo=dt.UTC).isoformat(timespec="microseconds")
-    database.execute(PRUNE_EMBEDDINGS, (cutoff,))
-    left = {row[0] for row in database.execute("SELECT paper_id FROM embeddings")}
-    assert left == {PAPERS[1].id, profile_key(profile_text(PROFILE))}
+    store.prune_embeddings(dt.datetime(2026, 2, 1, tzinfo=dt.UTC))
+    every = [p.id for p in PAPERS] + [profile_key(profile_text(PROFILE))]
+    assert set(store.embeddings(every, MODEL_KEY_FOR_TESTS)) == {
+        PAPERS[1].id,
+        profile_key(profile_text(PROFILE)),
+    }
 
 
 # --- the run's entry point ------------------------------------------------------------------

@@ -94,6 +94,7 @@ def write_config(root: Path, http_port: int, smtp_port: int, *, extra: str = "")
         f"""
 [digest]
 data_dir = "state"
+semantic = false  # the model takes seconds per run; tests/e2e/test_e2e_semantic.py turns it on
 
 [fetch]
 contact = "tests@example.org"

@@ -1,0 +1,48 @@
+"""A real run with the [semantic] extra: papers embedded once into the store, reused next time;
+a paper that shares no keyword but says the same thing can reach the digest, and says why."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+
+import pytest
+from support.installation import BOB, Installation
+
+from digest.semantic import MODEL_KEY
+
+pytestmark = pytest.mark.usefixtures("semantic_extra")
+
+NOW = dt.datetime(2024, 11, 28, 12, 0, tzinfo=dt.UTC)
+
+
+def embedded(installation: Installation) -> int:
+    db = sqlite3.connect(installation.database)
+    try:
+        query = "SELECT count(*) FROM embeddings WHERE model = ? AND paper_id NOT LIKE 'profile:%'"
+        return int(db.execute(query, (MODEL_KEY,)).fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_semantic_run_embeds_each_paper_once_and_explains_meaning_matches(
+    installation: Installation,
+) -> None:
+    text = installation.config.read_text(encoding="utf-8")
+    installation.config.write_text(text.replace("semantic = false", "semantic = true"), "utf-8")
+    installation.subscribe(BOB, ("reinforcement learning",))
+    for offset in (0, 1):
+        day = NOW.date() - dt.timedelta(days=offset)
+        installation.serve_day(day, "hf_day1.json", "arxiv_day1.xml")
+
+    report = installation.run(NOW)
+
+    assert report.ok and report.notes == ()  # the extra is there: no "semantic is off" note
+    first = embedded(installation)
+    assert first == 12 + 45  # every paper of both listings, once
+    (mail,) = installation.smtp.handler.to(BOB)
+    body = mail.message.get_body(("plain",)).get_content()
+    assert "reinforcement learning" in body.lower()
+
+    installation.run(NOW + dt.timedelta(hours=1))
+    assert embedded(installation) == first  # the second run embedded nothing new
