@@ -226,6 +226,7 @@ class PaperIndex:
         self._log_upvotes = [
             math.log1p(p.hf.upvotes) if p.hf and p.hf.upvotes > 0 else 0.0 for p in self.papers
         ]
+        self._upvoted = frozenset(d for d, lift in enumerate(self._log_upvotes) if lift > 0)
 
     def _add(self, doc: int, paper: Paper) -> None:
         lengths = []
@@ -573,13 +574,15 @@ def rank_top(
 def _above_cut(index: PaperIndex, profile: Profile, scores: dict[int, float]) -> dict[int, float]:
     """The papers whose score (with the popularity lift) could reach min_score: usually
     most scored papers fall short, so they leave here in one sweep."""
-    cut = profile.min_score - 0.001
     weight = profile.popularity_weight
-    if not weight:
-        return {d: s for d, s in scores.items() if s >= cut}
-    lift = index._log_upvotes
-    lifted = {d: s + weight * lift[d] if lift[d] > 0 and s > 0 else s for d, s in scores.items()}
-    return {d: s for d, s in lifted.items() if s >= cut}
+    if weight:
+        lift = index._log_upvotes
+        for doc in scores.keys() & index._upvoted:
+            score = scores[doc]
+            if score > 0:
+                scores[doc] = score + weight * lift[doc]
+    cut = profile.min_score - 0.001
+    return {d: s for d, s in scores.items() if s >= cut}
 
 
 # round(x, 4) moves a score by at most half of 0.0001, and rounding never reorders scores:
@@ -616,18 +619,22 @@ def _as_set(ids: Collection[str]) -> Set[str]:
 
 
 def _keyword_scores(terms: list[_ResolvedTerm]) -> dict[int, float]:
-    """Sum of each keyword's weighted score per paper (the first keyword copied whole)."""
-    if not terms:
-        return {}
-    _topic, _text, first, first_weight = terms[0]
-    if first_weight == 1.0:
-        scores = dict(zip(first.docs, first.scores, strict=True))
-    else:
-        scores = {d: first_weight * s for d, s in zip(first.docs, first.scores, strict=True)}
-    get = scores.get
-    for _topic, _text, hits, weight in terms[1:]:
-        for doc, base in zip(hits.docs, hits.scores, strict=True):
-            scores[doc] = get(doc, 0.0) + weight * base
+    """Sum of each keyword's weighted score per paper. Built from whole keywords at a time
+    (dict building and merging run in C); only papers two keywords share are added here."""
+    scores: dict[int, float] = {}
+    for _topic, _text, hits, weight in terms:
+        weighted = (
+            hits.scores
+            if weight == 1.0
+            else map(operator.mul, itertools.repeat(weight), hits.scores)
+        )
+        found = dict(zip(hits.docs, weighted, strict=True))
+        if scores:
+            for doc in found.keys() & scores.keys():
+                found[doc] = scores[doc] + found[doc]
+            scores.update(found)
+        else:
+            scores = found
     return scores
 
 
@@ -666,14 +673,15 @@ class _Context:
 
 
 def _explain(context: _Context, doc: int, score: float) -> Ranked:
-    # Called for every paper above min_score, so kept lean: most profiles have one topic.
+    # Called for every paper a digest shows, so kept lean: most profiles have one topic.
     profile = context.profile
     paper = context.index.papers[doc]
     found = []
     for topic, text, hits, weight in context.terms:
-        base = hits.score_of(doc)
-        if base is not None:
-            found.append((weight * base, topic, text, hits.spans_of(doc)))
+        docs = hits.docs
+        i = bisect_left(docs, doc)  # (TermHits.score_of, inlined)
+        if i < len(docs) and docs[i] == doc:
+            found.append((weight * hits.scores[i], topic, text, hits.spans_of(doc)))
     if len(found) > 1:
         found.sort(key=_by_contribution)
     matches = [
