@@ -226,6 +226,14 @@ def make_profiles(
     return profiles
 
 
+def machine_speed() -> float:
+    """Seconds for a fixed pure-Python loop: on a shared machine the figures move with
+    its load, and this says how fast the machine was when they were taken."""
+    start = time.process_time()
+    sum(range(10_000_000))
+    return time.process_time() - start
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -334,7 +342,8 @@ def main() -> None:
     background = corpus_stats(papers)
     print(
         f"{len(papers)} papers from {len(seed)} seed abstracts, limit {args.limit}; "
-        f"{os.cpu_count()} CPUs; peak RSS {peak_rss_mb():.0f} MB",
+        f"{os.cpu_count()} CPUs; peak RSS {peak_rss_mb():.0f} MB; "
+        f"sum(range(10**7)) takes {machine_speed():.2f} s CPU here",
         flush=True,
     )
     variants = ["zipf", "uniform"] if args.keywords == "both" else [args.keywords]
@@ -358,6 +367,7 @@ def main() -> None:
             run = functools.partial(time_ranking, papers, background, profiles[:count], None)
             figures = in_child(run)
             report("rank() all  ", count, figures, None)
+    print(f"sum(range(10**7)) now takes {machine_speed():.2f} s CPU", flush=True)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,13 @@ How a score is made (scores are absolute, so a `min_score` means the same every 
 - Any exclusion phrase in the title, abstract or HF keywords removes the paper.
 
 The index is built once per run and shared by every subscriber; what a keyword matches is
-computed on first use and cached in the index, so ranking costs grow with the matches of a
-profile's keywords, not with the number of papers.
+computed on first use and cached in the index (compactly, as arrays), so ranking costs grow
+with the matches of a profile's keywords, not with the number of papers.
+
+`rank_top(index, profile, limit=k)` is what a digest needs: the k best papers explained and
+the number that matched. It scores every candidate as a plain float and builds the
+explanations (Ranked, Match spans) only for those k; `rank()` is `rank_top` without a
+limit, for callers that want every match explained.
 """
 
 from __future__ import annotations
