@@ -1,37 +1,52 @@
 """How fast is ranking a day's papers for many subscribers?
 
-    python bench/rank.py [--papers 5000] [--profiles 1000,10000] [--huge] [--corpus PATH]
+    python bench/rank.py [--papers 5000] [--profiles 1000,10000,50000] [--limit 25]
+                         [--keywords zipf|uniform|both] [--everything 10000] [--corpus PATH]
 
 Builds a synthetic day from the evaluation corpus (real titles and abstracts, recombined:
 a title, then sentences of two or three abstracts; plus authors, categories and, for one
-paper in five, Hugging Face keywords and upvotes) and realistic profiles (3-12 keywords
-drawn from the corpus vocabulary: phrases, topical words, wildcards, acronyms and a share
-of generic words such as "model"; some exclusions, authors and categories; min_score 0-3,
-mostly the default 1 or 2). Prints the index build time, the time to rank
-every profile against the shared index, per-profile cost, results returned and peak RSS,
-for each profile count (--huge adds 50,000). Each count gets a fresh index, so keyword
-look-ups are paid again.
+paper in five, Hugging Face keywords and upvotes) and profiles of 3-12 keywords (phrases,
+topical words, wildcards, acronyms and a share of generic words such as "model"; some
+exclusions, authors and categories; min_score 0-3, mostly the default 1 or 2).
+
+How subscribers pick keywords decides how much look-up work they share:
+- zipf (realistic, the default): within each kind, keywords are drawn by popularity, a
+  Zipf law over the candidates (phrases and acronyms most frequent in the papers first,
+  so "diffusion models" and "LLM" are common choices; words in a fixed random order), as
+  real subscribers share mainstream research topics;
+- uniform (stress): every candidate equally likely, so nearly every profile brings ~6
+  keywords nobody else uses, each paying a first-time look-up.
+
+Each profile count is measured in a forked child with a fresh index (so keyword look-ups
+are paid again and the peak RSS is that run's): the index build, then `rank_top(limit=...)`
+for every profile as the pipeline calls it (with the day's ids as `eligible`), wall and CPU
+time, per-profile cost, slowest profile, distinct keywords looked up, papers matched per
+profile, peak RSS, and how time grew against the previous count. `--everything N` also
+times `rank()` returning every matching paper explained, for N profiles, for comparison.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
+import os
 import random
 import re
 import resource
 import sys
 import time
 from collections import Counter
-from dataclasses import replace
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from digest.models import HFSignals, Paper, Profile, Term, Topic  # noqa: E402
-from digest.rank import CorpusStats, build_index, corpus_stats, rank  # noqa: E402
+from digest.rank import CorpusStats, build_index, corpus_stats, rank, rank_top  # noqa: E402
 from digest.textmatch import fold, stem  # noqa: E402
 
 DEFAULT_CORPUS = ROOT / "tests" / "rank" / "eval" / "corpus.json"
@@ -111,9 +126,11 @@ def make_papers(
 
 
 def vocabulary(papers: list[Paper], stats: CorpusStats) -> dict[str, list[str]]:
-    """Candidate keywords by kind. "generic" words are in more than 2% of papers ("model",
-    "learning"), counting every form of the word: researchers rarely pick them, and they
-    match hundreds of papers a day. "topical" words are in 0.04-1% of papers."""
+    """Candidate keywords by kind, most popular first for the Zipf draw. "generic" words are
+    in more than 2% of papers ("model", "learning"), counting every form of the word:
+    researchers rarely pick them, and they match hundreds of papers a day. "topical" words
+    are in 0.04-1% of papers. Phrases and acronyms come most frequent first (the common
+    research phrases); words in a fixed random order (popularity unrelated to frequency)."""
     surface: set[str] = set()
     phrases: Counter[str] = Counter()
     acronyms: Counter[str] = Counter()
@@ -132,18 +149,52 @@ def vocabulary(papers: list[Paper], stats: CorpusStats) -> dict[str, list[str]]:
     def share(word: str) -> float:
         return stats.doc_freq.get(stem(fold(word)), 0) / n
 
+    def by_count(counts: Counter[str]) -> list[str]:
+        return sorted((w for w, c in counts.items() if c >= 2), key=lambda w: (-counts[w], w))
+
+    shuffle = random.Random(7)
+    topical = sorted(w for w in surface if 0.0004 <= share(w) <= 0.01)
+    generic = sorted(w for w in surface if share(w) > 0.02)
+    shuffle.shuffle(topical)
+    shuffle.shuffle(generic)
     return {
-        "topical": sorted(w for w in surface if 0.0004 <= share(w) <= 0.01),
-        "generic": sorted(w for w in surface if share(w) > 0.02),
-        "phrase": sorted(p for p, c in phrases.items() if c >= 2),
-        "acronym": sorted(a for a, c in acronyms.items() if c >= 2),
+        "topical": topical,
+        "generic": generic,
+        "phrase": by_count(phrases),
+        "acronym": by_count(acronyms),
     }
 
 
+class KeywordDraw:
+    """Draws a keyword of a kind: by Zipf popularity (weight 1 / (rank + 2)) or uniformly."""
+
+    def __init__(self, vocab: dict[str, list[str]], rng: random.Random, zipf: bool) -> None:
+        self.vocab = vocab
+        self.rng = rng
+        self.cumulative: dict[str, list[float]] | None = None
+        if zipf:
+            self.cumulative = {
+                kind: list(itertools.accumulate(1.0 / (r + 2) for r in range(len(words))))
+                for kind, words in vocab.items()
+            }
+
+    def __call__(self, kind: str) -> str:
+        words = self.vocab[kind]
+        if self.cumulative is None:
+            return self.rng.choice(words)
+        return self.rng.choices(words, cum_weights=self.cumulative[kind])[0]
+
+
 def make_profiles(
-    papers: list[Paper], stats: CorpusStats, n: int, rng: random.Random, generic_share: float
+    papers: list[Paper],
+    stats: CorpusStats,
+    n: int,
+    rng: random.Random,
+    generic_share: float,
+    zipf: bool,
 ) -> list[Profile]:
     vocab = vocabulary(papers, stats)
+    draw = KeywordDraw(vocab, rng, zipf)
     people = sorted({a for p in papers[:500] for a in p.authors})
     profiles = []
     for _ in range(n):
@@ -151,21 +202,21 @@ def make_profiles(
         for _ in range(rng.randint(3, 12)):
             roll = rng.random()
             if roll < generic_share:
-                text = rng.choice(vocab["generic"])
+                text = draw("generic")
             elif roll < 0.35:
-                text = rng.choice(vocab["phrase"])
+                text = draw("phrase")
             elif roll < 0.45:
-                word = rng.choice(vocab["topical"])
+                word = draw("topical")
                 text = word[: max(6, len(word) - 2)] + "*"
             elif roll < 0.55:
-                text = rng.choice(vocab["acronym"])
+                text = draw("acronym")
             else:
-                text = rng.choice(vocab["topical"])
+                text = draw("topical")
             terms.append(Term(text, rng.choice([1.0, 1.0, 1.5, 2.0]), text.isupper()))
         profiles.append(
             Profile(
                 topics=(Topic("main", tuple(terms)),),
-                exclude=tuple(rng.sample(vocab["phrase"], 1)) if rng.random() < 0.3 else (),
+                exclude=(draw("phrase"),) if rng.random() < 0.3 else (),
                 authors=tuple(rng.sample(people, 2)) if rng.random() < 0.2 else (),
                 categories=tuple(rng.sample(CATEGORIES, 2)) if rng.random() < 0.3 else (),
                 min_score=rng.choice([0.0, 1.0, 1.0, 2.0, 2.0, 3.0]),
@@ -175,16 +226,101 @@ def make_profiles(
     return profiles
 
 
+def machine_speed() -> float:
+    """Seconds for a fixed pure-Python loop: on a shared machine the figures move with
+    its load, and this says how fast the machine was when they were taken."""
+    start = time.process_time()
+    sum(range(10_000_000))
+    return time.process_time() - start
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def in_child(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run `work` in a forked child and return its figures: each run starts from the same
+    memory (papers and profiles only) and reports its own peak RSS."""
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: measure, report, leave without running the parent's cleanup
+        os.close(reader)
+        try:
+            figures = work()
+            figures["rss_mb"] = peak_rss_mb()
+            os.write(writer, json.dumps(figures).encode())
+        finally:
+            os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    result: dict[str, Any] = json.loads(data)
+    return result
+
+
+def time_ranking(
+    papers: list[Paper],
+    background: CorpusStats,
+    profiles: Sequence[Profile],
+    limit: int | None,
+) -> dict[str, Any]:
+    """Build a fresh index and rank every profile: `rank_top(limit)`, or `rank()` if None."""
+    start = time.perf_counter()
+    index = build_index(papers, background=background)
+    built = time.perf_counter() - start
+    eligible = frozenset(index.ids)  # the pipeline passes each subscriber's unsent papers
+    matched = returned = 0
+    slowest = 0.0
+    wall, cpu = time.perf_counter(), time.process_time()
+    for profile in profiles:
+        t0 = time.perf_counter()
+        if limit is None:
+            found = rank(index, profile, eligible=eligible)
+            matched += len(found)
+            returned += len(found)
+        else:
+            result = rank_top(index, profile, limit=limit, eligible=eligible)
+            matched += result.matched
+            returned += len(result.ranked)
+        slowest = max(slowest, time.perf_counter() - t0)
+    return {
+        "index_s": built,
+        "wall_s": time.perf_counter() - wall,
+        "cpu_s": time.process_time() - cpu,
+        "slowest_ms": slowest * 1000,
+        "matched": matched / len(profiles),
+        "returned": returned / len(profiles),
+        "keywords": len({(t.text, t.case_sensitive) for p in profiles for t in p.all_terms}),
+    }
+
+
+def report(label: str, count: int, f: dict[str, Any], previous: tuple[int, float] | None) -> None:
+    growth = ""
+    if previous:
+        growth = f"; x{count / previous[0]:.0f} profiles -> x{f['wall_s'] / previous[1]:.1f} time"
+    print(
+        f"  {label} {count:>6} profiles: index {f['index_s']:4.1f} s, rank {f['wall_s']:6.2f} s "
+        f"wall / {f['cpu_s']:6.2f} s CPU ({f['wall_s'] / count * 1000:.2f} ms/profile, "
+        f"slowest {f['slowest_ms']:.0f} ms), {f['keywords']} distinct keywords, "
+        f"{f['matched']:.0f} matched / {f['returned']:.0f} returned per profile, "
+        f"peak RSS {f['rss_mb']:.0f} MB{growth}",
+        flush=True,
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--papers", type=int, default=5000)
-    parser.add_argument("--profiles", default="1000,10000")
-    parser.add_argument("--huge", action="store_true", help="also rank 50,000 profiles")
+    parser.add_argument("--profiles", default="1000,10000,50000")
+    parser.add_argument("--limit", type=int, default=25, help="papers explained per profile")
+    parser.add_argument("--keywords", choices=["zipf", "uniform", "both"], default="both")
+    parser.add_argument(
+        "--everything",
+        default="10000",
+        help="profile counts for which to also time rank() returning every match ('' for none)",
+    )
     parser.add_argument(
         "--seed-vocabulary-only",
         action="store_true",
@@ -201,38 +337,37 @@ def main() -> None:
     rng = random.Random(20260101)
     seed = load_seed(args.corpus)
     papers = make_papers(seed, args.papers, rng, not args.seed_vocabulary_only)
-    counts = [int(c) for c in args.profiles.split(",")] + ([50_000] if args.huge else [])
+    counts = [int(c) for c in args.profiles.split(",") if c]
+    everything = [int(c) for c in args.everything.split(",") if c]
     background = corpus_stats(papers)
-    all_profiles = make_profiles(papers, background, max(counts), rng, args.generic_share)
-    print(f"{len(papers)} papers, {len(seed)} seed abstracts; peak RSS {peak_rss_mb():.0f} MB")
-
-    for count in counts:
-        start = time.perf_counter()
-        index = build_index(papers, background=background)
-        built = time.perf_counter() - start
-        returned = 0
-        slowest = 0.0
-        start = time.perf_counter()
-        for profile in all_profiles[:count]:
-            t0 = time.perf_counter()
-            returned += len(rank(index, profile))
-            slowest = max(slowest, time.perf_counter() - t0)
-        ranked = time.perf_counter() - start
-        # the same profiles with nothing passing min_score: keyword look-ups and scoring
-        # only, without building the explained results
-        silent = [replace(p, min_score=1000.0) for p in all_profiles[:count]]
-        index = build_index(papers, background=background)
-        start = time.perf_counter()
-        for profile in silent:
-            rank(index, profile)
-        scoring = time.perf_counter() - start
-        print(
-            f"{count:>6} profiles: index {built:5.2f} s, rank {ranked:6.2f} s "
-            f"(scoring alone {scoring:5.2f} s) "
-            f"({ranked / count * 1000:.3f} ms/profile, slowest {slowest * 1000:.1f} ms), "
-            f"{returned / count:.0f} papers returned per profile, "
-            f"peak RSS {peak_rss_mb():.0f} MB"
+    print(
+        f"{len(papers)} papers from {len(seed)} seed abstracts, limit {args.limit}; "
+        f"{os.cpu_count()} CPUs; peak RSS {peak_rss_mb():.0f} MB; "
+        f"sum(range(10**7)) takes {machine_speed():.2f} s CPU here",
+        flush=True,
+    )
+    variants = ["zipf", "uniform"] if args.keywords == "both" else [args.keywords]
+    for variant in variants:
+        profiles = make_profiles(
+            papers,
+            background,
+            max(counts + everything),
+            random.Random(f"{variant}-profiles"),
+            args.generic_share,
+            zipf=variant == "zipf",
         )
+        print(f"{variant} keywords:", flush=True)
+        previous = None
+        for count in counts:
+            run = functools.partial(time_ranking, papers, background, profiles[:count], args.limit)
+            figures = in_child(run)
+            report(f"rank_top({args.limit})", count, figures, previous)
+            previous = (count, figures["wall_s"])
+        for count in everything:
+            run = functools.partial(time_ranking, papers, background, profiles[:count], None)
+            figures = in_child(run)
+            report("rank() all  ", count, figures, None)
+    print(f"sum(range(10**7)) now takes {machine_speed():.2f} s CPU", flush=True)
 
 
 if __name__ == "__main__":

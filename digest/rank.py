@@ -17,16 +17,25 @@ How a score is made (scores are absolute, so a `min_score` means the same every 
 - Any exclusion phrase in the title, abstract or HF keywords removes the paper.
 
 The index is built once per run and shared by every subscriber; what a keyword matches is
-computed on first use and cached in the index, so ranking costs grow with the matches of a
-profile's keywords, not with the number of papers.
+computed on first use and cached in the index (compactly, as arrays), so ranking costs grow
+with the matches of a profile's keywords, not with the number of papers.
+
+`rank_top(index, profile, limit=k)` is what a digest needs: the k best papers explained and
+the number that matched. It scores every candidate as a plain float and builds the
+explanations (Ranked, Match spans) only for those k; `rank()` is `rank_top` without a
+limit, for callers that want every match explained.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
+import operator
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -59,6 +68,7 @@ CROSS_LIST_FACTOR = 0.5
 # Words of different HF keywords must not form a phrase together.
 _KEYWORD_GAP = 2
 _STRIDE = 6  # postings are flat int arrays of (doc, field, position, width, start, end)
+_Columns = tuple["array[int]", ...]
 
 
 def field_text(paper: Paper, which: Field) -> str:
@@ -144,15 +154,40 @@ def corpus_stats(papers: Iterable[Paper]) -> CorpusStats:
 
 @dataclass(frozen=True, slots=True)
 class TermHits:
-    """Where one keyword matched: per paper its base score (weight 1) and highlight spans."""
+    """Where one keyword matched, kept compact (a day's look-ups for thousands of profiles
+    stay cached): the papers in ascending order with their base scores (weight 1), and
+    every matched span as flat (doc, field, start, end) rows sorted by doc, which
+    `spans_of` shapes for display only for the papers a digest shows."""
 
-    docs: tuple[int, ...]
-    scores: tuple[float, ...]
-    spans: Mapping[int, tuple[tuple[Field, tuple[tuple[int, int], ...]], ...]]
-    base: Mapping[int, float]
+    docs: array[int]
+    scores: array[float]
+    rows: array[int]  # _ROW ints per span
+    row_docs: array[int]  # the doc of each row, to find a paper's rows by bisection
+
+    def score_of(self, doc: int) -> float | None:
+        i = bisect_left(self.docs, doc)
+        return self.scores[i] if i < len(self.docs) and self.docs[i] == doc else None
+
+    def spans_of(self, doc: int) -> tuple[tuple[Field, tuple[tuple[int, int], ...]], ...]:
+        """The highlighted spans in `doc`, per field in display order (title first)."""
+        first, last = bisect_left(self.row_docs, doc), bisect_right(self.row_docs, doc)
+        rows = self.rows
+        by_field: dict[int, list[tuple[int, int]]] = {}
+        for r in range(first * _ROW, last * _ROW, _ROW):
+            by_field.setdefault(rows[r + 1], []).append((rows[r + 2], rows[r + 3]))
+        shown = sorted((_FIELD_RANK[f], tuple(spans)) for f, spans in by_field.items())
+        return tuple((_FIELD_BY_RANK[rank], spans) for rank, spans in shown)
 
 
-_NO_HITS = TermHits((), (), {}, {})
+_NO_HITS = TermHits(array("i"), array("d"), array("i"), array("i"))
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryHits:
+    """Papers in a profile's categories -> (is primary, category), and the bonus each earns."""
+
+    docs: Mapping[int, tuple[bool, str]]
+    bonus: Mapping[int, float]
 
 
 class PaperIndex:
@@ -177,10 +212,26 @@ class PaperIndex:
         self._keys_by_stem: dict[str, list[str]] = {}
         for key in self._keys_sorted:
             self._keys_by_stem.setdefault(stem(key), []).append(key)
+        self._columns_cache: dict[str, _Columns] = {}
         self._term_cache: dict[tuple[str, bool], TermHits] = {}
         self._compiled_cache: dict[CompiledTerm, TermHits] = {}
         self._author_cache: dict[str, dict[int, str]] = {}
         self._category_cache: dict[str, dict[int, tuple[bool, str]]] = {}
+        self._categories_cache: dict[tuple[str, ...], CategoryHits] = {}
+        # What every keyword look-up and every profile needs per paper, worked out once:
+        # per field its boost, and per paper and field the length normalisation ...
+        self._boost = [FIELD_BOOST[f] for f in TEXT_FIELDS]
+        self._norm = tuple(self._length_norms(n, f) for n, f in enumerate(TEXT_FIELDS))
+        # ... and the paper ids, their sort order (ties in score go by id), and ln(1 + upvotes)
+        self.ids: tuple[str, ...] = tuple(p.id for p in self.papers)
+        id_order = sorted(range(len(self.ids)), key=self.ids.__getitem__)
+        self._id_rank = [0] * len(self.ids)
+        for position, doc in enumerate(id_order):
+            self._id_rank[doc] = position
+        self._log_upvotes = [
+            math.log1p(p.hf.upvotes) if p.hf and p.hf.upvotes > 0 else 0.0 for p in self.papers
+        ]
+        self._upvoted = frozenset(d for d, lift in enumerate(self._log_upvotes) if lift > 0)
 
     def _add(self, doc: int, paper: Paper) -> None:
         lengths = []
@@ -202,6 +253,11 @@ class PaperIndex:
             self._categories.setdefault(category.casefold(), []).append(
                 (doc, number == 0, category)
             )
+
+    def _length_norms(self, number: int, which: Field) -> list[float]:
+        fixed = 1.0 - FIELD_B[which]
+        slope = FIELD_B[which] / max(self.stats.avg_length.get(which.value, 0.0), 1.0)
+        return [fixed + slope * lengths[number] for lengths in self._lengths]
 
     # --- keywords -------------------------------------------------------------------------
 
@@ -244,10 +300,19 @@ class PaperIndex:
         idfs = sorted((self._pattern_idf(p) for p in compiled.alternatives[0]), reverse=True)
         return idfs[0] + 0.5 * sum(idfs[1:])
 
+    def _columns(self, key: str) -> _Columns:
+        """The postings of one key split into columns (doc, field, position, width, start,
+        end); split on first use and kept, since popular words recur in many keywords."""
+        columns = self._columns_cache.get(key)
+        if columns is None:
+            flat = self._postings[key]
+            columns = self._columns_cache[key] = tuple(flat[i::_STRIDE] for i in range(_STRIDE))
+        return columns
+
     def _doc_set(self, pattern: WordPattern) -> set[int]:
         found: set[int] = set()
         for key in self._keys_for(pattern):
-            found.update(self._postings[key][0::_STRIDE])
+            found.update(self._columns(key)[0])
         return found
 
     def _occurrences_of(
@@ -257,26 +322,29 @@ class PaperIndex:
         only in the docs `within` if given (jumping to them: postings are sorted by doc)."""
         found: list[tuple[int, ...]] = []
         for key in self._keys_for(pattern):
-            flat = self._postings[key]
-            columns = [flat[i::_STRIDE] for i in range(_STRIDE)]
-            if within is not None and len(within) * 16 < len(columns[0]):
-                docs = columns[0]
-                rows: Iterable[int] = (
+            columns = self._columns(key)
+            docs = columns[0]
+            hits: Iterable[tuple[int, ...]]
+            if within is None:
+                hits = zip(*columns, strict=True)
+            elif len(within) * 16 < len(docs):
+                rows = [
                     j
                     for d in sorted(within)
                     for j in range(bisect_left(docs, d), bisect_right(docs, d))
-                )
-                hits: Iterable[tuple[int, ...]] = (tuple(c[j] for c in columns) for j in rows)
+                ]
+                hits = [tuple(c[j] for c in columns) for j in rows]
             else:
-                hits = zip(*columns, strict=True)
-                if within is not None:
-                    hits = (h for h in hits if h[0] in within)
-            for hit in hits:
-                if pattern.kind == "prefix" and hit[3] > 1:
-                    continue  # "quantiz*" should light up "Quantization", not "...-aware"
-                if pattern.kind == "exact" and not self._same_case(pattern.value, hit):
-                    continue
-                found.append(hit)
+                hits = itertools.compress(
+                    zip(*columns, strict=True), map(within.__contains__, docs)
+                )
+            if pattern.kind == "stem":
+                found.extend(hits)
+            elif pattern.kind == "prefix":
+                # "quantiz*" should light up "Quantization", not "...-aware"
+                found.extend(h for h in hits if h[3] == 1)
+            else:
+                found.extend(h for h in hits if self._same_case(pattern.value, h))
         return found
 
     def _same_case(self, wanted: str, hit: tuple[int, ...]) -> bool:
@@ -286,6 +354,13 @@ class PaperIndex:
 
     def _match_sequence(self, sequence: tuple[WordPattern, ...]) -> list[tuple[int, ...]]:
         """(doc, field, start char, end char) of each place the word sequence occurs."""
+        if len(sequence) == 1 and sequence[0].kind == "stem":
+            # the commonest case, a plain word: its postings as they are
+            found: list[tuple[int, ...]] = []
+            for key in self._keys_for(sequence[0]):
+                docs, fields, _pos, _width, starts, ends = self._columns(key)
+                found.extend(zip(docs, fields, starts, ends, strict=True))
+            return found
         within: set[int] | None = None
         if len(sequence) > 1:
             # only papers holding every word can hold the phrase; often there are none
@@ -310,42 +385,34 @@ class PaperIndex:
             ]
         return [(d, f, s0, e) for d, f, _nxt, s0, e in partial]
 
+    def _is_one_word(self, compiled: CompiledTerm) -> bool:
+        """True if the term matches one spelling of one word: its matches are the rows of
+        a single posting list, already sorted and never overlapping."""
+        (first, *others) = compiled.alternatives
+        return not others and len(first) == 1 and len(self._keys_for(first[0])) == 1
+
     def _match_term(self, compiled: CompiledTerm) -> TermHits:
-        per_doc: dict[int, dict[int, list[tuple[int, int]]]] = {}
+        rows: list[tuple[int, ...]] = []
         for sequence in compiled.alternatives:
-            for d, f, start, end in self._match_sequence(sequence):
-                fields = per_doc.get(d)
-                if fields is None:
-                    per_doc[d] = {f: [(start, end)]}
-                else:
-                    fields.setdefault(f, []).append((start, end))
-        if not per_doc:
+            rows.extend(self._match_sequence(sequence))
+        if not rows:
             return _NO_HITS
-        idf = self._term_idf(compiled)
-        saturation = idf * (K1 + 1.0)
-        # per field number: boost, and the length normalisation as norm = fixed + slope * len
-        boost = [FIELD_BOOST[f] for f in TEXT_FIELDS]
-        fixed = [1.0 - FIELD_B[f] for f in TEXT_FIELDS]
-        slope = [
-            FIELD_B[f] / max(self.stats.avg_length.get(f.value, 0.0), 1.0) for f in TEXT_FIELDS
-        ]
-        docs: list[int] = []
-        scores: list[float] = []
-        spans: dict[int, tuple[tuple[Field, tuple[tuple[int, int], ...]], ...]] = {}
-        for d, fields in per_doc.items():
-            tf = 0.0
-            lengths = self._lengths[d]
-            shown: list[tuple[int, tuple[tuple[int, int], ...]]] = []
-            for f, found in fields.items():
-                merged = _merge(found) if len(found) > 1 else (found[0],)
-                tf += boost[f] * len(merged) / (fixed[f] + slope[f] * lengths[f])
-                shown.append((_FIELD_RANK[f], merged))
-            docs.append(d)
-            scores.append(saturation * tf / (tf + K1))
-            if len(shown) > 1:
-                shown.sort()
-            spans[d] = tuple((_FIELD_BY_RANK[r], merged) for r, merged in shown)
-        return TermHits(tuple(docs), tuple(scores), spans, dict(zip(docs, scores, strict=True)))
+        if not self._is_one_word(compiled):
+            # a phrase and its closed form, or two spellings, may have matched the same words
+            rows.sort()
+            rows = _merge_rows(rows)
+        saturation = self._term_idf(compiled) * (K1 + 1.0)
+        boost, norm = self._boost, self._norm
+        tf: dict[int, float] = {}
+        get = tf.get
+        for (d, f), count in Counter(map(_DOC_FIELD, rows)).items():
+            tf[d] = get(d, 0.0) + boost[f] * count / norm[f][d]
+        return TermHits(
+            docs=array("i", tf),
+            scores=array("d", [saturation * t / (t + K1) for t in tf.values()]),
+            rows=array("i", itertools.chain.from_iterable(rows)),
+            row_docs=array("i", map(_DOC, rows)),
+        )
 
     # --- authors and categories -----------------------------------------------------------
 
@@ -369,6 +436,23 @@ class PaperIndex:
             cached = self._category_cache[entry] = self._find_category(entry)
         return cached
 
+    def profile_categories(self, entries: tuple[str, ...]) -> CategoryHits:
+        """Papers in any of a profile's categories, merged as `rank` reads them (a primary
+        listing wins over a cross-list); cached per list, as many subscribers share one."""
+        cached = self._categories_cache.get(entries)
+        if cached is None:
+            docs: dict[int, tuple[bool, str]] = {}
+            for entry in entries:
+                for doc, (primary, spelled) in self.category_docs(entry).items():
+                    if primary or doc not in docs:
+                        docs[doc] = (primary, spelled)
+            bonus = {
+                doc: CATEGORY_BONUS * (1.0 if primary else CROSS_LIST_FACTOR)
+                for doc, (primary, _) in docs.items()
+            }
+            cached = self._categories_cache[entries] = CategoryHits(docs, bonus)
+        return cached
+
     def _find_category(self, entry: str) -> dict[int, tuple[bool, str]]:
         wanted = entry.casefold()
         found: dict[int, tuple[bool, str]] = {}
@@ -385,15 +469,25 @@ _FIELD_RANK = {0: 0, 2: 1, 1: 2}  # field number -> display rank
 _FIELD_BY_RANK = (Field.TITLE, Field.KEYWORDS, Field.ABSTRACT)
 
 
-def _merge(spans: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
-    """Sorted, non-overlapping spans (a phrase and its closed form may both have matched)."""
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(spans):
-        if merged and start < merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
-    return tuple(merged)
+_ROW = 4  # a matched span: doc, field number, start char, end char
+_DOC = operator.itemgetter(0)
+_DOC_FIELD = operator.itemgetter(0, 1)
+
+
+def _merge_rows(rows: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+    """Sorted (doc, field, start, end) rows with overlapping spans of a field joined."""
+    merged: list[tuple[int, ...]] = []
+    last_doc = last_field = last_end = -1
+    for row in rows:
+        doc, field_no, start, end = row
+        if start < last_end and doc == last_doc and field_no == last_field:
+            if end > last_end:
+                merged[-1] = (doc, field_no, merged[-1][2], end)
+                last_end = end
+            continue
+        merged.append(row)
+        last_doc, last_field, last_end = doc, field_no, end
+    return merged
 
 
 def build_index(papers: Sequence[Paper], *, background: CorpusStats | None = None) -> PaperIndex:
@@ -405,6 +499,14 @@ def build_index(papers: Sequence[Paper], *, background: CorpusStats | None = Non
 # --- Ranking ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class RankResult:
+    """The best papers for a profile, explained, and how many papers matched in all."""
+
+    ranked: tuple[Ranked, ...]
+    matched: int
+
+
 def rank(
     index: PaperIndex,
     profile: Profile,
@@ -413,12 +515,28 @@ def rank(
     updated: Collection[str] = (),
 ) -> tuple[Ranked, ...]:
     """Papers for this profile, best first, each with the reasons it scored."""
+    everything = len(index.papers)
+    return rank_top(index, profile, limit=everything, eligible=eligible, updated=updated).ranked
+
+
+def rank_top(
+    index: PaperIndex,
+    profile: Profile,
+    *,
+    limit: int,
+    eligible: Collection[str] | None = None,
+    updated: Collection[str] = (),
+) -> RankResult:
+    """The `limit` best papers for this profile (exactly `rank(...)[:limit]`), and the
+    number of papers that matched. Every candidate is scored as a plain float; only the
+    papers returned are explained, which is most of the cost of a long result."""
+    if limit < 0:
+        raise ValueError(f"limit must be 0 or more, not {limit}")
+    eligible = _as_set(eligible) if eligible is not None else None
+    replaced = _as_set(updated)
     terms = _resolve_terms(index, profile)
-    scores: dict[int, float] = {}
+    scores = _keyword_scores(terms)
     get = scores.get
-    for _topic, _text, hits, weight in terms:
-        for doc, base in zip(hits.docs, hits.scores, strict=True):
-            scores[doc] = get(doc, 0.0) + weight * base
 
     authored: dict[int, list[str]] = {}
     for author in profile.authors:
@@ -427,47 +545,102 @@ def rank(
     for doc in authored:
         scores[doc] = get(doc, 0.0) + AUTHOR_BONUS
 
-    in_category: dict[int, tuple[bool, str]] = {}
-    for entry in profile.categories:
-        for doc, (primary, spelled) in index.category_docs(entry).items():
-            if primary or doc not in in_category:
-                in_category[doc] = (primary, spelled)
-    selects_by_category = not terms and not profile.authors
-    for doc, (primary, _) in in_category.items():
-        if selects_by_category or doc in scores:
-            bonus = CATEGORY_BONUS * (1.0 if primary else CROSS_LIST_FACTOR)
-            scores[doc] = get(doc, 0.0) + bonus
+    in_category = index.profile_categories(profile.categories)
+    if not terms and not profile.authors:
+        scores = dict(in_category.bonus)  # a profile without keywords selects by category
+    else:
+        bonus = in_category.bonus
+        for doc in scores.keys() & bonus.keys():
+            scores[doc] += bonus[doc]
 
+    candidates = _above_cut(index, profile, scores)
     excluded: set[int] = set()
     for text in profile.exclude:
         excluded.update(index.term_hits(Term(text)).docs)
-    allowed = None
+    for doc in candidates.keys() & excluded:
+        del candidates[doc]
     if eligible is not None:
-        allowed = {index.ordinal[i] for i in eligible if i in index.ordinal}
-    replaced = {index.ordinal[i] for i in updated if i in index.ordinal}
+        ids = index.ids
+        candidates = {d: s for d, s in candidates.items() if ids[d] in eligible}
+    if replaced and not profile.include_updates:
+        ordinal = index.ordinal
+        for doc in candidates.keys() & {ordinal[i] for i in replaced if i in ordinal}:
+            del candidates[doc]
+    if profile.require_categories:
+        for doc in candidates.keys() - in_category.docs.keys():
+            del candidates[doc]
 
-    context = _Context(index, profile, terms, authored, in_category, replaced)
-    results: list[Ranked] = []
-    for doc, score in scores.items():
-        if doc in excluded or (allowed is not None and doc not in allowed):
-            continue
-        if doc in replaced and not profile.include_updates:
-            continue
-        if profile.require_categories and doc not in in_category:
-            continue
-        if profile.popularity_weight:
-            paper = index.papers[doc]
-            upvotes = paper.hf.upvotes if paper.hf else 0
-            if upvotes > 0 and score > 0:
-                score += profile.popularity_weight * math.log1p(upvotes)
-        if score < profile.min_score - 0.001:
-            continue  # clearly out: skip the rounding below, most papers leave here
-        score = round(score, 4)  # the score shown is the score compared
-        if score <= 0 or score < profile.min_score:
-            continue
-        results.append(_explain(context, doc, score))
-    results.sort(key=lambda r: (-r.score, r.paper.id))
-    return tuple(results)
+    matched, best = _select(index, candidates, profile.min_score, limit)
+    context = _Context(index, profile, terms, authored, in_category.docs, replaced)
+    ranked = tuple(_explain(context, doc, score) for score, doc in best)
+    return RankResult(ranked, matched)
+
+
+def _above_cut(index: PaperIndex, profile: Profile, scores: dict[int, float]) -> dict[int, float]:
+    """The papers whose score (with the popularity lift) could reach min_score: usually
+    most scored papers fall short, so they leave here in one sweep."""
+    weight = profile.popularity_weight
+    if weight:
+        lift = index._log_upvotes
+        for doc in scores.keys() & index._upvoted:
+            score = scores[doc]
+            if score > 0:
+                scores[doc] = score + weight * lift[doc]
+    cut = profile.min_score - 0.001
+    return {d: s for d, s in scores.items() if s >= cut}
+
+
+# round(x, 4) moves a score by at most half of 0.0001, and rounding never reorders scores:
+# only scores within this of a boundary need rounding to know which side they fall on.
+_ROUNDING_SLACK = 0.0001
+
+
+def _select(
+    index: PaperIndex, candidates: dict[int, float], min_score: float, limit: int
+) -> tuple[int, list[tuple[float, int]]]:
+    """How many candidates pass min_score, and the best `limit` as (score, doc), ranked by
+    the rounded score shown, then paper id. Rounding is slow (a decimal conversion), so only
+    the scores near min_score or near the last place of the top `limit` are rounded."""
+    floor = max(min_score, 0.0) + _ROUNDING_SLACK
+    for doc in [d for d, s in candidates.items() if s < floor]:
+        shown = round(candidates[doc], 4)
+        if shown <= 0 or shown < min_score:
+            del candidates[doc]
+    matched = len(candidates)
+    if limit == 0 or not candidates:
+        return matched, []
+    contenders: Iterable[tuple[int, float]] = candidates.items()
+    if limit < matched:
+        # anything that rounds level with the last of the top `limit` may win it on its id
+        edge = heapq.nlargest(limit, candidates.values())[-1] - _ROUNDING_SLACK
+        contenders = [(d, s) for d, s in contenders if s >= edge]
+    id_rank = index._id_rank
+    ordered = sorted((-round(s, 4), id_rank[d], d) for d, s in contenders)
+    return matched, [(-negative, doc) for negative, _, doc in ordered[:limit]]
+
+
+def _as_set(ids: Collection[str]) -> Set[str]:
+    return ids if isinstance(ids, Set) else frozenset(ids)
+
+
+def _keyword_scores(terms: list[_ResolvedTerm]) -> dict[int, float]:
+    """Sum of each keyword's weighted score per paper. Built from whole keywords at a time
+    (dict building and merging run in C); only papers two keywords share are added here."""
+    scores: dict[int, float] = {}
+    for _topic, _text, hits, weight in terms:
+        weighted = (
+            hits.scores
+            if weight == 1.0
+            else map(operator.mul, itertools.repeat(weight), hits.scores)
+        )
+        found = dict(zip(hits.docs, weighted, strict=True))
+        if scores:
+            for doc in found.keys() & scores.keys():
+                found[doc] = scores[doc] + found[doc]
+            scores.update(found)
+        else:
+            scores = found
+    return scores
 
 
 _ResolvedTerm = tuple[str, str, TermHits, float]  # topic, keyword text, hits, weight
@@ -501,18 +674,19 @@ class _Context:
     terms: list[_ResolvedTerm]
     authored: Mapping[int, list[str]]
     in_category: Mapping[int, tuple[bool, str]]
-    replaced: set[int]
+    replaced: Set[str]  # ids of papers that are new versions of ones already sent
 
 
 def _explain(context: _Context, doc: int, score: float) -> Ranked:
-    # Called for every paper above min_score, so kept lean: most profiles have one topic.
+    # Called for every paper a digest shows, so kept lean: most profiles have one topic.
     profile = context.profile
     paper = context.index.papers[doc]
     found = []
     for topic, text, hits, weight in context.terms:
-        base = hits.base.get(doc)
-        if base is not None:
-            found.append((weight * base, topic, text, hits.spans[doc]))
+        docs = hits.docs
+        i = bisect_left(docs, doc)  # (TermHits.score_of, inlined)
+        if i < len(docs) and docs[i] == doc:
+            found.append((weight * hits.scores[i], topic, text, hits.spans_of(doc)))
     if len(found) > 1:
         found.sort(key=_by_contribution)
     matches = [
@@ -542,7 +716,7 @@ def _explain(context: _Context, doc: int, score: float) -> Ranked:
         notes.append(f"category: {spelled}" + ("" if primary else " (cross-list)"))
     if profile.popularity_weight and paper.hf and paper.hf.upvotes > 0:
         notes.append(f"{paper.hf.upvotes} upvotes on Hugging Face")
-    is_update = doc in context.replaced
+    is_update = paper.id in context.replaced
     if is_update:
         notes.append("updated version of a paper you were sent")
     return Ranked(
