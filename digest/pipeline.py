@@ -39,7 +39,6 @@ from digest.models import (
     OutboxItem,
     Paper,
     Profile,
-    Ranked,
     RenderedDigest,
     RunReport,
     SourceOutcome,
@@ -47,7 +46,7 @@ from digest.models import (
     Subscriber,
 )
 from digest.progress import Progress, silent
-from digest.rank import PaperIndex, build_index, corpus_stats
+from digest.rank import PaperIndex, RankResult, build_index, corpus_stats, rank_top
 from digest.render import make_environment, render_digest
 from digest.schedule import due_digests, local_dates
 from digest.select import SeenRow, select_candidates, window_start
@@ -407,10 +406,18 @@ def shared_embedder() -> TextEmbedder | None:
 
 def ranked_for(
     day_index: DayIndex, profile: Profile, *, eligible: Collection[str], updated: Collection[str]
-) -> tuple[Ranked, ...]:
-    """Keywords, fused with meaning when the semantic index is there."""
+) -> RankResult:
+    """The papers a digest shows, best first, and how many matched in all.
+
+    Keywords alone: only the shown papers are explained (rank_top), which keeps thousands of
+    subscribers cheap. With the semantic index, keyword scores are fused with meaning first.
+    """
     scores = day_index.semantic.scores_for(profile) if day_index.semantic else None
-    return hybrid_rank(
+    if scores is None:
+        return rank_top(
+            day_index.index, profile, limit=profile.max_papers, eligible=eligible, updated=updated
+        )
+    fused = hybrid_rank(
         day_index.index,
         profile,
         day_index.papers,
@@ -418,6 +425,7 @@ def ranked_for(
         eligible=eligible,
         updated=updated,
     )
+    return RankResult(ranked=fused[: profile.max_papers], matched=len(fused))
 
 
 def _row(seen: SeenPaper) -> SeenRow:
@@ -542,18 +550,17 @@ def make_digest(
     settings: Settings,
     subscriber: Subscriber,
     day: dt.date,
-    ranked: Sequence[Ranked],
+    ranked: RankResult,
     seen_count: int,
     sources: tuple[SourceOutcome, ...],
     secret: bytes,
 ) -> Digest:
-    limit = subscriber.profile.max_papers
     return Digest(
         subscriber=subscriber,
         day=day,
-        papers=tuple(ranked[:limit]),
+        papers=ranked.ranked[: subscriber.profile.max_papers],
         seen_count=seen_count,
-        matched_count=len(ranked),
+        matched_count=ranked.matched,
         sources=sources,
         unsubscribe_url=unsubscribe_url(settings, subscriber.email, secret),
         manage_url=settings.email.manage_url,
