@@ -131,14 +131,7 @@ def run_once(
             stop=stop,
             notes=notes,
         )
-    deliveries = deliver_pending(
-        store,
-        make_sender,
-        settings.email.sender,
-        stop=stop,
-        lease_seconds=settings.schedule.lease_seconds,
-        progress=_progress(interactive, "sending", store.pending_count()),
-    )
+    deliveries = send_pending(settings, store, make_sender, stop=stop, interactive=interactive)
     report = RunReport(
         started=now,
         finished=utc_now() if now.tzinfo else now,
@@ -206,14 +199,7 @@ def deliver_due(
             days={subscriber.id: day for subscriber, day in due if subscriber.id is not None},
             notes=notes,
         )
-    deliveries = deliver_pending(
-        store,
-        make_sender,
-        settings.email.sender,
-        stop=stop,
-        lease_seconds=settings.schedule.lease_seconds,
-        progress=_progress(interactive, "sending", store.pending_count()),
-    )
+    deliveries = send_pending(settings, store, make_sender, stop=stop, interactive=interactive)
     report = RunReport(
         started=now,
         finished=utc_now() if now.tzinfo else now,
@@ -225,6 +211,25 @@ def deliver_due(
     if made or deliveries or errors:  # an idle tick every few minutes is not history
         finish_run(settings, store, report, make_sender, kind="tick", stop=stop)
     return report
+
+
+def send_pending(
+    settings: Settings,
+    store: Store,
+    make_sender: SenderFactory,
+    *,
+    stop: threading.Event | None,
+    interactive: bool,
+) -> tuple[DeliveryOutcome, ...]:
+    """Deliver every pending message under this installation's lease and sender settings."""
+    return deliver_pending(
+        store,
+        make_sender,
+        settings.email.sender,
+        stop=stop,
+        lease_seconds=settings.schedule.lease_seconds,
+        progress=_progress(interactive, "sending", store.pending_count()),
+    )
 
 
 def last_source_failures(settings: Settings, store: Store) -> tuple[SourceOutcome, ...]:
