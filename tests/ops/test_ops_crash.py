@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TEST_LEASE_SECONDS, run_digest, serve_today, start_digest
+from support.children import TEST_LEASE_SECONDS, run_digest, serve_today, start_digest
 from support.installation import ALICE, ALICE_WORDS, BOB, BOB_WORDS, Installation, arxiv_ids
 
 from digest.cli import main

@@ -12,7 +12,7 @@ import time
 from contextlib import closing
 from zoneinfo import ZoneInfo
 
-from conftest import REPO, child_env, serve_today
+from support.children import REPO, child_env, serve_today
 from support.installation import ALICE_WORDS, Installation
 
 from digest.config import load_settings

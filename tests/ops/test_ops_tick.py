@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import closing
 
 import pytest
-from conftest import serve_small
+from support.children import serve_small
 from support.installation import ALICE_WORDS, Installation
 
 from digest.cli import fetcher_reader, main, sender_factory
