@@ -22,11 +22,9 @@ import argparse
 import contextlib
 import datetime as dt
 import logging
-import signal
 import sys
 import threading
 from pathlib import Path
-from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers import SchedulerNotRunningError
@@ -39,7 +37,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from digest.config import Settings, load_settings
 from digest.errors import DigestError
 from digest.logs import event, setup_logging
-from digest.service import fetch_job, tick_job
+from digest.service import fetch_job, stop_on_signals, tick_job
 
 log = logging.getLogger("digest.scheduler")
 
@@ -132,36 +130,26 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     scheduler = build_scheduler(settings, stop)
 
-    def on_signal(number: int, frame: FrameType | None) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        event(
-            log,
-            "stop_requested",
-            f"{signal.Signals(number).name}: stopping after the message in flight",
-            level=logging.WARNING,
-        )
+    def shut_down() -> None:
         # Jobs finish on their own (they see `stop`); the process exits once they have.
         with contextlib.suppress(SchedulerNotRunningError):
             scheduler.shutdown(wait=False)
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    schedule = settings.schedule
-    event(
-        log,
-        "scheduler_started",
-        f"fetching at {', '.join(f'{t:%H:%M}' for t in schedule.fetch_at)} "
-        f"{schedule.fetch_timezone}; delivery tick every {schedule.tick_minutes} min; "
-        f"database {settings.database}",
-        database=str(settings.database),
-    )
-    try:
-        scheduler.start()
-    except KeyboardInterrupt:
-        event(log, "scheduler_interrupted", "interrupted", level=logging.WARNING)
-        return 130
+    with stop_on_signals(stop, message="stopping after the message in flight", on_stop=shut_down):
+        schedule = settings.schedule
+        event(
+            log,
+            "scheduler_started",
+            f"fetching at {', '.join(f'{t:%H:%M}' for t in schedule.fetch_at)} "
+            f"{schedule.fetch_timezone}; delivery tick every {schedule.tick_minutes} min; "
+            f"database {settings.database}",
+            database=str(settings.database),
+        )
+        try:
+            scheduler.start()
+        except KeyboardInterrupt:
+            event(log, "scheduler_interrupted", "interrupted", level=logging.WARNING)
+            return 130
     # The worker thread finishes its current job (which sees `stop`) before the process exits.
     event(log, "scheduler_stopped", "stopped")
     return 0

@@ -105,8 +105,15 @@ def tick_job(
 
 
 @contextmanager
-def stop_on_signals(stop: threading.Event) -> Iterator[threading.Event]:
-    """While inside, SIGTERM and SIGINT set `stop`; a second one raises KeyboardInterrupt.
+def stop_on_signals(
+    stop: threading.Event,
+    *,
+    message: str = "finishing the message in flight; the rest stay pending "
+    "(signal again to interrupt now)",
+    on_stop: Callable[[], None] | None = None,
+) -> Iterator[threading.Event]:
+    """While inside, SIGTERM and SIGINT set `stop` (and call `on_stop`); a second one raises
+    KeyboardInterrupt.
 
     Only the main thread may install handlers; elsewhere this does nothing.
     """
@@ -121,10 +128,11 @@ def stop_on_signals(stop: threading.Event) -> Iterator[threading.Event]:
         event(
             log,
             "stop_requested",
-            f"{signal.Signals(number).name}: finishing the message in flight; the rest stay "
-            "pending (signal again to interrupt now)",
+            f"{signal.Signals(number).name}: {message}",
             level=logging.WARNING,
         )
+        if on_stop is not None:
+            on_stop()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
