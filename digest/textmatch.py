@@ -35,6 +35,8 @@ _ACRONYM = re.compile(r"^[^\W_a-z]*[A-Z][^\W_a-z]*$")
 _VOWELS = frozenset("aeiouy")
 MAX_ALTERNATIVES = 8
 
+# snowballstemmer hands out PyStemmer's C build of the same algorithm when it is installed
+# (a dependency): the pure-Python one takes ~40x longer, which a day's index would feel.
 _stemmer = snowballstemmer.stemmer("english")
 
 
@@ -140,6 +142,8 @@ def keyword_words(text: str) -> list[list[tuple[str, bool]]]:
 @lru_cache(maxsize=100_000)
 def compile_term(text: str, case_sensitive: bool = False) -> CompiledTerm:
     """Compile keyword text. Raises ValueError if it holds no word."""
+    if text.isalnum():  # one plain word, the commonest keyword: nothing to split or join
+        return CompiledTerm(((_pattern(text, case_sensitive=case_sensitive, prefix=False),),))
     chains = keyword_words(text)
     if not chains:
         raise ValueError(f"keyword {text!r} has no letters or digits")
