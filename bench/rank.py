@@ -300,8 +300,9 @@ def report(label: str, count: int, f: dict[str, Any], previous: tuple[int, float
     if previous:
         growth = f"; x{count / previous[0]:.0f} profiles -> x{f['wall_s'] / previous[1]:.1f} time"
     print(
-        f"  {label} {count:>6} profiles: index {f['index_s']:4.1f} s, rank {f['wall_s']:6.2f} s "
-        f"wall / {f['cpu_s']:6.2f} s CPU ({f['wall_s'] / count * 1000:.2f} ms/profile, "
+        f"  {label} {count:>6} profiles: index {f['index_s']:4.1f} s + rank {f['wall_s']:6.2f} s "
+        f"= {f['index_s'] + f['wall_s']:5.1f} s wall (rank {f['cpu_s']:.2f} s CPU, "
+        f"{f['wall_s'] / count * 1000:.2f} ms/profile, "
         f"slowest {f['slowest_ms']:.0f} ms), {f['keywords']} distinct keywords, "
         f"{f['matched']:.0f} matched / {f['returned']:.0f} returned per profile, "
         f"peak RSS {f['rss_mb']:.0f} MB{growth}",

@@ -31,6 +31,7 @@ limit, for callers that want every match explained.
 from __future__ import annotations
 
 import math
+import operator
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
@@ -78,6 +79,7 @@ Ints = NDArray[np.int32]
 Floats = NDArray[np.float64]
 _NO_INTS: Ints = np.empty(0, dtype=np.int32)
 _NO_FLOATS: Floats = np.empty(0, dtype=np.float64)
+_POINTS = operator.itemgetter(0)
 _TRUE = np.ones(1, dtype=bool)
 
 
@@ -427,9 +429,10 @@ class PaperIndex:
 
     def _match_term(self, compiled: CompiledTerm) -> TermHits:
         found = [self._match_sequence(sequence) for sequence in compiled.alternatives]
-        rows = found[0] if len(found) == 1 else np.concatenate(found)
-        if not rows.size:
+        found = [rows for rows in found if rows.size]  # a closed form often finds nothing
+        if not found:
             return _NO_HITS
+        rows = found[0] if len(found) == 1 else np.concatenate(found)
         if not self._is_one_word(compiled):
             # several spellings, or a phrase and its closed form: sort by doc, field, start,
             # end (lexsort's last key sorts first), and join spans that matched the same words
@@ -670,7 +673,7 @@ def _summed_scores(
     The sum goes through a dense array of the day's papers (one bincount, microseconds for
     thousands of papers): far cheaper than grouping the pairs by sorting them."""
     found = [hits.docs for _topic, _text, hits, _weight in terms]
-    points = [hits.scores * weight for _topic, _text, hits, weight in terms]
+    points = [hits.scores * w if w != 1.0 else hits.scores for _t, _x, hits, w in terms]
     if not found and not authored:
         return _NO_INTS, _NO_FLOATS.copy(), _NO_PAIRS
     sizes = [len(docs) for docs in found]
@@ -759,10 +762,6 @@ def _resolve_terms(index: PaperIndex, profile: Profile) -> list[_ResolvedTerm]:
     return list(resolved.values())
 
 
-def _by_contribution(entry: tuple[float, str, str, object]) -> float:
-    return -entry[0]
-
-
 @dataclass(frozen=True, slots=True)
 class _Context:
     """What explaining one paper needs, worked out once per profile."""
@@ -808,7 +807,7 @@ def _explain_all(
     explained = []
     for (score, doc), reasons in zip(best, found, strict=True):
         if len(reasons) > 1:
-            reasons.sort(key=_by_contribution)
+            reasons.sort(key=_POINTS, reverse=True)  # (stable: ties keep keyword order)
         matches = [
             match
             for _points, topic, text, hits in reasons
