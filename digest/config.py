@@ -23,7 +23,7 @@ from digest.fetch import FetchSettings
 from digest.mail import parse_mailbox, validate_address
 from digest.models import AnnounceType
 from digest.render import RenderSettings
-from digest.smtp import SmtpSettings
+from digest.smtp import DEFAULT_CONNECTIONS, MAX_CONNECTIONS, SmtpSettings
 from digest.sources import PARSERS
 from digest.tomlfile import KeyPath, TomlDocument, load_toml
 
@@ -502,7 +502,16 @@ def _smtp(doc: TomlDocument, raw: Any, env: Mapping[str, str]) -> SmtpSettings |
         raise doc.error("expected a table", at)
     doc.check_keys(
         raw,
-        ("host", "port", "security", "username", "password_env", "timeout", "ca_file"),
+        (
+            "host",
+            "port",
+            "security",
+            "username",
+            "password_env",
+            "timeout",
+            "ca_file",
+            "connections",
+        ),
         at,
     )
     reader = _Reader(doc, raw, at)
@@ -533,6 +542,7 @@ def _smtp(doc: TomlDocument, raw: Any, env: Mapping[str, str]) -> SmtpSettings |
         password=password,
         timeout=reader.number("timeout", 30.0, low=1, high=600),
         ca_file=ca_file,
+        connections=reader.whole("connections", DEFAULT_CONNECTIONS, low=1, high=MAX_CONNECTIONS),
     )
 
 

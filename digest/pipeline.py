@@ -61,6 +61,7 @@ from digest.semantic import (
     semantic_index_for_run,
 )
 from digest.semantic import available as semantic_available
+from digest.sendpool import Job, SenderPool
 from digest.smtp import Sender
 from digest.store import AlreadyQueued, SeenPaper, Store
 from digest.tokens import make_unsubscribe_token
@@ -229,6 +230,7 @@ def send_pending(
         stop=stop,
         lease_seconds=settings.schedule.lease_seconds,
         progress=_progress(interactive, "sending", store.pending_count()),
+        connections=settings.smtp.connections if settings.smtp else 1,
     )
 
 
@@ -631,13 +633,17 @@ def deliver_pending(
     worker: str | None = None,
     clock: Clock = utc_now,
     progress: Progress | None = None,
+    connections: int = 1,
 ) -> tuple[DeliveryOutcome, ...]:
     """Send every pending message; record each as sent only once the server accepted it.
 
     Messages are claimed one at a time (a lease in the outbox row), so any number of workers
-    may deliver from one database and each message goes to exactly one of them. `stop` is
-    checked between messages: the one in flight finishes, the rest stay pending, and every
-    claim this worker still holds is released on the way out.
+    may deliver from one database and each message goes to exactly one of them. Within this
+    worker, `connections` SMTP connections send in parallel (digest.sendpool); a message is
+    claimed only when a connection is free, so this worker never holds more claims than it
+    has connections, and only this thread reads or writes the store. `stop` is checked
+    between messages: the ones in flight finish, the rest stay pending, and every claim this
+    worker still holds is released on the way out.
     """
     worker = worker or worker_id()
     progress = progress or silent()
@@ -645,71 +651,78 @@ def deliver_pending(
     outcomes: list[DeliveryOutcome] = []
     temporary_in_a_row = 0
     last_id = 0
+    exhausted = False
     with ExitStack() as cleanup:
         cleanup.callback(store.release_claims, worker)
-        transport: Sender | None = None  # connect only when there is something to send
-        while not stopping(stop):
-            if temporary_in_a_row >= STOP_AFTER_TEMPORARY_FAILURES:
-                outcomes.extend(_not_attempted([i for i in store.pending() if i.id > last_id]))
+        pool: SenderPool[OutboxItem] = cleanup.enter_context(SenderPool(make_sender, connections))
+        while True:
+            while pool.has_room and not exhausted and not stopping(stop):
+                if temporary_in_a_row >= STOP_AFTER_TEMPORARY_FAILURES:
+                    break  # the server is down: no new message until the ones in flight end
+                item = store.claim_pending(worker, lease_seconds, clock(), after_id=last_id)
+                if item is None:
+                    exhausted = True
+                    break
+                last_id = item.id
+                pool.submit(Job(item, envelope_from, item.recipient, item.message))
+            if pool.in_flight == 0:
                 break
-            item = store.claim_pending(worker, lease_seconds, clock(), after_id=last_id)
-            if item is None:
-                break
-            last_id = item.id
-            if transport is None:
-                transport = cleanup.enter_context(make_sender())
-            failpoint("before-send")
-            try:
-                transport.send(envelope_from, item.recipient, item.message)
-            except DeliveryError as err:
-                give_up = err.permanent or item.attempts + 1 >= MAX_DELIVERY_ATTEMPTS
-                store.mark_failed_attempt(item.id, err.reason, give_up=give_up)
-                temporary_in_a_row = 0 if err.permanent else temporary_in_a_row + 1
-                note = "gave up" if give_up else "will retry next run"
-                outcomes.append(
-                    DeliveryOutcome(
-                        item.recipient,
-                        DeliveryState.FAILED,
-                        len(item.paper_ids),
-                        f"{err.reason} ({note})",
-                    )
-                )
-                event(
-                    log,
-                    "delivery_failed",
-                    f"delivery to {item.recipient} failed ({note}): {err.reason}",
-                    level=logging.WARNING,
-                    recipient=item.recipient,
-                    outbox_id=item.id,
-                    error=err.reason,
-                    permanent=err.permanent,
-                    gave_up=give_up,
-                )
-                progress.step(item.recipient)
-                continue
-            # The server has the message. A crash before the next line means the next run
-            # sends it again, same bytes and Message-ID: at-least-once, never lost.
-            failpoint("after-send")
-            store.mark_sent(item.id)
-            failpoint("after-mark-sent")
-            temporary_in_a_row = 0
-            outcomes.append(
-                DeliveryOutcome(item.recipient, DeliveryState.SENT, len(item.paper_ids))
-            )
-            event(
-                log,
-                "delivered",
-                f"delivered {item.day} digest to {item.recipient} ({len(item.paper_ids)} papers)",
-                recipient=item.recipient,
-                outbox_id=item.id,
-                message_id=item.message_id,
-                papers=len(item.paper_ids),
-            )
-            progress.step(item.recipient)
+            done = pool.next_outcome()
+            if done.error is None:
+                _record_sent(store, done.ticket, outcomes)
+                temporary_in_a_row = 0
+            else:
+                _record_failure(store, done.ticket, done.error, outcomes)
+                temporary_in_a_row = 0 if done.error.permanent else temporary_in_a_row + 1
+            progress.step(done.ticket.recipient)
+        if temporary_in_a_row >= STOP_AFTER_TEMPORARY_FAILURES and not stopping(stop):
+            outcomes.extend(_not_attempted([i for i in store.pending() if i.id > last_id]))
         if stopping(stop):
             event(log, "delivery_stopped", "stop requested: the remaining messages stay pending")
     progress.finish()
     return tuple(outcomes)
+
+
+def _record_sent(store: Store, item: OutboxItem, outcomes: list[DeliveryOutcome]) -> None:
+    # The server has the message. A crash before mark_sent means the next run sends it
+    # again, same bytes and Message-ID: at-least-once, never lost.
+    failpoint("after-send")
+    store.mark_sent(item.id)
+    failpoint("after-mark-sent")
+    outcomes.append(DeliveryOutcome(item.recipient, DeliveryState.SENT, len(item.paper_ids)))
+    event(
+        log,
+        "delivered",
+        f"delivered {item.day} digest to {item.recipient} ({len(item.paper_ids)} papers)",
+        recipient=item.recipient,
+        outbox_id=item.id,
+        message_id=item.message_id,
+        papers=len(item.paper_ids),
+    )
+
+
+def _record_failure(
+    store: Store, item: OutboxItem, err: DeliveryError, outcomes: list[DeliveryOutcome]
+) -> None:
+    give_up = err.permanent or item.attempts + 1 >= MAX_DELIVERY_ATTEMPTS
+    store.mark_failed_attempt(item.id, err.reason, give_up=give_up)
+    note = "gave up" if give_up else "will retry next run"
+    outcomes.append(
+        DeliveryOutcome(
+            item.recipient, DeliveryState.FAILED, len(item.paper_ids), f"{err.reason} ({note})"
+        )
+    )
+    event(
+        log,
+        "delivery_failed",
+        f"delivery to {item.recipient} failed ({note}): {err.reason}",
+        level=logging.WARNING,
+        recipient=item.recipient,
+        outbox_id=item.id,
+        error=err.reason,
+        permanent=err.permanent,
+        gave_up=give_up,
+    )
 
 
 def _not_attempted(items: Sequence[OutboxItem]) -> list[DeliveryOutcome]:

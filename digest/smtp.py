@@ -16,17 +16,22 @@ import smtplib
 import ssl
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Protocol, Self
+from typing import TYPE_CHECKING, Literal, Protocol, Self
 
 from digest.errors import ConfigError, DeliveryError
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer  # typeshed's name for smtplib's message argument
 
 Security = Literal["ssl", "starttls", "plain"]
 _SECURITY_MODES: tuple[str, ...] = ("ssl", "starttls", "plain")
 _MAX_BACKOFF_SECONDS = 300.0
+DEFAULT_CONNECTIONS = 2
+MAX_CONNECTIONS = 32
 
 
 def _is_loopback(host: str) -> bool:
@@ -49,6 +54,10 @@ class SmtpSettings:
     ca_file: str | None = None  # extra CA bundle (a private CA, or trustme in tests)
     max_attempts: int = 4
     backoff_seconds: float = 2.0
+    # Parallel connections for a batch (digest.sendpool): while one waits for the server's
+    # reply, another sends. Two already overlap the waits; a remote relay with a long
+    # round trip gains from more, if its operator allows that many.
+    connections: int = DEFAULT_CONNECTIONS
 
     def __post_init__(self) -> None:
         if self.security not in _SECURITY_MODES:
@@ -68,6 +77,11 @@ class SmtpSettings:
             raise ConfigError("username and password must be given together", key="smtp.username")
         if self.max_attempts < 1:
             raise ConfigError("max_attempts must be at least 1", key="smtp.max_attempts")
+        if not 1 <= self.connections <= MAX_CONNECTIONS:
+            raise ConfigError(
+                f"connections must be 1 to {MAX_CONNECTIONS}, not {self.connections}",
+                key="smtp.connections",
+            )
         if self.timeout <= 0 or self.backoff_seconds < 0:
             raise ConfigError("timeout must be > 0 and backoff >= 0", key="smtp.timeout")
 
@@ -85,6 +99,61 @@ class Sender(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+
+# A bare dot-atom address (what validate_address lets through): smtplib's quoteaddr would
+# parse it with the email package only to return `<address>`, a cost per command.
+_PLAIN_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+)
+
+
+def dot_stuffed(message: bytes) -> bytes:
+    """The DATA payload for `message`: a dot doubled at the start of every line (RFC 5321
+    4.5.2), then the line ending and the lone dot that close it. Byte for byte what smtplib
+    sends for a bytes message, but with two C-level passes instead of a regex over the whole
+    message, which cost about half a millisecond for a 64 kB digest."""
+    stuffed = message.replace(b"\n.", b"\n..")
+    if stuffed.startswith(b"."):
+        stuffed = b"." + stuffed
+    if not stuffed.endswith(b"\r\n"):
+        stuffed += b"\r\n"
+    return stuffed + b".\r\n"
+
+
+class _LeanSmtp(smtplib.SMTP):
+    """smtplib with cheaper per-message steps for the common case and the very same replies,
+    exceptions and bytes on the wire; anything unusual goes to smtplib's own code."""
+
+    def mail(self, sender: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
+        wants_utf8 = any(option.lower() == "smtputf8" for option in options)
+        if wants_utf8 or not _PLAIN_ADDRESS.fullmatch(sender):
+            return super().mail(sender, options)
+        extra = " " + " ".join(options) if options and self.does_esmtp else ""
+        self.putcmd("mail", f"FROM:<{sender}>{extra}")
+        return self.getreply()
+
+    def rcpt(self, recip: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
+        if not _PLAIN_ADDRESS.fullmatch(recip):
+            return super().rcpt(recip, options)
+        extra = " " + " ".join(options) if options and self.does_esmtp else ""
+        self.putcmd("rcpt", f"TO:<{recip}>{extra}")
+        return self.getreply()
+
+    def data(self, msg: Buffer | str) -> tuple[int, bytes]:
+        if not isinstance(msg, bytes):
+            return super().data(msg)
+        self.putcmd("data")
+        code, reply = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        self.send(dot_stuffed(msg))
+        return self.getreply()
+
+
+class _LeanSmtpSsl(_LeanSmtp, smtplib.SMTP_SSL):
+    pass
 
 
 class _Retry(Exception):
@@ -134,7 +203,7 @@ class SmtpSender(Sender):
         s = self.settings
         conn: smtplib.SMTP
         if s.security == "ssl":
-            conn = smtplib.SMTP_SSL(
+            conn = _LeanSmtpSsl(
                 s.host,
                 s.port,
                 local_hostname=self._local_hostname,
@@ -142,9 +211,7 @@ class SmtpSender(Sender):
                 context=self._tls_context(),
             )
         else:
-            conn = smtplib.SMTP(
-                s.host, s.port, local_hostname=self._local_hostname, timeout=s.timeout
-            )
+            conn = _LeanSmtp(s.host, s.port, local_hostname=self._local_hostname, timeout=s.timeout)
         try:
             conn.ehlo()
             if s.security == "starttls":

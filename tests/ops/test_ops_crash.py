@@ -38,11 +38,19 @@ def unsent_ledger_rows(database: Path) -> int:
         db.close()
 
 
+def use_connections(inst: Installation, connections: int) -> None:
+    text = inst.config.read_text(encoding="utf-8")
+    inst.config.write_text(
+        text.replace("[smtp]\n", f"[smtp]\nconnections = {connections}\n"), encoding="utf-8"
+    )
+
+
 @pytest.mark.parametrize("point", POINTS)
 def test_a_crash_at_any_step_then_a_rerun_delivers_each_digest_once(
     ops_installation: Installation, point: str
 ) -> None:
     inst = ops_installation
+    use_connections(inst, 1)  # one message in flight: each step is a distinct moment
     inst.subscribe(ALICE, ALICE_WORDS)
     inst.subscribe(BOB, BOB_WORDS)
     serve_today(inst)
@@ -81,6 +89,51 @@ def test_a_crash_at_any_step_then_a_rerun_delivers_each_digest_once(
         (first, "sent"),
         (second, "sent"),
     ]
+    assert all(claim is None for _, _, claim in outbox(inst.database))
+    assert unsent_ledger_rows(inst.database) == 0
+
+
+SENDING_POINTS = ("before-send", "after-send", "after-mark-sent")
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_a_crash_with_two_connections_loses_nothing_and_resends_only_what_was_in_flight(
+    ops_installation: Installation, point: str
+) -> None:
+    """With two connections two messages are in flight at once, so a crash while sending may
+    find the server holding a message the database does not yet call sent; the rerun sends
+    that one again (same bytes). Never more than one copy per connection, never lost."""
+    inst = ops_installation
+    use_connections(inst, 2)
+    people = [f"reader{n}@example.org" for n in range(4)]
+    for person in people:
+        inst.subscribe(person, ALICE_WORDS)
+    serve_today(inst)
+
+    crashed = run_digest(inst.config, "run", DIGEST_FAILPOINT=point)
+    assert crashed.returncode == EXIT_STATUS, crashed.stderr
+    held = [row for row in outbox(inst.database) if row[2] is not None]
+    assert len(held) <= 2  # one claim per connection at most
+    if point in SENDING_POINTS:
+        time.sleep(TEST_LEASE_SECONDS + 0.2)
+    else:
+        assert held == []
+    received_before_rerun = len(inst.smtp.handler.received)
+
+    assert main(["--config", str(inst.config), "run"]) == 0
+
+    sink = inst.smtp.handler
+    copies = {person: sink.to(person) for person in people}
+    assert all(len(c) >= 1 for c in copies.values())  # nothing lost
+    duplicated = [person for person, c in copies.items() if len(c) > 1]
+    if point in SENDING_POINTS:
+        assert len(duplicated) <= 2 and all(len(copies[p]) == 2 for p in duplicated)
+        assert len(duplicated) <= received_before_rerun
+        for person in duplicated:
+            assert copies[person][0].data == copies[person][1].data
+    else:
+        assert duplicated == []
+    assert {state for _, state, _ in outbox(inst.database)} == {"sent"}
     assert all(claim is None for _, _, claim in outbox(inst.database))
     assert unsent_ledger_rows(inst.database) == 0
 

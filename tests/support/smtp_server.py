@@ -63,10 +63,11 @@ class RecordingHandler:
 
 
 class SmtpSink:
-    """Start with `SmtpSink()`, read `.port` and `.handler.received`, `close()` at the end."""
+    """Start with `SmtpSink()`, read `.port` and `.handler.received`, `close()` at the end.
+    A RecordingHandler subclass may be passed in to inject faults."""
 
-    def __init__(self) -> None:
-        self.handler = RecordingHandler()
+    def __init__(self, handler: RecordingHandler | None = None) -> None:
+        self.handler = handler or RecordingHandler()
         self.port = free_port()
         self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
         self._controller.start()
