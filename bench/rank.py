@@ -45,6 +45,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from digest.forkmap import Done, fork_map  # noqa: E402
 from digest.models import HFSignals, Paper, Profile, Term, Topic  # noqa: E402
 from digest.rank import CorpusStats, build_index, corpus_stats, rank, rank_top  # noqa: E402
 from digest.textmatch import fold, stem  # noqa: E402
@@ -264,34 +265,47 @@ def time_ranking(
     background: CorpusStats,
     profiles: Sequence[Profile],
     limit: int | None,
+    workers: int,
 ) -> dict[str, Any]:
-    """Build a fresh index and rank every profile: `rank_top(limit)`, or `rank()` if None."""
+    """Build a fresh index and rank every profile: `rank_top(limit)`, or `rank()` if None,
+    in `workers` forked processes sharing the index (digest.forkmap, as the pipeline composes
+    with [digest] compose_workers), each returning only its counts."""
     start = time.perf_counter()
-    index = build_index(papers, background=background)
+    index = build_index(papers, background=background, workers=workers)
     built = time.perf_counter() - start
     eligible = frozenset(index.ids)  # the pipeline passes each subscriber's unsent papers
-    matched = returned = 0
-    slowest = 0.0
-    wall, cpu = time.perf_counter(), time.process_time()
-    for profile in profiles:
+
+    def rank_one(profile: Profile) -> tuple[int, int, float]:
         t0 = time.perf_counter()
         if limit is None:
             found = rank(index, profile, eligible=eligible)
-            matched += len(found)
-            returned += len(found)
-        else:
-            result = rank_top(index, profile, limit=limit, eligible=eligible)
-            matched += result.matched
-            returned += len(result.ranked)
-        slowest = max(slowest, time.perf_counter() - t0)
+            return len(found), len(found), time.perf_counter() - t0
+        result = rank_top(index, profile, limit=limit, eligible=eligible)
+        return result.matched, len(result.ranked), time.perf_counter() - t0
+
+    matched = returned = 0
+    slowest = 0.0
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)  # (the index's workers)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for outcome in fork_map(rank_one, profiles, workers):
+        assert isinstance(outcome, Done), outcome
+        found, shown, seconds = outcome.result
+        matched += found
+        returned += shown
+        slowest = max(slowest, seconds)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "index_s": built,
         "wall_s": time.perf_counter() - wall,
-        "cpu_s": time.process_time() - cpu,
+        "cpu_s": time.process_time()
+        - cpu
+        + (children.ru_utime + children.ru_stime)
+        - (before.ru_utime + before.ru_stime),
         "slowest_ms": slowest * 1000,
         "matched": matched / len(profiles),
         "returned": returned / len(profiles),
         "keywords": len({(t.text, t.case_sensitive) for p in profiles for t in p.all_terms}),
+        "worker_rss_mb": children.ru_maxrss / 1024 if workers > 1 else 0.0,
     }
 
 
@@ -305,7 +319,9 @@ def report(label: str, count: int, f: dict[str, Any], previous: tuple[int, float
         f"{f['wall_s'] / count * 1000:.2f} ms/profile, "
         f"slowest {f['slowest_ms']:.0f} ms), {f['keywords']} distinct keywords, "
         f"{f['matched']:.0f} matched / {f['returned']:.0f} returned per profile, "
-        f"peak RSS {f['rss_mb']:.0f} MB{growth}",
+        f"peak RSS {f['rss_mb']:.0f} MB"
+        + (f" + {f['worker_rss_mb']:.0f} MB per worker at most" if f["worker_rss_mb"] else "")
+        + growth,
         flush=True,
     )
 
@@ -321,6 +337,12 @@ def main() -> None:
         "--everything",
         default="10000",
         help="profile counts for which to also time rank() returning every match ('' for none)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="forked ranking processes sharing the index (1: rank in the indexing process)",
     )
     parser.add_argument(
         "--seed-vocabulary-only",
@@ -342,7 +364,8 @@ def main() -> None:
     everything = [int(c) for c in args.everything.split(",") if c]
     background = corpus_stats(papers)
     print(
-        f"{len(papers)} papers from {len(seed)} seed abstracts, limit {args.limit}; "
+        f"{len(papers)} papers from {len(seed)} seed abstracts, limit {args.limit}, "
+        f"{args.workers} ranking process(es); "
         f"{os.cpu_count()} CPUs; peak RSS {peak_rss_mb():.0f} MB; "
         f"sum(range(10**7)) takes {machine_speed():.2f} s CPU here",
         flush=True,
@@ -360,12 +383,16 @@ def main() -> None:
         print(f"{variant} keywords:", flush=True)
         previous = None
         for count in counts:
-            run = functools.partial(time_ranking, papers, background, profiles[:count], args.limit)
+            run = functools.partial(
+                time_ranking, papers, background, profiles[:count], args.limit, args.workers
+            )
             figures = in_child(run)
             report(f"rank_top({args.limit})", count, figures, previous)
             previous = (count, figures["wall_s"])
         for count in everything:
-            run = functools.partial(time_ranking, papers, background, profiles[:count], None)
+            run = functools.partial(
+                time_ranking, papers, background, profiles[:count], None, args.workers
+            )
             figures = in_child(run)
             report("rank() all  ", count, figures, None)
     print(f"sum(range(10**7)) now takes {machine_speed():.2f} s CPU", flush=True)

@@ -39,6 +39,7 @@ from digest.render import RenderSettings, make_environment, render_digest
 
 CHUNK = 16  # jobs per task sent to a worker: fewer, larger pipe writes
 AHEAD = 2  # chunks in flight per worker: keeps workers busy, holds little
+WIND_DOWN_SECONDS = 60.0  # how long a stopped pool's workers get to finish their chunks
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,16 +114,31 @@ def compose_all(
             yield compose(job, settings, env)
         return
     context = multiprocessing.get_context("fork")
-    with context.Pool(
-        workers, initializer=_start_worker, initargs=(settings, template_dir)
-    ) as pool:
-        in_flight: deque[AsyncResult[list[ComposedMessage]]] = deque()
+    pool = context.Pool(workers, initializer=_start_worker, initargs=(settings, template_dir))
+    in_flight: deque[AsyncResult[list[ComposedMessage]]] = deque()
+    try:
         for batch in _batches(jobs, max(1, chunk)):
             in_flight.append(pool.apply_async(_compose_batch, (batch,)))
             if len(in_flight) >= AHEAD * workers:
                 yield from in_flight.popleft().get()
         while in_flight:
             yield from in_flight.popleft().get()
+    finally:
+        _wind_down(pool, in_flight)
+
+
+def _wind_down(pool: Any, in_flight: deque[AsyncResult[list[ComposedMessage]]]) -> None:
+    """End the pool, also when the caller stopped early. The workers first finish the few
+    batches already handed to them (at most AHEAD each): Pool.terminate() with tasks still
+    in its pipe can deadlock (seen in this suite), so it is only the fallback for workers
+    that do not finish in time."""
+    pool.close()
+    for pending in in_flight:
+        pending.wait(WIND_DOWN_SECONDS)
+    if all(pending.ready() for pending in in_flight):
+        pool.join()
+    else:
+        pool.terminate()
 
 
 def _batches(jobs: Iterable[ComposeJob], size: int) -> Iterator[list[ComposeJob]]:

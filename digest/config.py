@@ -128,6 +128,8 @@ class Settings:
     lookback_days: int = 3
     catchup_days: int = 7
     semantic: bool = True  # use the [semantic] extra when it is installed
+    # digests are composed (ranked, rendered, wrapped) in this many forked processes; 1: here
+    compose_workers: int = 1
     arxiv_holidays: tuple[dt.date, ...] | None = None
     templates_dir: Path | None = None
     path: Path | None = None  # the file these settings came from
@@ -283,6 +285,7 @@ def settings_from_document(doc: TomlDocument | None, env: Mapping[str, str]) -> 
             "arxiv_holidays",
             "templates_dir",
             "semantic",
+            "compose_workers",
         ),
         ("digest",),
     )
@@ -311,6 +314,7 @@ def settings_from_document(doc: TomlDocument | None, env: Mapping[str, str]) -> 
         lookback_days=main.whole("lookback_days", 3, low=1, high=60),
         catchup_days=main.whole("catchup_days", 7, low=0, high=60),
         semantic=main.flag("semantic", True),
+        compose_workers=main.whole("compose_workers", 1, low=1, high=64),
         arxiv_holidays=holidays,
         templates_dir=(base / Path(templates).expanduser()) if templates else None,
         path=None if doc.path == "<defaults>" else Path(doc.path),

@@ -25,9 +25,10 @@ from jinja2 import Environment
 from digest.alerts import maybe_alert
 from digest.collect import Collected, ListingRequest, ReadListing, collect, listing_requests
 from digest.config import Settings
-from digest.errors import DeliveryError, DigestError
+from digest.errors import DeliveryError
 from digest.failpoints import failpoint
 from digest.fetch import FetchResult, Validators
+from digest.forkmap import Failed, fork_map
 from digest.hybrid import hybrid_rank
 from digest.logs import event
 from digest.mail import Envelope, build_message, make_message_id
@@ -384,7 +385,7 @@ def build_day_index(
     recent = [s for s in corpus if s.last_seen >= window]
     stats = corpus_stats(s.paper for s in corpus)
     papers = tuple(s.paper for s in recent)
-    index = build_index(papers, background=stats)
+    index = build_index(papers, background=stats, workers=settings.compose_workers)
     semantic, note = None, ""
     # The model costs half a gigabyte and seconds to load: only for profiles it can use.
     if settings.semantic and any(profile_text(s.profile) for s in subscribers):
@@ -475,39 +476,38 @@ def enqueue_digests(
     if day_index.note and notes is not None:
         notes.append(day_index.note)
     secret = signing_secret(settings, store)
-    ids = [row.id for row in day_index.rows]
-    for subscriber in subscribers:
-        assert subscriber.id is not None
+    tasks = _compose_tasks(settings, store, subscribers, day_index, now, days)
+    work = functools.partial(_compose_one, settings, day_index, sources, now, secret, env)
+    # torch's thread pools do not survive a fork: semantic fusion composes in this process
+    workers = settings.compose_workers if day_index.semantic is None else 1
+    for outcome in fork_map(work, tasks, workers):
         if stopping(stop):
             break  # the rest are composed by the next run, nothing is lost
+        task = tasks[outcome.position]
+        subscriber, day = task.subscriber, task.day
+        assert subscriber.id is not None
+        if isinstance(outcome, Failed):
+            errors.append(f"{subscriber.email}: {outcome.error}")
+            event(
+                log,
+                "compose_failed",
+                f"could not compose the digest for {subscriber.email}: {outcome.error}",
+                level=logging.ERROR,
+                recipient=subscriber.email,
+                error=outcome.error,
+            )
+            continue
+        message = outcome.result
+        if message is None:
+            continue  # nothing to send, and empty digests are not wanted
         try:
-            day = (days or {}).get(subscriber.id) or local_day(subscriber, now)
-            if store.outbox_for(subscriber.id, day) is not None:
-                continue  # rendered earlier today; a pending one is delivered below
-            since = window_start(now, settings.lookback_days, store.last_digest_at(subscriber.id))
-            sent = store.ledger_versions(subscriber.id, ids)
-            candidates = select_candidates(day_index.rows, subscriber.profile, sent, since)
-            ranked = ranked_for(
-                day_index,
-                subscriber.profile,
-                eligible=candidates.all,
-                updated=candidates.updated,
-            )
-            digest = make_digest(
-                settings, subscriber, day, ranked, len(candidates.new), sources, secret
-            )
-            if not digest.papers and not settings.email.send_empty:
-                continue
-            rendered = render_digest(digest, settings.render, env)
-            message_id, message = compose_message(settings, subscriber, day, rendered, now, secret)
-            papers = shown_papers(digest, rendered)
             store.enqueue(
                 subscriber_id=subscriber.id,
                 recipient=subscriber.email,
                 day=day,
-                message_id=message_id,
-                message=message,
-                papers=papers,
+                message_id=message.message_id,
+                message=message.message,
+                papers=list(message.papers),
                 composed_at=now,
             )
         except AlreadyQueued:
@@ -519,29 +519,84 @@ def enqueue_digests(
                 day=day.isoformat(),
             )
             continue
-        except DigestError as err:
-            errors.append(f"{subscriber.email}: {err}")
-            event(
-                log,
-                "compose_failed",
-                f"could not compose the digest for {subscriber.email}: {err}",
-                level=logging.ERROR,
-                recipient=subscriber.email,
-                error=str(err),
-            )
-            continue
         composed += 1
         event(
             log,
             "digest_composed",
-            f"composed the digest for {subscriber.email} ({day}): {len(papers)} papers",
+            f"composed the digest for {subscriber.email} ({day}): {len(message.papers)} papers",
             recipient=subscriber.email,
             day=day.isoformat(),
-            papers=len(papers),
-            message_id=message_id,
+            papers=len(message.papers),
+            message_id=message.message_id,
         )
         failpoint("after-enqueue")
     return composed
+
+
+@dataclass(frozen=True, slots=True)
+class ComposeTask:
+    """What composing one subscriber's digest needs from the store, read beforehand so that
+    composing itself touches no database (and can run in a forked worker)."""
+
+    subscriber: Subscriber
+    day: dt.date
+    sent: Mapping[str, int]  # paper id -> version already sent to this subscriber
+    since: dt.datetime  # papers first seen after this are new for them
+
+
+@dataclass(frozen=True, slots=True)
+class ComposedDigest:
+    message_id: str
+    message: bytes
+    papers: tuple[tuple[str, int], ...]  # (id, version) of each paper the email lists
+
+
+def _compose_tasks(
+    settings: Settings,
+    store: Store,
+    subscribers: Sequence[Subscriber],
+    day_index: DayIndex,
+    now: dt.datetime,
+    days: Mapping[int, dt.date] | None,
+) -> list[ComposeTask]:
+    """A task per subscriber whose digest for their day is not in the outbox yet."""
+    ids = [row.id for row in day_index.rows]
+    tasks = []
+    for subscriber in subscribers:
+        assert subscriber.id is not None
+        day = (days or {}).get(subscriber.id) or local_day(subscriber, now)
+        if store.outbox_for(subscriber.id, day) is not None:
+            continue  # rendered earlier today; a pending one is delivered below
+        since = window_start(now, settings.lookback_days, store.last_digest_at(subscriber.id))
+        sent = store.ledger_versions(subscriber.id, ids)
+        tasks.append(ComposeTask(subscriber, day, sent, since))
+    return tasks
+
+
+def _compose_one(
+    settings: Settings,
+    day_index: DayIndex,
+    sources: tuple[SourceOutcome, ...],
+    now: dt.datetime,
+    secret: bytes,
+    env: Environment,
+    task: ComposeTask,
+) -> ComposedDigest | None:
+    """Select, rank, render and wrap one digest: no I/O, so it runs as well in a worker.
+    None when there is nothing to send and empty digests are not wanted."""
+    subscriber = task.subscriber
+    candidates = select_candidates(day_index.rows, subscriber.profile, task.sent, task.since)
+    ranked = ranked_for(
+        day_index, subscriber.profile, eligible=candidates.all, updated=candidates.updated
+    )
+    digest = make_digest(
+        settings, subscriber, task.day, ranked, len(candidates.new), sources, secret
+    )
+    if not digest.papers and not settings.email.send_empty:
+        return None
+    rendered = render_digest(digest, settings.render, env)
+    message_id, message = compose_message(settings, subscriber, task.day, rendered, now, secret)
+    return ComposedDigest(message_id, message, tuple(shown_papers(digest, rendered)))
 
 
 def shown_papers(digest: Digest, rendered: RenderedDigest) -> list[tuple[str, int]]:

@@ -44,6 +44,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from digest.authornames import NameKey, name_key
+from digest.forkmap import Failed, start_workers
 from digest.models import Field, Match, Paper, Profile, Ranked, Term
 from digest.textmatch import (
     CompiledTerm,
@@ -232,6 +233,91 @@ class CategoryHits:
     bonus: Floats
 
 
+@dataclass(slots=True)
+class _Tokens:
+    """What indexing reads from a run of papers: the postings of every word (flat rows of
+    (doc, field, position, width, start, end)), each paper's field lengths in words, and
+    its authors and categories for look-up."""
+
+    postings: dict[str, array[int]] = field(default_factory=dict)
+    lengths: list[tuple[int, int, int]] = field(default_factory=list)
+    authors: dict[str, list[tuple[int, NameKey, str]]] = field(default_factory=dict)
+    categories: dict[str, list[tuple[int, bool, str]]] = field(default_factory=dict)
+
+    def extend(self, later: _Tokens) -> None:
+        """Append the tokens of the papers that follow these (their docs are higher)."""
+        for key, rows in later.postings.items():
+            mine = self.postings.get(key)
+            if mine is None:
+                self.postings[key] = rows
+            else:
+                mine.extend(rows)
+        self.lengths.extend(later.lengths)
+        for surname, names in later.authors.items():
+            self.authors.setdefault(surname, []).extend(names)
+        for category, entries in later.categories.items():
+            self.categories.setdefault(category, []).extend(entries)
+
+
+def _tokenise(papers: Sequence[Paper], first_doc: int) -> _Tokens:
+    """Tokens of `papers`, numbered from `first_doc`. The index's hot loop: a million
+    words a day, so it reaches for the posting lists directly."""
+    postings: defaultdict[str, array[int]] = defaultdict(_new_posting)
+    tokens = _Tokens()
+    for doc, paper in enumerate(papers, start=first_doc):
+        lengths = []
+        for field_no, which in enumerate(TEXT_FIELDS):
+            words = 0
+            for key, pos, width, start, end in _field_occurrences(paper, which):
+                postings[key].extend((doc, field_no, pos, width, start, end))
+                if width == 1:
+                    words += 1
+            lengths.append(words)
+        tokens.lengths.append((lengths[0], lengths[1], lengths[2]))
+        for author in paper.authors:
+            name = name_key(author)
+            if name:
+                tokens.authors.setdefault(name.surname, []).append((doc, name, author))
+        for number, category in enumerate(paper.categories):
+            tokens.categories.setdefault(category.casefold(), []).append(
+                (doc, number == 0, category)
+            )
+    tokens.postings = dict(postings)  # read-only from here: a miss is a KeyError
+    return tokens
+
+
+# Splitting the tokenising across processes pays for the result's trip back only from
+# about this many papers.
+_PARALLEL_FROM = 1000
+
+
+def _tokenise_all(papers: Sequence[Paper], workers: int) -> _Tokens:
+    """Tokens of all papers; with several workers, each tokenises a run of them (this
+    process one, forked processes the others) and the runs are joined in order, so postings
+    stay sorted by doc."""
+    if workers <= 1 or len(papers) < _PARALLEL_FROM:
+        return _tokenise(papers, 0)
+    size = -(-len(papers) // workers)
+    starts = list(range(0, len(papers), size))
+
+    def run_from(first: int) -> _Tokens:
+        return _tokenise(papers[first : first + size], first)
+
+    # the other runs go to forked workers; this process does the first one meanwhile
+    later = start_workers(run_from, starts[1:], len(starts) - 1)
+    tokens = run_from(0)
+    parts: list[_Tokens | None] = [None] * (len(starts) - 1)
+    for outcome in later:
+        if isinstance(outcome, Failed):  # e.g. a worker killed: do it here instead
+            parts[outcome.position] = run_from(starts[1 + outcome.position])
+        else:
+            parts[outcome.position] = outcome.result
+    for part in parts:
+        assert part is not None
+        tokens.extend(part)
+    return tokens
+
+
 class PaperIndex:
     """An inverted index over one run's papers. Build with `build_index`; read-only after.
 
@@ -240,17 +326,15 @@ class PaperIndex:
     ranking thousands of profiles cheap.
     """
 
-    def __init__(self, papers: Sequence[Paper], stats: CorpusStats) -> None:
+    def __init__(self, papers: Sequence[Paper], stats: CorpusStats, *, workers: int = 1) -> None:
         self.papers: tuple[Paper, ...] = tuple(papers)
         self.stats = stats
         self.ordinal: dict[str, int] = {p.id: i for i, p in enumerate(self.papers)}
-        self._postings: defaultdict[str, array[int]] = defaultdict(_new_posting)
-        self._lengths: list[tuple[int, int, int]] = []
-        self._authors: dict[str, list[tuple[int, NameKey, str]]] = {}
-        self._categories: dict[str, list[tuple[int, bool, str]]] = {}
-        for doc, paper in enumerate(self.papers):
-            self._add(doc, paper)
-        self._postings.default_factory = None  # read-only from here: a miss is a KeyError
+        tokens = _tokenise_all(self.papers, workers)
+        self._postings = tokens.postings
+        self._lengths = tokens.lengths
+        self._authors = tokens.authors
+        self._categories = tokens.categories
         self._keys_sorted = sorted(self._postings)
         self._keys_by_stem: dict[str, list[str]] = {}
         for key in self._keys_sorted:
@@ -281,26 +365,6 @@ class PaperIndex:
             [math.log1p(p.hf.upvotes) if p.hf and p.hf.upvotes > 0 else 0.0 for p in self.papers],
             dtype=np.float64,
         )
-
-    def _add(self, doc: int, paper: Paper) -> None:
-        lengths = []
-        postings = self._postings
-        for field_no, which in enumerate(TEXT_FIELDS):
-            words = 0
-            for key, pos, width, start, end in _field_occurrences(paper, which):
-                postings[key].extend((doc, field_no, pos, width, start, end))
-                if width == 1:
-                    words += 1
-            lengths.append(words)
-        self._lengths.append((lengths[0], lengths[1], lengths[2]))
-        for author in paper.authors:
-            name = name_key(author)
-            if name:
-                self._authors.setdefault(name.surname, []).append((doc, name, author))
-        for number, category in enumerate(paper.categories):
-            self._categories.setdefault(category.casefold(), []).append(
-                (doc, number == 0, category)
-            )
 
     def _field_weights(self, number: int, which: Field, lengths: Floats) -> Floats:
         """What one occurrence in this field counts towards tf', paper by paper."""
@@ -565,10 +629,13 @@ def _merge_overlaps(rows: Ints) -> Ints:
     return np.array(merged, dtype=np.int32).reshape(-1, 4)
 
 
-def build_index(papers: Sequence[Paper], *, background: CorpusStats | None = None) -> PaperIndex:
-    """Index the day's papers once; `background` gives IDF (else the day's papers do)."""
+def build_index(
+    papers: Sequence[Paper], *, background: CorpusStats | None = None, workers: int = 1
+) -> PaperIndex:
+    """Index the day's papers once; `background` gives IDF (else the day's papers do).
+    `workers` > 1 tokenises the papers in that many forked processes."""
     stats = background if background and background.documents else corpus_stats(papers)
-    return PaperIndex(papers, stats)
+    return PaperIndex(papers, stats, workers=workers)
 
 
 # --- Ranking ------------------------------------------------------------------------------

@@ -1,0 +1,171 @@
+"""Run a function over many items on several cores, sharing what is already in memory.
+
+`fork_map(work, items, workers)` forks `workers` child processes *after* the caller has built
+its expensive read-only state (the day's paper index): each child inherits it as it is, page
+by page, instead of receiving a pickled copy. Child k handles items k, k + workers, ... and
+streams back `(position, result)` pairs, pickled, through its own pipe; the parent yields
+them as they arrive (not in order). Only results cross the pipe, so they should be small or
+plain bytes (a finished message).
+
+Failure is per item and never silent:
+- `work` raising an exception for one item comes back as a `Failed(position, error)` for
+  that item, and the child goes on with the next one;
+- a child that dies (killed, out of memory) leaves its unfinished items to come back as
+  `Failed` too, after the others are done. Nothing is retried here: the caller decides.
+
+With `workers <= 1` (or fewer than two items) everything runs in this process, in order, with
+the same results: the code path tests and small installations take.
+
+The children must not touch shared resources the parent uses (database connections, sockets):
+`work` should be a pure function of its item and the inherited state. A child leaves with
+`os._exit`, so the parent's atexit handlers and buffered files are not run twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import selectors
+import signal
+import struct
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+_LENGTH = struct.Struct("!I")  # frame: 4-byte length, then a pickle
+
+
+@dataclass(frozen=True, slots=True)
+class Done(Generic[Result]):
+    position: int
+    result: Result
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    position: int
+    error: str
+
+
+def fork_map(
+    work: Callable[[Item], Result], items: Sequence[Item], workers: int
+) -> Iterator[Done[Result] | Failed]:
+    """`work(item)` for every item: a Done or a Failed per item, in completion order.
+    With `workers` > 1 the workers are forked at once, before the first result is asked for."""
+    if workers <= 1 or len(items) < 2:
+        return (_attempt(work, position, item) for position, item in enumerate(items))
+    return start_workers(work, items, workers)
+
+
+def start_workers(
+    work: Callable[[Item], Result], items: Sequence[Item], processes: int
+) -> Iterator[Done[Result] | Failed]:
+    """Fork `processes` workers for `items` now (even one: the caller can work meanwhile)
+    and return the iterator of their outcomes."""
+    processes = max(1, min(processes, len(items)))
+    pipes: dict[int, tuple[int, int]] = {}  # read end -> (child pid, its first position)
+    for first in range(processes):
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: work, report, leave without the parent's cleanup
+            os.close(read_end)
+            _child(work, items, first, processes, write_end)
+        os.close(write_end)
+        pipes[read_end] = (pid, first)
+    return _collect(pipes, len(items), processes)
+
+
+def _attempt(work: Callable[[Item], Result], position: int, item: Item) -> Done[Result] | Failed:
+    try:
+        return Done(position, work(item))
+    except Exception as err:  # one bad item never stops the others
+        return Failed(position, f"{type(err).__name__}: {err}")
+
+
+def _child(
+    work: Callable[[Item], Result], items: Sequence[Item], first: int, step: int, out: int
+) -> None:
+    status = 0
+    try:
+        with os.fdopen(out, "wb", buffering=1 << 16) as pipe:
+            for position in range(first, len(items), step):
+                outcome = _attempt(work, position, items[position])
+                try:
+                    frame = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+                except Exception as err:  # a result that cannot travel is that item's failure
+                    frame = pickle.dumps(Failed(position, f"result not picklable: {err}"))
+                pipe.write(_LENGTH.pack(len(frame)))
+                pipe.write(frame)
+                pipe.flush()  # a worker that dies later loses only the item it was on
+    except BaseException:
+        status = 1
+    finally:
+        os._exit(status)
+
+
+def _collect(
+    pipes: dict[int, tuple[int, int]], count: int, step: int
+) -> Iterator[Done[Any] | Failed]:
+    buffers = {fd: bytearray() for fd in pipes}
+    seen: set[int] = set()
+    selector = selectors.DefaultSelector()
+    for fd in pipes:
+        selector.register(fd, selectors.EVENT_READ)
+    try:
+        while selector.get_map():
+            for key, _events in selector.select():
+                fd = key.fd
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:  # the child is done (or died): what it did not send failed
+                    selector.unregister(fd)
+                    os.close(fd)
+                    pid, first = pipes[fd]
+                    _, status = os.waitpid(pid, 0)
+                    for position in range(first, count, step):
+                        if position not in seen:
+                            seen.add(position)
+                            yield Failed(position, f"worker exited ({_describe(status)})")
+                    continue
+                buffer = buffers[fd]
+                buffer += chunk
+                for outcome in _frames(buffer):
+                    seen.add(outcome.position)
+                    yield outcome
+    finally:  # the caller stopped early: do not leave children behind
+        for key in list(selector.get_map().values()):
+            selector.unregister(key.fd)
+            os.close(key.fd)
+            pid, _first = pipes[key.fd]
+            _kill_and_reap(pid)
+        selector.close()
+
+
+def _frames(buffer: bytearray) -> Iterator[Done[Any] | Failed]:
+    """Complete frames at the start of `buffer`, removed from it as they are read."""
+    offset = 0
+    while len(buffer) - offset >= _LENGTH.size:
+        (size,) = _LENGTH.unpack_from(buffer, offset)
+        end = offset + _LENGTH.size + size
+        if len(buffer) < end:
+            break
+        outcome: Done[Any] | Failed = pickle.loads(buffer[offset + _LENGTH.size : end])
+        offset = end
+        yield outcome
+    del buffer[:offset]
+
+
+def _kill_and_reap(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+def _describe(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"status {os.waitstatus_to_exitcode(status)}"
