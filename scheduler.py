@@ -150,7 +150,11 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             event(log, "scheduler_interrupted", "interrupted", level=logging.WARNING)
             return 130
-    # The worker thread finishes its current job (which sees `stop`) before the process exits.
+    # The worker thread finishes its current job (which sees `stop`): wait for it here, as the
+    # process would at exit anyway, so that "stopped" is said after the job's last word.
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
     event(log, "scheduler_stopped", "stopped")
     return 0
 

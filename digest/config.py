@@ -29,6 +29,9 @@ from digest.tomlfile import KeyPath, TomlDocument, load_toml
 
 CONFIG_ENV = "DIGEST_CONFIG"
 DATA_DIR_ENV = "DIGEST_DATA_DIR"
+# With compose_workers = 0, this many digests to compose (or more) use every core: below it,
+# forking and shipping messages back costs more than it saves.
+AUTO_WORKERS_FROM = 200
 SECRET_ENV = "DIGEST_SECRET"
 SMTP_PASSWORD_ENV = "DIGEST_SMTP_PASSWORD"
 
@@ -128,13 +131,20 @@ class Settings:
     lookback_days: int = 3
     catchup_days: int = 7
     semantic: bool = True  # use the [semantic] extra when it is installed
-    # digests are composed (ranked, rendered, wrapped) in this many forked processes; 1: here
-    compose_workers: int = 1
+    # digests are composed (ranked, rendered, wrapped) in this many forked processes; 1: in
+    # the running process; 0: one per CPU core once there are enough subscribers to gain
+    compose_workers: int = 0
     arxiv_holidays: tuple[dt.date, ...] | None = None
     templates_dir: Path | None = None
     path: Path | None = None  # the file these settings came from
     extra: Mapping[str, Any] = field(default_factory=dict)
     logging: LoggingConfig = LoggingConfig()
+
+    def workers_for(self, jobs: int) -> int:
+        """How many processes compose `jobs` digests: forking pays only for many of them."""
+        if self.compose_workers:
+            return self.compose_workers
+        return (os.cpu_count() or 1) if jobs >= AUTO_WORKERS_FROM else 1
 
     @property
     def zone(self) -> ZoneInfo:
@@ -314,7 +324,7 @@ def settings_from_document(doc: TomlDocument | None, env: Mapping[str, str]) -> 
         lookback_days=main.whole("lookback_days", 3, low=1, high=60),
         catchup_days=main.whole("catchup_days", 7, low=0, high=60),
         semantic=main.flag("semantic", True),
-        compose_workers=main.whole("compose_workers", 1, low=1, high=64),
+        compose_workers=main.whole("compose_workers", 0, low=0, high=64),
         arxiv_holidays=holidays,
         templates_dir=(base / Path(templates).expanduser()) if templates else None,
         path=None if doc.path == "<defaults>" else Path(doc.path),

@@ -385,7 +385,8 @@ def build_day_index(
     recent = [s for s in corpus if s.last_seen >= window]
     stats = corpus_stats(s.paper for s in corpus)
     papers = tuple(s.paper for s in recent)
-    index = build_index(papers, background=stats, workers=settings.compose_workers)
+    workers = settings.workers_for(len(subscribers))
+    index = build_index(papers, background=stats, workers=workers)
     semantic, note = None, ""
     # The model costs half a gigabyte and seconds to load: only for profiles it can use.
     if settings.semantic and any(profile_text(s.profile) for s in subscribers):
@@ -479,7 +480,7 @@ def enqueue_digests(
     tasks = _compose_tasks(settings, store, subscribers, day_index, now, days)
     work = functools.partial(_compose_one, settings, day_index, sources, now, secret, env)
     # torch's thread pools do not survive a fork: semantic fusion composes in this process
-    workers = settings.compose_workers if day_index.semantic is None else 1
+    workers = settings.workers_for(len(tasks)) if day_index.semantic is None else 1
     for outcome in fork_map(work, tasks, workers):
         if stopping(stop):
             break  # the rest are composed by the next run, nothing is lost

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,18 @@ def test_arxiv_catchup_defaults_to_the_api_and_can_be_switched_off(tmp_path: Pat
     )
     with pytest.raises(ConfigError, match=r":5: source\[0\].catchup_url: catch-up .* arxiv_rss"):
         load_settings(write(tmp_path, text), env={})
+
+
+def test_compose_workers_default_to_every_core_for_many_digests(tmp_path: Path) -> None:
+    auto = load_settings(None, env={"DIGEST_DATA_DIR": str(tmp_path)})
+    assert auto.compose_workers == 0
+    assert auto.workers_for(5) == 1  # a handful of digests: composing here is cheaper
+    assert auto.workers_for(5000) == (os.cpu_count() or 1)
+
+    fixed = load_settings(write(tmp_path, "[digest]\ncompose_workers = 3\n"), env={})
+    assert fixed.workers_for(5) == fixed.workers_for(5000) == 3
+
+    path = write(tmp_path, "[digest]\n\ncompose_workers = 65\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(path, env={})
+    assert f"{path}:3" in str(err.value) and "compose_workers" in str(err.value)

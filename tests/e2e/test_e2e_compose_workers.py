@@ -54,7 +54,7 @@ def forked(tmp_path: Path) -> Iterator[Installation]:
 
 def run_day(installation: Installation) -> dict[str, tuple[str, set[str]]]:
     """Subscribe everyone, run the day; recipient -> (subject, papers listed)."""
-    assert installation.settings.compose_workers in (1, 3)
+    assert installation.settings.compose_workers in (1, 3)  # as written, not the default 0
     for email, words in SUBSCRIBERS.items():
         installation.subscribe(email, words)
     day = DAY.date()

@@ -92,7 +92,7 @@ def test_scheduler_delivers_what_is_due_and_stops_cleanly_on_sigterm(
     assert [m.rcpt_tos for m in inst.smtp.handler.received] == [["due@example.org"]]
     events = [entry["event"] for entry in logs]
     assert events[0] == "scheduler_started"
-    assert {"source", "fetch_finished", "digest_composed", "delivered"} <= set(events)
-    assert events[-1] == "scheduler_stopped"
+    assert {"source", "fetch_finished", "digest_composed", "delivered"} <= set(events), events
+    assert events[-1] == "scheduler_stopped", events
     with closing(SqliteStore.open_readonly(inst.database)) as store:
         assert [run["kind"] for run in store.recent_runs()] == ["tick", "fetch"]
