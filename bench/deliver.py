@@ -2,18 +2,19 @@
 over --connections SMTP connections to a local aiosmtpd sink (in its own process) that only
 counts.
 
-    python bench/deliver.py [HF_FIXTURE_DIR] [--count 10000] [--papers 15] [--workers 0]
+    python bench/deliver.py [HF_FIXTURE_DIR] [--count 10000] [--papers 15] [--workers CPUS]
                             [--connections 2]
 
 Like a real day: every digest draws its papers from one shared pool (the Hugging Face
 captures, ~130 papers), subscribers have one of --profiles keyword profiles, so the same
-paper shows up in many digests, mostly with the same highlights. Composition goes through
-digest.compose_pool.compose_all (in this process with --workers 0, else in forked workers)
-and a sender thread drains a small queue into digest.sendpool.SenderPool, the same pool
-the pipeline delivers with (one thread and one SmtpSender per connection), so composing
-overlaps with sending and one connection's wait for the sink with another's work. Prints
-elapsed, msg/s and RSS at 1k / 5k / N messages accepted by the sink (memory should stay
-flat), then where the CPU goes per message.
+paper shows up in many digests, mostly with the same highlights. The parts are the
+pipeline's own: digests are composed through digest.forkmap.fork_map (forked workers that
+inherit the day's papers, as [digest] compose_workers does; --workers 1 composes in this
+process) and each finished message goes straight to digest.sendpool.SenderPool (one thread
+and one SmtpSender per connection), so composing overlaps with sending. Not measured here:
+selecting and ranking (bench/rank.py) and the outbox writes of a real run. Prints elapsed,
+msg/s and RSS at 1k / 5k / N messages accepted by the sink (memory should stay flat), then
+where the CPU goes per message.
 """
 
 from __future__ import annotations
@@ -23,21 +24,18 @@ import datetime as dt
 import json
 import multiprocessing as mp
 import os
-import queue
 import random
 import resource
 import socket
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from digest.compose_pool import ComposeJob, compose_all  # noqa: E402
+from digest.forkmap import Failed, fork_map  # noqa: E402
 from digest.mail import Envelope, build_message, make_message_id  # noqa: E402
 from digest.models import (  # noqa: E402
     AnnounceType,
@@ -55,7 +53,7 @@ from digest.models import (  # noqa: E402
     Topic,
 )
 from digest.render import RenderSettings, make_environment, render_digest  # noqa: E402
-from digest.sendpool import Job, SenderPool  # noqa: E402
+from digest.sendpool import Job, Outcome, SenderPool  # noqa: E402
 from digest.smtp import SmtpSender, SmtpSettings  # noqa: E402
 
 DEFAULT_FIXTURES = REPO.parent / "shared" / "fixtures" / "hf_daily_papers"
@@ -155,40 +153,55 @@ class Day:
         return tuple(found)
 
 
-def jobs(day: Day, count: int, per_digest: int) -> Iterator[ComposeJob]:
-    rng = random.Random(1)
-    when = dt.datetime(2026, 5, 8, 7, 0, tzinfo=dt.UTC)
-    for i in range(count):
-        which = i % len(day.profiles)
-        chosen = rng.sample(day.candidates[which], min(per_digest, len(day.candidates[which])))
-        ranked = []
-        for index in chosen:
-            matches = day.matches[which][index]
-            topic = matches[0].term if matches else "Other"
-            updated = rng.random() < 0.05
-            ranked.append(Ranked(day.pool[index], rng.random(), matches, topic, updated=updated))
-        ranked.sort(key=lambda r: -r.score)
-        email = f"reader{i}@example.org"
-        digest = Digest(
-            subscriber=Subscriber(email=email, profile=day.profiles[which], id=i),
-            day=DAY,
-            papers=tuple(ranked),
-            seen_count=442,
-            matched_count=len(ranked),
-            sources=SOURCES,
-            unsubscribe_url=f"https://digest.example.org/u/{i}",
-            manage_url=f"https://digest.example.org/m/{i}",
-        )
-        envelope = Envelope(
-            sender="Paper Digest <digest@example.org>",
-            recipient=email,
-            message_id=make_message_id("example.org", f"{i}.{DAY}"),
-            date=when,
-            list_id="papers.example.org",
-            unsubscribe_mailto="unsubscribe@example.org",
-            unsubscribe_url=digest.unsubscribe_url,
-        )
-        yield ComposeJob(key=i, digest=digest, envelope=envelope)
+def job(day: Day, number: int, per_digest: int) -> tuple[Digest, Envelope]:
+    """Digest `number` and its envelope, the same whichever process makes it."""
+    rng = random.Random(number)
+    which = number % len(day.profiles)
+    candidates = day.candidates[which]
+    ranked = []
+    for index in rng.sample(candidates, min(per_digest, len(candidates))):
+        matches = day.matches[which][index]
+        topic = matches[0].term if matches else "Other"
+        updated = rng.random() < 0.05
+        ranked.append(Ranked(day.pool[index], rng.random(), matches, topic, updated=updated))
+    ranked.sort(key=lambda r: -r.score)
+    email = f"reader{number}@example.org"
+    digest = Digest(
+        subscriber=Subscriber(email=email, profile=day.profiles[which], id=number),
+        day=DAY,
+        papers=tuple(ranked),
+        seen_count=442,
+        matched_count=len(ranked),
+        sources=SOURCES,
+        unsubscribe_url=f"https://digest.example.org/u/{number}",
+        manage_url=f"https://digest.example.org/m/{number}",
+    )
+    envelope = Envelope(
+        sender="Paper Digest <digest@example.org>",
+        recipient=email,
+        message_id=make_message_id("example.org", f"{number}.{DAY}"),
+        date=dt.datetime(2026, 5, 8, 7, 0, tzinfo=dt.UTC),
+        list_id="papers.example.org",
+        unsubscribe_mailto="unsubscribe@example.org",
+        unsubscribe_url=digest.unsubscribe_url,
+    )
+    return digest, envelope
+
+
+class Composer:
+    """Digest number -> (recipient, message bytes): what a compose worker does per digest
+    (render and MIME; the pipeline's also selects and ranks first)."""
+
+    def __init__(self, day: Day, per_digest: int) -> None:
+        self.day = day
+        self.per_digest = per_digest
+        self.settings = RenderSettings(subject_template="{papers} for you - {date:%a %d %b}")
+        self.env = make_environment()
+
+    def __call__(self, number: int) -> tuple[str, bytes]:
+        digest, envelope = job(self.day, number, self.per_digest)
+        rendered = render_digest(digest, self.settings, self.env)
+        return envelope.recipient, build_message(rendered, envelope)
 
 
 # --- The sink --------------------------------------------------------------------------------
@@ -263,76 +276,70 @@ class MeteredSender(SmtpSender):
             self.wall += time.perf_counter() - t0
 
 
-def sender_thread(
-    port: int,
-    connections: int,
-    outbox: queue.Queue[tuple[str, bytes] | None],
-    checkpoints: set[int],
-    start: list[float],
-    sink_pid: int,
-    report: dict[str, float],
-) -> None:
-    """Delivers what composition queues through a SenderPool, like the pipeline's send phase
-    (which claims an outbox row where this takes a queued message)."""
-    smtp = SmtpSettings(host="127.0.0.1", port=port, security="plain", timeout=30)
-    meters: list[MeteredSender] = []
-    sent = failed = 0
+class Meter:
+    """Outcomes as they come: counts, and a line of figures at each checkpoint."""
 
-    def account(pool: SenderPool[int]) -> None:
-        nonlocal sent, failed
-        outcome = pool.next_outcome()
+    def __init__(self, checkpoints: set[int], sink_pid: int) -> None:
+        self.checkpoints = checkpoints
+        self.sink_pid = sink_pid
+        self.start = time.perf_counter()
+        self.sent = 0
+        self.failed = 0
+
+    def take(self, outcome: Outcome[int]) -> None:
         if not outcome.accepted:
-            failed += 1
+            self.failed += 1
             print(f"not delivered: {outcome.error}", file=sys.stderr)
             return
-        sent += 1
-        if sent in checkpoints:
-            elapsed = time.perf_counter() - start[0]
-            workers = sum(rss_mb(p) for p in child_pids() if p != sink_pid)
+        self.sent += 1
+        if self.sent in self.checkpoints:
+            elapsed = time.perf_counter() - self.start
+            workers = sum(rss_mb(p) for p in child_pids() if p != self.sink_pid)
             print(
-                f"{sent:>6} sent  {elapsed:7.2f} s  {sent / elapsed:5.0f} msg/s  "
+                f"{self.sent:>6} sent  {elapsed:7.2f} s  {self.sent / elapsed:5.0f} msg/s  "
                 f"RSS main {rss_mb():5.1f} MB  workers {workers:5.1f} MB  "
-                f"sink {rss_mb(sink_pid):5.1f} MB",
+                f"sink {rss_mb(self.sink_pid):5.1f} MB",
                 flush=True,
             )
 
-    cpu0 = time.thread_time()
-    pool: SenderPool[int]
-    with SenderPool(lambda: MeteredSender(smtp, meters), connections) as pool:
-        n = 0
-        while (item := outbox.get()) is not None:
-            while not pool.has_room:
-                account(pool)
-            pool.submit(Job(n, "digest@example.org", item[0], item[1]))
-            n += 1
-        while pool.in_flight:
-            account(pool)
-    report["connections"] = sum(m.connections_opened for m in meters)
-    report["smtp_wall"] = sum(m.wall for m in meters)
-    report["smtp_cpu"] = sum(m.cpu for m in meters)
-    report["feeder_cpu"] = time.thread_time() - cpu0
-    report["not_delivered"] = failed
+
+def compose_and_send(
+    composer: Composer, count: int, workers: int, pool: SenderPool[int], meter: Meter
+) -> int:
+    """Compose with fork_map (as the pipeline does) and hand each message to a free
+    connection as soon as it is made; returns how many failed to compose."""
+    failed = 0
+    for outcome in fork_map(composer, range(count), workers):
+        if isinstance(outcome, Failed):
+            failed += 1
+            print(f"could not compose {outcome.position}: {outcome.error}", file=sys.stderr)
+            continue
+        recipient, message = outcome.result
+        while not pool.has_room:
+            meter.take(pool.next_outcome())
+        pool.submit(Job(outcome.position, "digest@example.org", recipient, message))
+    while pool.in_flight:
+        meter.take(pool.next_outcome())
+    return failed
 
 
 def breakdown(day: Day, count: int, per_digest: int) -> dict[str, float]:
-    """CPU per message of each stage, in this process: job making, rendering, MIME."""
-    settings = RenderSettings(subject_template="{papers} for you - {date:%a %d %b}")
-    env = make_environment()
+    """CPU per message of each stage, in this process alone: job making, rendering, MIME."""
+    composer = Composer(day, per_digest)
     cpu = {"job": 0.0, "render": 0.0, "mime": 0.0}
-    stream = jobs(day, count, per_digest)
-    for _ in range(count):
+    for number in range(count):
         c0 = time.thread_time()
-        job = next(stream)
+        digest, envelope = job(day, number, per_digest)
         c1 = time.thread_time()
-        rendered = render_digest(job.digest, settings, env)
+        rendered = render_digest(digest, composer.settings, composer.env)
         c2 = time.thread_time()
-        build_message(rendered, job.envelope)
+        build_message(rendered, envelope)
         c3 = time.thread_time()
         cpu["job"] += c1 - c0
         cpu["render"] += c2 - c1
         cpu["mime"] += c3 - c2
     per_message = {k: v / count for k, v in cpu.items()}
-    cache = env.paper_cache  # type: ignore[attr-defined]
+    cache = composer.env.paper_cache  # type: ignore[attr-defined]
     per_message["hit_rate"] = cache.hits / max(1, cache.hits + cache.misses)
     per_message["cached"] = len(cache)
     return per_message
@@ -345,18 +352,22 @@ def main() -> int:
     parser.add_argument("--papers", type=int, default=15)
     parser.add_argument("--profiles", type=int, default=24)
     parser.add_argument(
-        "--workers", type=int, default=0, help="composition processes (0: compose in-process)"
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="compose processes, as [digest] compose_workers (1: in this process)",
     )
     parser.add_argument("--connections", type=int, default=2, help="parallel SMTP connections")
     args = parser.parse_args()
 
     day = Day(load_papers(args.fixtures), make_profiles(args.profiles))
+    composer = Composer(day, args.papers)
     print(
         f"paper pool: {len(day.pool)} papers from {args.fixtures}; {args.profiles} profiles; "
         f"{args.papers} papers per digest; workers={args.workers}; "
-        f"connections={args.connections}; {os.cpu_count()} CPUs"
+        f"connections={args.connections}; {os.cpu_count()} CPUs; "
+        f"speed check {speed_check():.2f} s"
     )
-    settings = RenderSettings(subject_template="{papers} for you - {date:%a %d %b}")
 
     port = free_port()
     ready, stop = mp.Event(), mp.Event()
@@ -366,62 +377,50 @@ def main() -> int:
     ready.wait(10)
     assert sink.pid is not None
 
-    outbox: queue.Queue[tuple[str, bytes] | None] = queue.Queue(maxsize=64)
-    report: dict[str, float] = {}
-    start = [0.0]
-    checkpoints = {1_000, 5_000, args.count}
-    thread = threading.Thread(
-        target=sender_thread,
-        args=(port, args.connections, outbox, checkpoints, start, sink.pid, report),
-    )
-    message_bytes = failed = 0
+    smtp = SmtpSettings(host="127.0.0.1", port=port, security="plain", timeout=30)
+    meters: list[MeteredSender] = []
     main_cpu0 = time.process_time()
     children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start[0] = time.perf_counter()
-    thread.start()
-    for composed in compose_all(
-        jobs(day, args.count, args.papers), settings=settings, workers=args.workers
-    ):
-        if composed.error:
-            failed += 1
-            continue
-        message_bytes += len(composed.message)
-        outbox.put((composed.recipient, composed.message))
-    outbox.put(None)
-    thread.join()
-    elapsed = time.perf_counter() - start[0]
+    meter = Meter({1_000, 5_000, args.count}, sink.pid)
+    pool: SenderPool[int]
+    with SenderPool(lambda: MeteredSender(smtp, meters), args.connections) as pool:
+        failed = compose_and_send(composer, args.count, args.workers, pool, meter)
+    elapsed = time.perf_counter() - meter.start
     main_cpu = time.process_time() - main_cpu0
     stop.set()
     received, received_bytes, sink_cpu = receive.recv()
     sink.join(10)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    children_cpu = (
+    workers_cpu = (
         children.ru_utime + children.ru_stime - children0.ru_utime - children0.ru_stime
-    ) - sink_cpu  # the pool's workers (the sink reports its own)
+    ) - sink_cpu  # the compose workers (the sink reports its own)
+    smtp_cpu = sum(m.cpu for m in meters)
+    smtp_wall = sum(m.wall for m in meters)
 
     n = args.count
     print(
-        f"connections opened: {report['connections']:.0f}; failed to compose: {failed}; "
-        f"not delivered: {report['not_delivered']:.0f}"
+        f"connections opened: {sum(m.connections_opened for m in meters)}; "
+        f"failed to compose: {failed}; not delivered: {meter.failed}"
     )
     print(f"sink counted {received} messages, {received_bytes / 1e6:.1f} MB")
-    print(f"mean message {message_bytes / n / 1e3:.1f} kB")
+    print(f"mean message {received_bytes / max(1, received) / 1e3:.1f} kB")
+    print(f"largest child's peak RSS (a worker or the sink): {children.ru_maxrss / 1e3:.1f} MB")
     print(f"end to end: {n / elapsed:.0f} msg/s ({elapsed:.1f} s for {n})")
     print("CPU per message during the run:")
     print(
-        f"  main process        {main_cpu / n * 1e3:6.3f} ms (of which SMTP client "
-        f"{report['smtp_cpu'] / n * 1e3:.3f} ms, feeding the pool "
-        f"{report['feeder_cpu'] / n * 1e3:.3f} ms)"
+        f"  main process        {main_cpu / n * 1e3:6.3f} ms "
+        f"(of which SMTP client {smtp_cpu / n * 1e3:.3f} ms)"
     )
-    if args.workers:
-        print(f"  compose workers     {children_cpu / n * 1e3:6.3f} ms")
+    if args.workers > 1:
+        print(f"  compose workers     {workers_cpu / n * 1e3:6.3f} ms")
     print(f"  aiosmtpd sink       {sink_cpu / n * 1e3:6.3f} ms")
     print(
-        f"  a send takes        {report['smtp_wall'] / n * 1e3:6.3f} ms wall "
-        f"(all connections: {report['smtp_wall'] / elapsed:.2f} busy on average)"
+        f"  a send takes        {smtp_wall / n * 1e3:6.3f} ms wall "
+        f"(all connections: {smtp_wall / elapsed:.2f} busy on average)"
     )
-    stages = breakdown(day, min(n, 2_000), args.papers)
-    print(f"composition alone, in-process, {min(n, 2_000)} messages (thread CPU per message):")
+    sample = min(n, 2_000)
+    stages = breakdown(day, sample, args.papers)
+    print(f"composition alone, in this process, {sample} messages (thread CPU per message):")
     for stage in ("job", "render", "mime"):
         print(f"  {stage:<7} {stages[stage] * 1e3:6.3f} ms")
     print(
@@ -429,7 +428,14 @@ def main() -> int:
         f" per core; paper cache hit rate {stages['hit_rate']:.1%}, "
         f"{stages['cached']:.0f} entries"
     )
-    return 0 if received == n and not failed and not report["not_delivered"] else 1
+    return 0 if received == n and not failed and not meter.failed else 1
+
+
+def speed_check() -> float:
+    """Seconds for a fixed loop: this machine's single-core speed varies from run to run."""
+    t0 = time.perf_counter()
+    sum(range(10**7))
+    return time.perf_counter() - t0
 
 
 if __name__ == "__main__":

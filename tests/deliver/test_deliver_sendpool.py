@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from deliver_handlers import Faulty, Overlapping
 from support.smtp_server import SmtpSink
 
 from digest.errors import DeliveryError
-from digest.sendpool import Job, Outcome, SenderPool
+from digest.sendpool import SENDING_SWITCH_INTERVAL, Job, Outcome, SenderPool
 from digest.smtp import SmtpSender, SmtpSettings
 
 FROM = "digest@example.org"
@@ -149,3 +151,20 @@ def test_the_pool_refuses_more_than_one_message_per_connection(sink: SmtpSink) -
         assert pool.next_outcome().ticket == 1
     with pytest.raises(ValueError, match="connections"):
         SenderPool(Senders(sink.port), 0)
+
+
+def test_an_open_pool_shortens_the_gil_switch_interval_and_restores_it(sink: SmtpSink) -> None:
+    # Replies must not wait 5 ms for the GIL while this process composes or records.
+    before = sys.getswitchinterval()
+    with SenderPool(Senders(sink.port), 2) as pool:
+        assert sys.getswitchinterval() == min(before, SENDING_SWITCH_INTERVAL) < 0.005
+        send_all(pool, 3)
+    assert sys.getswitchinterval() == before
+    with pytest.raises(RuntimeError, match="no sender today"), SenderPool(_broken, 1) as pool:
+        pool.submit(Job(1, FROM, "reader1@example.org", message(1)))
+        pool.next_outcome()
+    assert sys.getswitchinterval() == before
+
+
+def _broken() -> SmtpSender:
+    raise RuntimeError("no sender today")
