@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from digest import __version__
 from digest.collect import Collected, collect, listing_requests
 from digest.config import Settings, check_timezone, load_settings, parse_clock
+from digest.delivery import deliver_pending, utc_now
 from digest.errors import DigestError
 from digest.fetch import Fetcher
 from digest.logs import setup_logging
@@ -35,12 +36,10 @@ from digest.models import (
 )
 from digest.pipeline import (
     compose_message,
-    deliver_pending,
     followed_categories,
     preview,
     run_day,
     signing_secret,
-    utc_now,
 )
 from digest.profiles import load_profile, profile_from_options
 from digest.progress import Progress, silent

@@ -10,12 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-import os
 import secrets
-import socket
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass
 from email.utils import parseaddr
 from zoneinfo import ZoneInfo
@@ -25,10 +22,10 @@ from jinja2 import Environment
 from digest.alerts import maybe_alert
 from digest.collect import Collected, ListingRequest, ReadListing, collect, listing_requests
 from digest.config import Settings
-from digest.errors import DeliveryError
+from digest.delivery import Delivery, SenderFactory, stopping, utc_now
 from digest.failpoints import failpoint
 from digest.fetch import FetchResult, Validators
-from digest.forkmap import Failed, fork_map
+from digest.forkmap import Done, Failed, fork_map
 from digest.hybrid import hybrid_rank
 from digest.logs import event
 from digest.mail import Envelope, build_message, make_message_id
@@ -37,7 +34,6 @@ from digest.models import (
     DeliveryOutcome,
     DeliveryState,
     Digest,
-    OutboxItem,
     Paper,
     Profile,
     RenderedDigest,
@@ -62,33 +58,12 @@ from digest.semantic import (
     semantic_index_for_run,
 )
 from digest.semantic import available as semantic_available
-from digest.sendpool import Job, SenderPool
-from digest.smtp import Sender
 from digest.store import AlreadyQueued, SeenPaper, Store
 from digest.tokens import make_unsubscribe_token
-
-Clock = Callable[[], dt.datetime]
-SenderFactory = Callable[[], Sender]
 
 log = logging.getLogger("digest.pipeline")
 
 CORPUS_DAYS = 30  # the rolling window whose word frequencies weigh terms (IDF)
-MAX_DELIVERY_ATTEMPTS = 5  # runs a temporarily failing message is retried before it is failed
-STOP_AFTER_TEMPORARY_FAILURES = 3  # in a row: the server is down, leave the rest pending
-DEFAULT_LEASE_SECONDS = 900.0  # a worker's hold on one message; outlives any SMTP retry loop
-
-
-def worker_id() -> str:
-    """Names one delivery pass in claims and logs: which machine, which process."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-def stopping(stop: threading.Event | None) -> bool:
-    return stop is not None and stop.is_set()
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def run_day(settings: Settings, now: dt.datetime) -> dt.date:
@@ -121,19 +96,24 @@ def run_once(
     collected = collect_and_store(settings, store, read, now, subscribers, interactive=interactive)
     errors: list[str] = []
     notes: list[str] = []
-    if not stopping(stop):
-        enqueue_digests(
-            settings,
-            store,
-            subscribers,
-            collected.outcomes,
-            now,
-            errors,
-            env,
-            stop=stop,
-            notes=notes,
-        )
-    deliveries = send_pending(settings, store, make_sender, stop=stop, interactive=interactive)
+    # Sending starts with the first digest composed, not after the last.
+    with delivery(
+        settings, store, make_sender, stop=stop, interactive=interactive, composing=True
+    ) as sending:
+        if not stopping(stop):
+            enqueue_digests(
+                settings,
+                store,
+                subscribers,
+                collected.outcomes,
+                now,
+                errors,
+                env,
+                stop=stop,
+                notes=notes,
+                after_each=sending.pump,
+            )
+        deliveries = sending.finish()
     report = RunReport(
         started=now,
         finished=utc_now() if now.tzinfo else now,
@@ -188,20 +168,24 @@ def deliver_due(
     errors: list[str] = []
     notes: list[str] = []
     made = 0
-    if due and not stopping(stop):
-        made = enqueue_digests(
-            settings,
-            store,
-            [subscriber for subscriber, _ in due],
-            last_source_failures(settings, store),
-            now,
-            errors,
-            env,
-            stop=stop,
-            days={subscriber.id: day for subscriber, day in due if subscriber.id is not None},
-            notes=notes,
-        )
-    deliveries = send_pending(settings, store, make_sender, stop=stop, interactive=interactive)
+    with delivery(
+        settings, store, make_sender, stop=stop, interactive=interactive, composing=bool(due)
+    ) as sending:
+        if due and not stopping(stop):
+            made = enqueue_digests(
+                settings,
+                store,
+                [subscriber for subscriber, _ in due],
+                last_source_failures(settings, store),
+                now,
+                errors,
+                env,
+                stop=stop,
+                days={subscriber.id: day for subscriber, day in due if subscriber.id is not None},
+                notes=notes,
+                after_each=sending.pump,
+            )
+        deliveries = sending.finish()
     report = RunReport(
         started=now,
         finished=utc_now() if now.tzinfo else now,
@@ -215,6 +199,29 @@ def deliver_due(
     return report
 
 
+def delivery(
+    settings: Settings,
+    store: Store,
+    make_sender: SenderFactory,
+    *,
+    stop: threading.Event | None,
+    interactive: bool,
+    composing: bool = False,
+) -> Delivery:
+    """A delivery pass under this installation's lease and sender settings. While digests
+    are still `composing`, how many there will be is not known yet: the progress only counts."""
+    total = None if composing else store.pending_count()
+    return Delivery(
+        store,
+        make_sender,
+        settings.email.sender,
+        stop=stop,
+        lease_seconds=settings.schedule.lease_seconds,
+        progress=_progress(interactive, "sending", total),
+        connections=settings.smtp.connections if settings.smtp else 1,
+    )
+
+
 def send_pending(
     settings: Settings,
     store: Store,
@@ -224,15 +231,8 @@ def send_pending(
     interactive: bool,
 ) -> tuple[DeliveryOutcome, ...]:
     """Deliver every pending message under this installation's lease and sender settings."""
-    return deliver_pending(
-        store,
-        make_sender,
-        settings.email.sender,
-        stop=stop,
-        lease_seconds=settings.schedule.lease_seconds,
-        progress=_progress(interactive, "sending", store.pending_count()),
-        connections=settings.smtp.connections if settings.smtp else 1,
-    )
+    with delivery(settings, store, make_sender, stop=stop, interactive=interactive) as sending:
+        return sending.finish()
 
 
 def last_source_failures(settings: Settings, store: Store) -> tuple[SourceOutcome, ...]:
@@ -280,8 +280,8 @@ def finish_run(
     )
 
 
-def _progress(interactive: bool, label: str, total: int) -> Progress:
-    return Progress(label, total) if interactive and total else silent()
+def _progress(interactive: bool, label: str, total: int | None) -> Progress:
+    return Progress(label, total) if interactive and total != 0 else silent()
 
 
 def followed_categories(subscribers: Sequence[Subscriber]) -> tuple[str, ...]:
@@ -461,13 +461,15 @@ def enqueue_digests(
     stop: threading.Event | None = None,
     days: Mapping[int, dt.date] | None = None,
     notes: list[str] | None = None,
+    after_each: Callable[[], None] | None = None,
 ) -> int:
     """Render each subscriber's digest once into the outbox (skipped if already there today).
 
     "Today" is the subscriber's own calendar day: one digest per local day, or the day `days`
     gives for them (a tick composes the digest of the delivery moment it found). Returns how many
     digests were composed. Another worker composing the same digest first is not an error:
-    the outbox's unique key refuses the second one and this worker moves on.
+    the outbox's unique key refuses the second one and this worker moves on. `after_each`
+    runs after each digest is dealt with (a Delivery's pump, to send while composing).
     """
     if not subscribers:
         return 0
@@ -484,54 +486,66 @@ def enqueue_digests(
     for outcome in fork_map(work, tasks, workers):
         if stopping(stop):
             break  # the rest are composed by the next run, nothing is lost
-        task = tasks[outcome.position]
-        subscriber, day = task.subscriber, task.day
-        assert subscriber.id is not None
-        if isinstance(outcome, Failed):
-            errors.append(f"{subscriber.email}: {outcome.error}")
-            event(
-                log,
-                "compose_failed",
-                f"could not compose the digest for {subscriber.email}: {outcome.error}",
-                level=logging.ERROR,
-                recipient=subscriber.email,
-                error=outcome.error,
-            )
-            continue
-        message = outcome.result
-        if message is None:
-            continue  # nothing to send, and empty digests are not wanted
-        try:
-            store.enqueue(
-                subscriber_id=subscriber.id,
-                recipient=subscriber.email,
-                day=day,
-                message_id=message.message_id,
-                message=message.message,
-                papers=list(message.papers),
-                composed_at=now,
-            )
-        except AlreadyQueued:
-            event(
-                log,
-                "digest_already_queued",
-                f"digest for {subscriber.email} on {day} was composed by another worker",
-                recipient=subscriber.email,
-                day=day.isoformat(),
-            )
-            continue
-        composed += 1
+        composed += _enqueue_one(store, tasks[outcome.position], outcome, now, errors)
+        if after_each is not None:
+            after_each()
+    return composed
+
+
+def _enqueue_one(
+    store: Store,
+    task: ComposeTask,
+    outcome: Done[ComposedDigest | None] | Failed,
+    now: dt.datetime,
+    errors: list[str],
+) -> int:
+    """Put one composed digest into the outbox; 1 if it was put there, else 0."""
+    subscriber, day = task.subscriber, task.day
+    assert subscriber.id is not None
+    if isinstance(outcome, Failed):
+        errors.append(f"{subscriber.email}: {outcome.error}")
         event(
             log,
-            "digest_composed",
-            f"composed the digest for {subscriber.email} ({day}): {len(message.papers)} papers",
+            "compose_failed",
+            f"could not compose the digest for {subscriber.email}: {outcome.error}",
+            level=logging.ERROR,
+            recipient=subscriber.email,
+            error=outcome.error,
+        )
+        return 0
+    message = outcome.result
+    if message is None:
+        return 0  # nothing to send, and empty digests are not wanted
+    try:
+        store.enqueue(
+            subscriber_id=subscriber.id,
+            recipient=subscriber.email,
+            day=day,
+            message_id=message.message_id,
+            message=message.message,
+            papers=list(message.papers),
+            composed_at=now,
+        )
+    except AlreadyQueued:
+        event(
+            log,
+            "digest_already_queued",
+            f"digest for {subscriber.email} on {day} was composed by another worker",
             recipient=subscriber.email,
             day=day.isoformat(),
-            papers=len(message.papers),
-            message_id=message.message_id,
         )
-        failpoint("after-enqueue")
-    return composed
+        return 0
+    event(
+        log,
+        "digest_composed",
+        f"composed the digest for {subscriber.email} ({day}): {len(message.papers)} papers",
+        recipient=subscriber.email,
+        day=day.isoformat(),
+        papers=len(message.papers),
+        message_id=message.message_id,
+    )
+    failpoint("after-enqueue")
+    return 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -677,120 +691,6 @@ def compose_message(
         unsubscribe_url=unsubscribe_url(settings, subscriber.email, secret),
     )
     return message_id, build_message(rendered, envelope)
-
-
-def deliver_pending(
-    store: Store,
-    make_sender: SenderFactory,
-    sender: str,
-    *,
-    stop: threading.Event | None = None,
-    lease_seconds: float = DEFAULT_LEASE_SECONDS,
-    worker: str | None = None,
-    clock: Clock = utc_now,
-    progress: Progress | None = None,
-    connections: int = 1,
-) -> tuple[DeliveryOutcome, ...]:
-    """Send every pending message; record each as sent only once the server accepted it.
-
-    Messages are claimed one at a time (a lease in the outbox row), so any number of workers
-    may deliver from one database and each message goes to exactly one of them. Within this
-    worker, `connections` SMTP connections send in parallel (digest.sendpool); a message is
-    claimed only when a connection is free, so this worker never holds more claims than it
-    has connections, and only this thread reads or writes the store. `stop` is checked
-    between messages: the ones in flight finish, the rest stay pending, and every claim this
-    worker still holds is released on the way out.
-    """
-    worker = worker or worker_id()
-    progress = progress or silent()
-    envelope_from = parseaddr(sender)[1] or sender
-    outcomes: list[DeliveryOutcome] = []
-    temporary_in_a_row = 0
-    last_id = 0
-    exhausted = False
-    with ExitStack() as cleanup:
-        cleanup.callback(store.release_claims, worker)
-        pool: SenderPool[OutboxItem] = cleanup.enter_context(SenderPool(make_sender, connections))
-        while True:
-            while pool.has_room and not exhausted and not stopping(stop):
-                if temporary_in_a_row >= STOP_AFTER_TEMPORARY_FAILURES:
-                    break  # the server is down: no new message until the ones in flight end
-                item = store.claim_pending(worker, lease_seconds, clock(), after_id=last_id)
-                if item is None:
-                    exhausted = True
-                    break
-                last_id = item.id
-                pool.submit(Job(item, envelope_from, item.recipient, item.message))
-            if pool.in_flight == 0:
-                break
-            done = pool.next_outcome()
-            if done.error is None:
-                _record_sent(store, done.ticket, outcomes)
-                temporary_in_a_row = 0
-            else:
-                _record_failure(store, done.ticket, done.error, outcomes)
-                temporary_in_a_row = 0 if done.error.permanent else temporary_in_a_row + 1
-            progress.step(done.ticket.recipient)
-        if temporary_in_a_row >= STOP_AFTER_TEMPORARY_FAILURES and not stopping(stop):
-            outcomes.extend(_not_attempted([i for i in store.pending() if i.id > last_id]))
-        if stopping(stop):
-            event(log, "delivery_stopped", "stop requested: the remaining messages stay pending")
-    progress.finish()
-    return tuple(outcomes)
-
-
-def _record_sent(store: Store, item: OutboxItem, outcomes: list[DeliveryOutcome]) -> None:
-    # The server has the message. A crash before mark_sent means the next run sends it
-    # again, same bytes and Message-ID: at-least-once, never lost.
-    failpoint("after-send")
-    store.mark_sent(item.id)
-    failpoint("after-mark-sent")
-    outcomes.append(DeliveryOutcome(item.recipient, DeliveryState.SENT, len(item.paper_ids)))
-    event(
-        log,
-        "delivered",
-        f"delivered {item.day} digest to {item.recipient} ({len(item.paper_ids)} papers)",
-        recipient=item.recipient,
-        outbox_id=item.id,
-        message_id=item.message_id,
-        papers=len(item.paper_ids),
-    )
-
-
-def _record_failure(
-    store: Store, item: OutboxItem, err: DeliveryError, outcomes: list[DeliveryOutcome]
-) -> None:
-    give_up = err.permanent or item.attempts + 1 >= MAX_DELIVERY_ATTEMPTS
-    store.mark_failed_attempt(item.id, err.reason, give_up=give_up)
-    note = "gave up" if give_up else "will retry next run"
-    outcomes.append(
-        DeliveryOutcome(
-            item.recipient, DeliveryState.FAILED, len(item.paper_ids), f"{err.reason} ({note})"
-        )
-    )
-    event(
-        log,
-        "delivery_failed",
-        f"delivery to {item.recipient} failed ({note}): {err.reason}",
-        level=logging.WARNING,
-        recipient=item.recipient,
-        outbox_id=item.id,
-        error=err.reason,
-        permanent=err.permanent,
-        gave_up=give_up,
-    )
-
-
-def _not_attempted(items: Sequence[OutboxItem]) -> list[DeliveryOutcome]:
-    return [
-        DeliveryOutcome(
-            i.recipient,
-            DeliveryState.FAILED,
-            len(i.paper_ids),
-            "not attempted: the mail server kept failing; still pending for the next run",
-        )
-        for i in items
-    ]
 
 
 # --- preview ------------------------------------------------------------------------------

@@ -110,6 +110,19 @@ class SenderPool(Generic[Ticket]):
             raise done.error
         return done
 
+    def poll_outcome(self) -> Outcome[Ticket] | None:
+        """The next finished message if one is ready, else None at once."""
+        if self._in_flight == 0:
+            return None
+        try:
+            done = self._done.get_nowait()
+        except queue.Empty:
+            return None
+        self._in_flight -= 1
+        if isinstance(done, _Crash):
+            raise done.error
+        return done
+
     def _start_thread(self) -> None:
         thread = threading.Thread(
             target=self._serve,

@@ -19,10 +19,11 @@ from types import FrameType
 
 from digest.collect import ListingRequest
 from digest.config import Settings
+from digest.delivery import utc_now, worker_id
 from digest.fetch import Fetcher, FetchResult
 from digest.logs import event
 from digest.models import RunReport
-from digest.pipeline import deliver_due, fetch_once, run_once, utc_now, worker_id
+from digest.pipeline import deliver_due, fetch_once, run_once
 from digest.schedule import last_fetch_slot
 from digest.smtp import OutboxDirSender, Sender, SmtpSender
 from digest.store import SqliteStore

@@ -1,11 +1,36 @@
-"""SMTP server handlers with faults for the delivery tests (on top of support's sink)."""
+"""SMTP server handlers with faults for the delivery tests (on top of support's sink), and
+the outbox helpers they share."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import sqlite3
 from typing import Any
 
 from support.smtp_server import RecordingHandler
+
+from digest.smtp import SmtpSettings
+from digest.store import SqliteStore
+
+DAY = dt.date(2026, 5, 8)
+NOON = dt.datetime(2026, 5, 8, 12, 0, tzinfo=dt.UTC)
+FROM = "Paper Digest <digest@example.org>"
+
+
+def smtp(port: int, **overrides: float) -> SmtpSettings:
+    values: dict[str, float] = {"timeout": 5, "backoff_seconds": 0, "max_attempts": 3}
+    values.update(overrides)
+    return SmtpSettings(host="127.0.0.1", port=port, security="plain", **values)  # type: ignore[arg-type]
+
+
+def ledger_unsent(store: SqliteStore) -> int:
+    assert store.path is not None
+    db = sqlite3.connect(f"{store.path.as_uri()}?mode=ro", uri=True)
+    try:
+        return int(db.execute("SELECT count(*) FROM ledger WHERE sent_at IS NULL").fetchone()[0])
+    finally:
+        db.close()
 
 
 class Overlapping(RecordingHandler):

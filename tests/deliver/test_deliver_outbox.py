@@ -7,22 +7,16 @@ neither lose nor duplicate a message.
 
 from __future__ import annotations
 
-import datetime as dt
-import sqlite3
 import threading
 
 import pytest
-from deliver_handlers import AlwaysBusy, Faulty
+from deliver_handlers import DAY, FROM, NOON, AlwaysBusy, Faulty, ledger_unsent, smtp
 from support.smtp_server import SmtpSink
 
+from digest.delivery import STOP_AFTER_TEMPORARY_FAILURES, deliver_pending
 from digest.models import DeliveryState, Profile, Subscriber, Term, Topic
-from digest.pipeline import STOP_AFTER_TEMPORARY_FAILURES, deliver_pending
-from digest.smtp import Sender, SmtpSender, SmtpSettings
+from digest.smtp import Sender, SmtpSender
 from digest.store import SqliteStore
-
-DAY = dt.date(2026, 5, 8)
-NOON = dt.datetime(2026, 5, 8, 12, 0, tzinfo=dt.UTC)
-FROM = "Paper Digest <digest@example.org>"
 
 
 def fill_outbox(store: SqliteStore, count: int) -> list[str]:
@@ -43,21 +37,6 @@ def fill_outbox(store: SqliteStore, count: int) -> list[str]:
         )
         people.append(subscriber.email)
     return people
-
-
-def smtp(port: int, **overrides: float) -> SmtpSettings:
-    values: dict[str, float] = {"timeout": 5, "backoff_seconds": 0, "max_attempts": 3}
-    values.update(overrides)
-    return SmtpSettings(host="127.0.0.1", port=port, security="plain", **values)  # type: ignore[arg-type]
-
-
-def ledger_unsent(store: SqliteStore) -> int:
-    assert store.path is not None
-    db = sqlite3.connect(f"{store.path.as_uri()}?mode=ro", uri=True)
-    try:
-        return int(db.execute("SELECT count(*) FROM ledger WHERE sent_at IS NULL").fetchone()[0])
-    finally:
-        db.close()
 
 
 @pytest.mark.parametrize("connections", [1, 3])

@@ -198,7 +198,7 @@ def test_two_processes_on_one_database_send_each_digest_once(
     logs = "".join(err for _, err in results)
     # Between them the two composed each digest once and delivered each message once.
     assert logs.count("composed the digest for") == len(PEOPLE)
-    assert logs.count("INFO digest.pipeline: delivered") == len(PEOPLE)
+    assert logs.count("INFO digest.delivery: delivered") == len(PEOPLE)
     received = sorted(r for m in inst.smtp.handler.received for r in m.rcpt_tos)
     assert received == sorted(PEOPLE)
     ids = [m.message["Message-ID"] for m in inst.smtp.handler.received]

@@ -196,7 +196,7 @@ def test_log_json_flag_writes_one_json_object_per_line(
     delivered = lines[1]
     assert delivered["recipient"] == "reader@example.org"
     assert delivered["message_id"].startswith("<digest.")
-    assert delivered["level"] == "info" and delivered["logger"] == "digest.pipeline"
+    assert delivered["level"] == "info" and delivered["logger"] == "digest.delivery"
     # The readable default says the same in words.
     assert main(["--config", str(inst.config), "tick"]) == 0
     assert capsys.readouterr().err == ""  # nothing left to do: an idle tick is quiet

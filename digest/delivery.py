@@ -1,0 +1,239 @@
+"""Deliver the outbox: claim a pending message, send it, record it as sent only once the
+server accepted it.
+
+Messages are claimed one at a time (a lease in the outbox row), so any number of workers may
+deliver from one database and each message goes to exactly one of them. Within this worker,
+`connections` SMTP connections send in parallel (digest.sendpool); a message is claimed only
+when a connection is free, so a worker never holds more claims than it has connections, and
+only the thread that owns the Delivery reads or writes the store.
+
+A Delivery can run alongside composing: the composing loop calls `pump()` after each digest
+it puts in the outbox, which hands new messages to free connections and records what the
+connections finished, without waiting; `finish()` then sends the rest. So the first digests
+go out while the last are still being composed, and nothing about a message's path changes:
+outbox row -> claim -> SMTP -> marked sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import secrets
+import socket
+import threading
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from email.utils import parseaddr
+from types import TracebackType
+from typing import Self
+
+from digest.errors import DeliveryError
+from digest.failpoints import failpoint
+from digest.logs import event
+from digest.models import DeliveryOutcome, DeliveryState, OutboxItem
+from digest.progress import Progress, silent
+from digest.sendpool import Job, Outcome, SenderPool
+from digest.smtp import Sender
+from digest.store import Store
+
+Clock = Callable[[], dt.datetime]
+SenderFactory = Callable[[], Sender]
+
+log = logging.getLogger("digest.delivery")
+
+MAX_DELIVERY_ATTEMPTS = 5  # runs a temporarily failing message is retried before it is failed
+STOP_AFTER_TEMPORARY_FAILURES = 3  # in a row: the server is down, leave the rest pending
+DEFAULT_LEASE_SECONDS = 900.0  # a worker's hold on one message; outlives any SMTP retry loop
+
+
+def worker_id() -> str:
+    """Names one delivery pass in claims and logs: which machine, which process."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def stopping(stop: threading.Event | None) -> bool:
+    return stop is not None and stop.is_set()
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Delivery:
+    """One worker's pass over the outbox (use inside `with`: on the way out the connections
+    say QUIT and every claim still held is released)."""
+
+    def __init__(
+        self,
+        store: Store,
+        make_sender: SenderFactory,
+        sender: str,
+        *,
+        stop: threading.Event | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        worker: str | None = None,
+        clock: Clock = utc_now,
+        progress: Progress | None = None,
+        connections: int = 1,
+    ) -> None:
+        self._store = store
+        self._stop = stop
+        self._lease_seconds = lease_seconds
+        self._worker = worker or worker_id()
+        self._clock = clock
+        self._progress = progress or silent()
+        self._envelope_from = parseaddr(sender)[1] or sender
+        self._outcomes: list[DeliveryOutcome] = []
+        self._temporary_in_a_row = 0
+        self._last_id = 0
+        self._cleanup = ExitStack()
+        self._pool: SenderPool[OutboxItem] = SenderPool(make_sender, connections)
+
+    def __enter__(self) -> Self:
+        with ExitStack() as cleanup:
+            cleanup.callback(self._store.release_claims, self._worker)
+            cleanup.enter_context(self._pool)
+            self._cleanup = cleanup.pop_all()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._cleanup.__exit__(exc_type, exc, tb)
+
+    @property
+    def server_down(self) -> bool:
+        return self._temporary_in_a_row >= STOP_AFTER_TEMPORARY_FAILURES
+
+    def pump(self) -> None:
+        """Without waiting: record what the connections have finished, then claim pending
+        messages for the free ones."""
+        while (done := self._pool.poll_outcome()) is not None:
+            self._record(done)
+        self._claim_while_room()
+
+    def finish(self) -> tuple[DeliveryOutcome, ...]:
+        """Send every pending message (until stopped or the server is down); the outcomes of
+        the whole pass, pumped ones included."""
+        exhausted = False
+        while True:
+            if not exhausted:
+                exhausted = not self._claim_while_room()
+            if self._pool.in_flight == 0:
+                break
+            self._record(self._pool.next_outcome())
+        if self.server_down and not stopping(self._stop):
+            later = [i for i in self._store.pending() if i.id > self._last_id]
+            self._outcomes.extend(_not_attempted(later))
+        if stopping(self._stop):
+            event(log, "delivery_stopped", "stop requested: the remaining messages stay pending")
+        self._progress.finish()
+        return tuple(self._outcomes)
+
+    def _claim_while_room(self) -> bool:
+        """Claim and submit while a connection is free; False once nothing is pending."""
+        while self._pool.has_room and not stopping(self._stop) and not self.server_down:
+            item = self._store.claim_pending(
+                self._worker, self._lease_seconds, self._clock(), after_id=self._last_id
+            )
+            if item is None:
+                return False
+            self._last_id = item.id
+            self._pool.submit(Job(item, self._envelope_from, item.recipient, item.message))
+        return True
+
+    def _record(self, done: Outcome[OutboxItem]) -> None:
+        if done.error is None:
+            _record_sent(self._store, done.ticket, self._outcomes)
+            self._temporary_in_a_row = 0
+        else:
+            _record_failure(self._store, done.ticket, done.error, self._outcomes)
+            permanent = done.error.permanent
+            self._temporary_in_a_row = 0 if permanent else self._temporary_in_a_row + 1
+        self._progress.step(done.ticket.recipient)
+
+
+def deliver_pending(
+    store: Store,
+    make_sender: SenderFactory,
+    sender: str,
+    *,
+    stop: threading.Event | None = None,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    worker: str | None = None,
+    clock: Clock = utc_now,
+    progress: Progress | None = None,
+    connections: int = 1,
+) -> tuple[DeliveryOutcome, ...]:
+    """Send every pending message; record each as sent only once the server accepted it.
+    `stop` is checked between messages: the ones in flight finish, the rest stay pending."""
+    with Delivery(
+        store,
+        make_sender,
+        sender,
+        stop=stop,
+        lease_seconds=lease_seconds,
+        worker=worker,
+        clock=clock,
+        progress=progress,
+        connections=connections,
+    ) as delivery:
+        return delivery.finish()
+
+
+def _record_sent(store: Store, item: OutboxItem, outcomes: list[DeliveryOutcome]) -> None:
+    # The server has the message. A crash before mark_sent means the next run sends it
+    # again, same bytes and Message-ID: at-least-once, never lost.
+    failpoint("after-send")
+    store.mark_sent(item.id)
+    failpoint("after-mark-sent")
+    outcomes.append(DeliveryOutcome(item.recipient, DeliveryState.SENT, len(item.paper_ids)))
+    event(
+        log,
+        "delivered",
+        f"delivered {item.day} digest to {item.recipient} ({len(item.paper_ids)} papers)",
+        recipient=item.recipient,
+        outbox_id=item.id,
+        message_id=item.message_id,
+        papers=len(item.paper_ids),
+    )
+
+
+def _record_failure(
+    store: Store, item: OutboxItem, err: DeliveryError, outcomes: list[DeliveryOutcome]
+) -> None:
+    give_up = err.permanent or item.attempts + 1 >= MAX_DELIVERY_ATTEMPTS
+    store.mark_failed_attempt(item.id, err.reason, give_up=give_up)
+    note = "gave up" if give_up else "will retry next run"
+    outcomes.append(
+        DeliveryOutcome(
+            item.recipient, DeliveryState.FAILED, len(item.paper_ids), f"{err.reason} ({note})"
+        )
+    )
+    event(
+        log,
+        "delivery_failed",
+        f"delivery to {item.recipient} failed ({note}): {err.reason}",
+        level=logging.WARNING,
+        recipient=item.recipient,
+        outbox_id=item.id,
+        error=err.reason,
+        permanent=err.permanent,
+        gave_up=give_up,
+    )
+
+
+def _not_attempted(items: Sequence[OutboxItem]) -> list[DeliveryOutcome]:
+    return [
+        DeliveryOutcome(
+            i.recipient,
+            DeliveryState.FAILED,
+            len(i.paper_ids),
+            "not attempted: the mail server kept failing; still pending for the next run",
+        )
+        for i in items
+    ]
