@@ -249,6 +249,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (paper_id, model)
     ) WITHOUT ROWID;
     """,
+    # 4: marking a message sent stamps its papers' ledger rows by outbox id; without an index
+    # that scanned the whole ledger once per message (quadratic in a day's digests).
+    """
+    CREATE INDEX ledger_outbox ON ledger(outbox_id);
+    """,
 )
 
 

@@ -50,6 +50,21 @@ def test_migrations_set_the_schema_version(store: SqliteStore, tmp_path: Path) -
     again.close()
 
 
+def test_the_queries_run_per_message_use_an_index(store: SqliteStore, tmp_path: Path) -> None:
+    # A full scan per message is quadratic over a day of thousands of digests.
+    db = sqlite3.connect(tmp_path / "state" / "digest.sqlite3")
+    per_message = {
+        "mark sent (ledger)": "UPDATE ledger SET sent_at = '' WHERE outbox_id = 1",
+        "mark sent (outbox)": "UPDATE outbox SET state = 'sent' WHERE id = 1",
+        "already composed": "SELECT id FROM outbox WHERE subscriber_id = 1 AND day = ''",
+        "sent before": "SELECT version FROM ledger WHERE subscriber_id = 1 AND paper_id = ''",
+    }
+    for name, query in per_message.items():
+        plan = " ".join(row[-1] for row in db.execute("EXPLAIN QUERY PLAN " + query))
+        assert "SCAN" not in plan, f"{name}: {plan}"
+    db.close()
+
+
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3"
     db = sqlite3.connect(path)

@@ -1,0 +1,171 @@
+"""Benchmark: one whole `digest run` for N subscribers, from listings to a local aiosmtpd sink.
+
+    python bench/pipeline.py [--subscribers 10000] [--connections 2] [--workers 0]
+
+The run is the product's own (digest.pipeline.run_once, a real SQLite file, the settings a
+config file gives): the listings are parsed, stored and merged, every subscriber's digest
+is selected, ranked, rendered and put in the outbox in forked workers, and the outbox is
+sent over SMTP while composing goes on. Only the network is left out: the sources are
+answered from ../shared/fixtures (the arXiv RSS of 28 Nov 2024, 1,504 items across all
+archives, and a Hugging Face daily list), and the sink (bench/deliver.py's, in its own
+process) only counts. Subscribers have 3-6 of a list of common keywords each.
+
+Prints the run's wall time split into fetch+store and compose+send, digests sent per
+second over the whole run, CPU per message of this process, the workers and the sink, and
+peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import multiprocessing as mp
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from deliver import TERMS, free_port, run_sink, speed_check  # noqa: E402
+
+from digest.collect import ListingRequest  # noqa: E402
+from digest.config import load_settings  # noqa: E402
+from digest.fetch import FetchResult, Validators  # noqa: E402
+from digest.models import DeliveryState, Profile, Subscriber, Term, Topic  # noqa: E402
+from digest.pipeline import collect_and_store, run_once  # noqa: E402
+from digest.service import sender_factory  # noqa: E402
+from digest.store import SqliteStore  # noqa: E402
+
+FIXTURES = REPO.parent / "shared" / "fixtures"
+ARXIV_RSS = FIXTURES / "arxiv_rss" / "arxiv_rss_new_allarchives_2024-11-28.xml"
+HF_LIST = FIXTURES / "hf_daily_papers" / "hf_api_daily_papers_2024-10-25.json"
+NOW = dt.datetime(2024, 11, 28, 12, 0, tzinfo=dt.UTC)  # the arXiv listing's day
+
+CONFIG = """
+[digest]
+data_dir = "{data}"
+compose_workers = {workers}
+semantic = false  # embedding 1,500 papers takes minutes on a CPU: see bench/embed.py
+
+[[source]]
+name = "huggingface"
+kind = "hf_daily"
+url = "https://huggingface.co/api/daily_papers?date={{date}}"
+
+[[source]]
+name = "arxiv"
+kind = "arxiv_rss"
+url = "https://rss.arxiv.org/rss/{{categories}}"
+categories = ["cs"]
+
+[email]
+from = "Paper Digest <digest@example.org>"
+list_id = "digest.example.org"
+unsubscribe_url = "https://example.org/digest/unsubscribe?token={{token}}"
+
+[smtp]
+host = "127.0.0.1"
+port = {port}
+security = "plain"
+connections = {connections}
+
+[logging]
+level = "warning"
+"""
+
+
+def read_fixture(request: ListingRequest) -> FetchResult:
+    """What the source would answer, from the captures."""
+    if "huggingface" in request.url:
+        body, kind = HF_LIST.read_bytes(), "application/json"
+    else:
+        body, kind = ARXIV_RSS.read_bytes(), "application/rss+xml"
+    return FetchResult(request.url, 200, body, Validators(), kind)
+
+
+def subscribe(store: SqliteStore, count: int) -> None:
+    rng = random.Random(3)
+    for n in range(count):
+        terms = tuple(Term(t) for t in rng.sample(TERMS, rng.randint(3, 6)))
+        store.save_subscriber(
+            Subscriber(f"reader{n}@example.org", Profile(topics=(Topic("Interests", terms),)))
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=10_000)
+    parser.add_argument("--connections", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=0, help="[digest] compose_workers")
+    args = parser.parse_args()
+
+    port = free_port()
+    ready, stop = mp.Event(), mp.Event()
+    receive, send_end = mp.Pipe(duplex=False)
+    sink = mp.Process(target=run_sink, args=(port, ready, stop, send_end), daemon=True)
+    sink.start()
+    ready.wait(10)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "digest.toml"
+        config.write_text(
+            CONFIG.format(data=tmp, workers=args.workers, port=port, connections=args.connections),
+            encoding="utf-8",
+        )
+        settings = load_settings(config, env={"DIGEST_SECRET": "bench-" * 8})
+        store = SqliteStore.open(settings.database)
+        subscribe(store, args.subscribers)
+        print(
+            f"{args.subscribers} subscribers; workers={settings.workers_for(args.subscribers)}; "
+            f"connections={args.connections}; {os.cpu_count()} CPUs; "
+            f"speed check {speed_check():.2f} s"
+        )
+
+        # The fetch alone first, timed on its own; the run then finds the listings stored
+        # (the same day's listings again, as a second fetch of the day would).
+        t0 = time.perf_counter()
+        collected = collect_and_store(settings, store, read_fixture, NOW, store.subscribers())
+        fetch_seconds = time.perf_counter() - t0
+        print(
+            f"fetch + parse + store: {fetch_seconds:.1f} s, "
+            + ", ".join(f"{o.name}: {o.state.value} {o.papers} papers" for o in collected.outcomes)
+        )
+
+        cpu0 = time.process_time()
+        t0 = time.perf_counter()
+        report = run_once(settings, store, read_fixture, sender_factory(settings), now=NOW)
+        elapsed = time.perf_counter() - t0
+        main_cpu = time.process_time() - cpu0
+        store.close()
+
+    stop.set()
+    received, received_bytes, sink_cpu = receive.recv()
+    sink.join(10)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    workers_cpu = children.ru_utime + children.ru_stime - sink_cpu
+
+    sent = sum(1 for d in report.deliveries if d.state is DeliveryState.SENT)
+    failed = len(report.deliveries) - sent
+    errors = len(report.errors)
+    print(f"run: {elapsed:.1f} s; digests sent {sent}, failed {failed}, errors {errors}")
+    print(f"sink counted {received}, mean message {received_bytes / max(1, received) / 1e3:.1f} kB")
+    print(f"end to end: {sent / elapsed:.0f} digests/s (fetch, rank, render, outbox, SMTP)")
+    n = max(1, sent)
+    print("CPU per message:")
+    print(f"  this process     {main_cpu / n * 1e3:6.3f} ms (fetch, store, outbox, SMTP client)")
+    print(f"  compose workers  {workers_cpu / n * 1e3:6.3f} ms (select, rank, render, MIME)")
+    print(f"  aiosmtpd sink    {sink_cpu / n * 1e3:6.3f} ms")
+    peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+    peak_child = children.ru_maxrss / 1e3
+    print(f"peak RSS: this process {peak_self:.0f} MB, largest child {peak_child:.0f} MB")
+    return 0 if received == sent and not failed and not report.errors else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
