@@ -231,6 +231,28 @@ def run_sink(port: int, ready: Any, stop: Any, result: Any) -> None:
     result.send((handler.count, handler.bytes, cpu))
 
 
+class Sink:
+    """run_sink in its own process: `port` to send to, `finish()` -> (count, bytes, CPU s)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        ready, self._stop = mp.Event(), mp.Event()
+        self._receive, send_end = mp.Pipe(duplex=False)
+        self._process = mp.Process(
+            target=run_sink, args=(self.port, ready, self._stop, send_end), daemon=True
+        )
+        self._process.start()
+        ready.wait(10)
+        assert self._process.pid is not None
+        self.pid: int = self._process.pid
+
+    def finish(self) -> tuple[int, int, float]:
+        self._stop.set()
+        counted: tuple[int, int, float] = self._receive.recv()
+        self._process.join(10)
+        return counted
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -369,15 +391,8 @@ def main() -> int:
         f"speed check {speed_check():.2f} s"
     )
 
-    port = free_port()
-    ready, stop = mp.Event(), mp.Event()
-    receive, send_end = mp.Pipe(duplex=False)
-    sink = mp.Process(target=run_sink, args=(port, ready, stop, send_end), daemon=True)
-    sink.start()
-    ready.wait(10)
-    assert sink.pid is not None
-
-    smtp = SmtpSettings(host="127.0.0.1", port=port, security="plain", timeout=30)
+    sink = Sink()
+    smtp = SmtpSettings(host="127.0.0.1", port=sink.port, security="plain", timeout=30)
     meters: list[MeteredSender] = []
     main_cpu0 = time.process_time()
     children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -387,9 +402,7 @@ def main() -> int:
         failed = compose_and_send(composer, args.count, args.workers, pool, meter)
     elapsed = time.perf_counter() - meter.start
     main_cpu = time.process_time() - main_cpu0
-    stop.set()
-    received, received_bytes, sink_cpu = receive.recv()
-    sink.join(10)
+    received, received_bytes, sink_cpu = sink.finish()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     workers_cpu = (
         children.ru_utime + children.ru_stime - children0.ru_utime - children0.ru_stime

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import multiprocessing as mp
 import os
 import random
 import resource
@@ -32,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from deliver import TERMS, free_port, run_sink, speed_check  # noqa: E402
+from deliver import TERMS, Sink, speed_check  # noqa: E402
 
 from digest.collect import ListingRequest  # noqa: E402
 from digest.config import load_settings  # noqa: E402
@@ -105,17 +104,14 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=0, help="[digest] compose_workers")
     args = parser.parse_args()
 
-    port = free_port()
-    ready, stop = mp.Event(), mp.Event()
-    receive, send_end = mp.Pipe(duplex=False)
-    sink = mp.Process(target=run_sink, args=(port, ready, stop, send_end), daemon=True)
-    sink.start()
-    ready.wait(10)
+    sink = Sink()
 
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "digest.toml"
         config.write_text(
-            CONFIG.format(data=tmp, workers=args.workers, port=port, connections=args.connections),
+            CONFIG.format(
+                data=tmp, workers=args.workers, port=sink.port, connections=args.connections
+            ),
             encoding="utf-8",
         )
         settings = load_settings(config, env={"DIGEST_SECRET": "bench-" * 8})
@@ -144,9 +140,7 @@ def main() -> int:
         main_cpu = time.process_time() - cpu0
         store.close()
 
-    stop.set()
-    received, received_bytes, sink_cpu = receive.recv()
-    sink.join(10)
+    received, received_bytes, sink_cpu = sink.finish()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     workers_cpu = children.ru_utime + children.ru_stime - sink_cpu
 

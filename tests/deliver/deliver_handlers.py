@@ -10,6 +10,7 @@ from typing import Any
 
 from support.smtp_server import RecordingHandler
 
+from digest.models import Profile, Subscriber, Term, Topic
 from digest.smtp import SmtpSettings
 from digest.store import SqliteStore
 
@@ -81,3 +82,20 @@ class Faulty(RecordingHandler):
 class AlwaysBusy(RecordingHandler):
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         return "451 4.3.0 Still busy"
+
+
+def queue_digest(store: SqliteStore, n: int, body: str = "body") -> str:
+    """A subscriber and one pending digest for them in the outbox; returns the address."""
+    profile = Profile(topics=(Topic("main", (Term("diffusion"),)),))
+    subscriber = store.save_subscriber(Subscriber(f"reader{n}@example.org", profile))
+    assert subscriber.id is not None
+    store.enqueue(
+        subscriber_id=subscriber.id,
+        recipient=subscriber.email,
+        day=DAY,
+        message_id=f"<{n}@example.org>",
+        message=f"Subject: {n}\r\n\r\n{body} {n}\r\n".encode("ascii"),
+        papers=[(f"2605.{n:05d}", 1)],
+        composed_at=NOON,
+    )
+    return subscriber.email

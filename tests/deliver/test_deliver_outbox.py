@@ -10,33 +10,18 @@ from __future__ import annotations
 import threading
 
 import pytest
-from deliver_handlers import DAY, FROM, NOON, AlwaysBusy, Faulty, ledger_unsent, smtp
+from deliver_handlers import FROM, AlwaysBusy, Faulty, ledger_unsent, queue_digest, smtp
 from support.smtp_server import SmtpSink
 
 from digest.delivery import STOP_AFTER_TEMPORARY_FAILURES, deliver_pending
-from digest.models import DeliveryState, Profile, Subscriber, Term, Topic
+from digest.models import DeliveryState
 from digest.smtp import Sender, SmtpSender
 from digest.store import SqliteStore
 
 
 def fill_outbox(store: SqliteStore, count: int) -> list[str]:
     """One pending digest for each of `count` subscribers; returns their addresses."""
-    people = []
-    for n in range(count):
-        profile = Profile(topics=(Topic("main", (Term("diffusion"),)),))
-        subscriber = store.save_subscriber(Subscriber(f"reader{n}@example.org", profile))
-        assert subscriber.id is not None
-        store.enqueue(
-            subscriber_id=subscriber.id,
-            recipient=subscriber.email,
-            day=DAY,
-            message_id=f"<{n}@example.org>",
-            message=f"Subject: {n}\r\n\r\n.dot line\r\nbody {n}\r\n".encode("ascii"),
-            papers=[(f"2605.{n:05d}", 1)],
-            composed_at=NOON,
-        )
-        people.append(subscriber.email)
-    return people
+    return [queue_digest(store, n, body=".dot line\r\nbody") for n in range(count)]
 
 
 @pytest.mark.parametrize("connections", [1, 3])

@@ -5,30 +5,18 @@ from __future__ import annotations
 
 import time
 
-from deliver_handlers import DAY, FROM, NOON, ledger_unsent, smtp
+from deliver_handlers import FROM, ledger_unsent, queue_digest, smtp
 from support.smtp_server import SmtpSink
 
 from digest.delivery import Delivery
-from digest.models import DeliveryState, Profile, Subscriber, Term, Topic
+from digest.models import DeliveryState
 from digest.smtp import SmtpSender
 from digest.store import SqliteStore
 
 
 def compose_one(store: SqliteStore, n: int) -> str:
     """Stands in for the composing loop: one more pending digest in the outbox."""
-    profile = Profile(topics=(Topic("main", (Term("diffusion"),)),))
-    subscriber = store.save_subscriber(Subscriber(f"reader{n}@example.org", profile))
-    assert subscriber.id is not None
-    store.enqueue(
-        subscriber_id=subscriber.id,
-        recipient=subscriber.email,
-        day=DAY,
-        message_id=f"<{n}@example.org>",
-        message=f"Subject: {n}\r\n\r\nbody {n}\r\n".encode("ascii"),
-        papers=[(f"2605.{n:05d}", 1)],
-        composed_at=NOON,
-    )
-    return subscriber.email
+    return queue_digest(store, n)
 
 
 def wait_for(condition: object, seconds: float = 5.0) -> None:
