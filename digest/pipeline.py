@@ -31,7 +31,6 @@ from digest.logs import event
 from digest.mail import Envelope, build_message, make_message_id
 from digest.merge import merge_papers
 from digest.models import (
-    DeliveryOutcome,
     DeliveryState,
     Digest,
     Paper,
@@ -220,19 +219,6 @@ def delivery(
         progress=_progress(interactive, "sending", total),
         connections=settings.smtp.connections if settings.smtp else 1,
     )
-
-
-def send_pending(
-    settings: Settings,
-    store: Store,
-    make_sender: SenderFactory,
-    *,
-    stop: threading.Event | None,
-    interactive: bool,
-) -> tuple[DeliveryOutcome, ...]:
-    """Deliver every pending message under this installation's lease and sender settings."""
-    with delivery(settings, store, make_sender, stop=stop, interactive=interactive) as sending:
-        return sending.finish()
 
 
 def last_source_failures(settings: Settings, store: Store) -> tuple[SourceOutcome, ...]:
