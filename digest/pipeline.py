@@ -31,6 +31,7 @@ from digest.logs import event
 from digest.mail import Envelope, build_message, make_message_id
 from digest.merge import merge_papers
 from digest.models import (
+    DeliveryOutcome,
     DeliveryState,
     Digest,
     Paper,
@@ -95,24 +96,19 @@ def run_once(
     collected = collect_and_store(settings, store, read, now, subscribers, interactive=interactive)
     errors: list[str] = []
     notes: list[str] = []
-    # Sending starts with the first digest composed, not after the last.
-    with delivery(
-        settings, store, make_sender, stop=stop, interactive=interactive, composing=True
-    ) as sending:
-        if not stopping(stop):
-            enqueue_digests(
-                settings,
-                store,
-                subscribers,
-                collected.outcomes,
-                now,
-                errors,
-                env,
-                stop=stop,
-                notes=notes,
-                after_each=sending.pump,
-            )
-        deliveries = sending.finish()
+    _, deliveries = compose_and_send(
+        settings,
+        store,
+        make_sender,
+        subscribers,
+        collected.outcomes,
+        now,
+        errors,
+        notes,
+        env,
+        stop=stop,
+        interactive=interactive,
+    )
     report = RunReport(
         started=now,
         finished=utc_now() if now.tzinfo else now,
@@ -166,25 +162,20 @@ def deliver_due(
     due = due_digests(subscribers, now, lambda s, day: (s.id, day) in composed)
     errors: list[str] = []
     notes: list[str] = []
-    made = 0
-    with delivery(
-        settings, store, make_sender, stop=stop, interactive=interactive, composing=bool(due)
-    ) as sending:
-        if due and not stopping(stop):
-            made = enqueue_digests(
-                settings,
-                store,
-                [subscriber for subscriber, _ in due],
-                last_source_failures(settings, store),
-                now,
-                errors,
-                env,
-                stop=stop,
-                days={subscriber.id: day for subscriber, day in due if subscriber.id is not None},
-                notes=notes,
-                after_each=sending.pump,
-            )
-        deliveries = sending.finish()
+    made, deliveries = compose_and_send(
+        settings,
+        store,
+        make_sender,
+        [subscriber for subscriber, _ in due],
+        last_source_failures(settings, store) if due else (),
+        now,
+        errors,
+        notes,
+        env,
+        stop=stop,
+        interactive=interactive,
+        days={subscriber.id: day for subscriber, day in due if subscriber.id is not None},
+    )
     report = RunReport(
         started=now,
         finished=utc_now() if now.tzinfo else now,
@@ -196,6 +187,50 @@ def deliver_due(
     if made or deliveries or errors:  # an idle tick every few minutes is not history
         finish_run(settings, store, report, make_sender, kind="tick", stop=stop)
     return report
+
+
+def compose_and_send(
+    settings: Settings,
+    store: Store,
+    make_sender: SenderFactory,
+    subscribers: Sequence[Subscriber],
+    sources: tuple[SourceOutcome, ...],
+    now: dt.datetime,
+    errors: list[str],
+    notes: list[str],
+    env: Environment | None,
+    *,
+    stop: threading.Event | None,
+    interactive: bool,
+    days: Mapping[int, dt.date] | None = None,
+) -> tuple[int, tuple[DeliveryOutcome, ...]]:
+    """Compose the subscribers' digests into the outbox and send everything pending; sending
+    starts with the first digest composed, not after the last. Returns how many digests were
+    composed and the delivery outcomes."""
+    made = 0
+    with delivery(
+        settings,
+        store,
+        make_sender,
+        stop=stop,
+        interactive=interactive,
+        composing=bool(subscribers),
+    ) as sending:
+        if subscribers and not stopping(stop):
+            made = enqueue_digests(
+                settings,
+                store,
+                subscribers,
+                sources,
+                now,
+                errors,
+                env,
+                stop=stop,
+                days=days,
+                notes=notes,
+                after_each=sending.pump,
+            )
+        return made, sending.finish()
 
 
 def delivery(

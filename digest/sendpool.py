@@ -104,20 +104,18 @@ class SenderPool(Generic[Ticket]):
         """Wait for the next message any connection is done with (in completion order)."""
         if self._in_flight == 0:
             raise RuntimeError("nothing in flight")
-        done = self._done.get()
-        self._in_flight -= 1
-        if isinstance(done, _Crash):
-            raise done.error
-        return done
+        return self._taken(self._done.get())
 
     def poll_outcome(self) -> Outcome[Ticket] | None:
         """The next finished message if one is ready, else None at once."""
         if self._in_flight == 0:
             return None
         try:
-            done = self._done.get_nowait()
+            return self._taken(self._done.get_nowait())
         except queue.Empty:
             return None
+
+    def _taken(self, done: Outcome[Ticket] | _Crash) -> Outcome[Ticket]:
         self._in_flight -= 1
         if isinstance(done, _Crash):
             raise done.error
