@@ -34,10 +34,10 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from digest.config import Settings, load_settings
+from digest.config.load import Settings, load_settings
 from digest.errors import DigestError
-from digest.logs import event, setup_logging
-from digest.service import fetch_job, stop_on_signals, tick_job
+from digest.jobs.service import fetch_job, stop_on_signals, tick_job
+from digest.util.logs import event, setup_logging
 
 log = logging.getLogger("digest.scheduler")
 

@@ -35,8 +35,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from digest.forkmap import Failed, fork_map  # noqa: E402
-from digest.mail import Envelope, build_message, make_message_id  # noqa: E402
+from digest.compose.mail import Envelope, build_message, make_message_id  # noqa: E402
+from digest.compose.render import RenderSettings, make_environment, render_digest  # noqa: E402
+from digest.deliver.sendpool import Job, Outcome, SenderPool  # noqa: E402
+from digest.deliver.smtp import SmtpSender, SmtpSettings  # noqa: E402
 from digest.models import (  # noqa: E402
     AnnounceType,
     Digest,
@@ -52,9 +54,7 @@ from digest.models import (  # noqa: E402
     Term,
     Topic,
 )
-from digest.render import RenderSettings, make_environment, render_digest  # noqa: E402
-from digest.sendpool import Job, Outcome, SenderPool  # noqa: E402
-from digest.smtp import SmtpSender, SmtpSettings  # noqa: E402
+from digest.util.forkmap import Failed, fork_map  # noqa: E402
 
 DEFAULT_FIXTURES = REPO.parent / "shared" / "fixtures" / "hf_daily_papers"
 TERMS = (

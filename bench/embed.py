@@ -33,17 +33,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from digest.hybrid import hybrid_rank  # noqa: E402
+from digest.collect.sources.arxiv_rss import parse  # noqa: E402
+from digest.config.profiles import load_profile  # noqa: E402
 from digest.models import Paper, Profile, Topic  # noqa: E402
-from digest.profiles import load_profile  # noqa: E402
-from digest.rank import build_index, rank  # noqa: E402
-from digest.semantic import (  # noqa: E402
+from digest.rank.hybrid import hybrid_rank  # noqa: E402
+from digest.rank.lexical import build_index, rank  # noqa: E402
+from digest.rank.semantic import (  # noqa: E402
     Embedder,
     MemoryEmbeddingCache,
     SemanticIndex,
     available,
 )
-from digest.sources.arxiv_rss import parse  # noqa: E402
 
 DEFAULT_FIXTURES = ROOT / ".." / "shared" / "fixtures"
 RSS_FILE = "arxiv_rss/arxiv_rss_new_allarchives_2024-11-28.xml"

@@ -33,13 +33,13 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from deliver import TERMS, Sink, speed_check  # noqa: E402
 
-from digest.collect import ListingRequest  # noqa: E402
-from digest.config import load_settings  # noqa: E402
-from digest.fetch import FetchResult, Validators  # noqa: E402
+from digest.collect.fetch import FetchResult, Validators  # noqa: E402
+from digest.collect.listings import ListingRequest  # noqa: E402
+from digest.config.load import load_settings  # noqa: E402
+from digest.jobs.pipeline import collect_and_store, run_once  # noqa: E402
+from digest.jobs.service import sender_factory  # noqa: E402
 from digest.models import DeliveryState, Profile, Subscriber, Term, Topic  # noqa: E402
-from digest.pipeline import collect_and_store, run_once  # noqa: E402
-from digest.service import sender_factory  # noqa: E402
-from digest.store import SqliteStore  # noqa: E402
+from digest.store.sqlite import SqliteStore  # noqa: E402
 
 FIXTURES = REPO.parent / "shared" / "fixtures"
 ARXIV_RSS = FIXTURES / "arxiv_rss" / "arxiv_rss_new_allarchives_2024-11-28.xml"

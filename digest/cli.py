@@ -18,13 +18,31 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from digest import __version__
-from digest.collect import Collected, collect, listing_requests
-from digest.config import Settings, check_timezone, load_settings, parse_clock
-from digest.delivery import deliver_pending, utc_now
+from digest.collect.fetch import Fetcher
+from digest.collect.listings import Collected, collect, listing_requests
+from digest.collect.snapshot import load_snapshot, save_snapshot, snapshot_reader, snapshot_requests
+from digest.compose.mail import validate_address
+from digest.compose.tokens import verify_unsubscribe_token
+from digest.config.load import Settings, check_timezone, load_settings, parse_clock
+from digest.config.profiles import load_profile, profile_from_options
+from digest.deliver.delivery import deliver_pending, utc_now
 from digest.errors import DigestError
-from digest.fetch import Fetcher
-from digest.logs import setup_logging
-from digest.mail import validate_address
+from digest.jobs.pipeline import (
+    compose_message,
+    followed_categories,
+    preview,
+    run_day,
+    signing_secret,
+)
+from digest.jobs.schedule import due_subscribers, local_dates, next_delivery, next_fetch
+from digest.jobs.service import (
+    fetch_job,
+    fetcher_reader,
+    run_job,
+    sender_factory,
+    stop_on_signals,
+    tick_job,
+)
 from digest.models import (
     DeliveryState,
     Digest,
@@ -34,27 +52,9 @@ from digest.models import (
     SourceState,
     Subscriber,
 )
-from digest.pipeline import (
-    compose_message,
-    followed_categories,
-    preview,
-    run_day,
-    signing_secret,
-)
-from digest.profiles import load_profile, profile_from_options
-from digest.progress import Progress, silent
-from digest.schedule import due_subscribers, local_dates, next_delivery, next_fetch
-from digest.service import (
-    fetch_job,
-    fetcher_reader,
-    run_job,
-    sender_factory,
-    stop_on_signals,
-    tick_job,
-)
-from digest.snapshot import load_snapshot, save_snapshot, snapshot_reader, snapshot_requests
-from digest.store import SqliteStore
-from digest.tokens import verify_unsubscribe_token
+from digest.store.sqlite import SqliteStore
+from digest.util.logs import setup_logging
+from digest.util.progress import Progress, silent
 
 __all__ = ["build_parser", "fetcher_reader", "main", "sender_factory"]
 

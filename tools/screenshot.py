@@ -25,7 +25,7 @@ WIDTHS = {"phone": (390, 2400), "desktop": (1200, 2000)}
 def sample_html() -> str:
     from email_helpers import hostile_digest, typical_digest
 
-    from digest.render import RenderSettings, make_environment, render_digest
+    from digest.compose.render import RenderSettings, make_environment, render_digest
 
     settings = RenderSettings(
         subject_template="{count} new papers for you - {date:%a %d %b}",

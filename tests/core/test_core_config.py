@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import load_settings
+from digest.config.load import load_settings
 from digest.errors import ConfigError
 from digest.models import AnnounceType
 

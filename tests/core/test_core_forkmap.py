@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.forkmap import Done, Failed, fork_map
+from digest.util.forkmap import Done, Failed, fork_map
 
 # Built before forking and only read by the children: what fork_map exists to share.
 TABLE = {n: n * n for n in range(200)}

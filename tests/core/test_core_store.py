@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from digest.collect.fetch import Validators
 from digest.errors import StoreError
-from digest.fetch import Validators
 from digest.models import (
     AnnounceType,
     DeliveryState,
@@ -22,7 +22,7 @@ from digest.models import (
     Term,
     Topic,
 )
-from digest.store import MIGRATIONS, AlreadyQueued, SqliteStore
+from digest.store.sqlite import MIGRATIONS, AlreadyQueued, SqliteStore
 
 DAY = dt.date(2026, 11, 20)
 NOON = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)

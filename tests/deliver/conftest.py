@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from support.smtp_server import SmtpSink
 
-from digest.store import SqliteStore
+from digest.store.sqlite import SqliteStore
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from typing import Any
 
 from support.smtp_server import RecordingHandler
 
+from digest.deliver.smtp import SmtpSettings
 from digest.models import Profile, Subscriber, Term, Topic
-from digest.smtp import SmtpSettings
-from digest.store import SqliteStore
+from digest.store.sqlite import SqliteStore
 
 DAY = dt.date(2026, 5, 8)
 NOON = dt.datetime(2026, 5, 8, 12, 0, tzinfo=dt.UTC)

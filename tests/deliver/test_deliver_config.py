@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import load_settings
+from digest.config.load import load_settings
+from digest.deliver.smtp import DEFAULT_CONNECTIONS, SmtpSettings
 from digest.errors import ConfigError
-from digest.smtp import DEFAULT_CONNECTIONS, SmtpSettings
 
 SMTP = '[smtp]\nhost = "127.0.0.1"\nsecurity = "plain"\n'
 

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from support.smtp_server import SmtpSink
 
-from digest.mail import validate_address
-from digest.smtp import _PLAIN_ADDRESS, SmtpSender, SmtpSettings, dot_stuffed
+from digest.compose.mail import validate_address
+from digest.deliver.smtp import _PLAIN_ADDRESS, SmtpSender, SmtpSettings, dot_stuffed
 
 
 def smtplib_payload(message: bytes) -> bytes:

@@ -13,10 +13,10 @@ import pytest
 from deliver_handlers import FROM, AlwaysBusy, Faulty, ledger_unsent, queue_digest, smtp
 from support.smtp_server import SmtpSink
 
-from digest.delivery import STOP_AFTER_TEMPORARY_FAILURES, deliver_pending
+from digest.deliver.delivery import STOP_AFTER_TEMPORARY_FAILURES, deliver_pending
+from digest.deliver.smtp import Sender, SmtpSender
 from digest.models import DeliveryState
-from digest.smtp import Sender, SmtpSender
-from digest.store import SqliteStore
+from digest.store.sqlite import SqliteStore
 
 
 def fill_outbox(store: SqliteStore, count: int) -> list[str]:

@@ -8,9 +8,9 @@ import pytest
 from deliver_handlers import Faulty, Overlapping
 from support.smtp_server import SmtpSink
 
+from digest.deliver.sendpool import SENDING_SWITCH_INTERVAL, Job, Outcome, SenderPool
+from digest.deliver.smtp import SmtpSender, SmtpSettings
 from digest.errors import DeliveryError
-from digest.sendpool import SENDING_SWITCH_INTERVAL, Job, Outcome, SenderPool
-from digest.smtp import SmtpSender, SmtpSettings
 
 FROM = "digest@example.org"
 

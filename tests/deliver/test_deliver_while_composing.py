@@ -8,10 +8,10 @@ import time
 from deliver_handlers import FROM, ledger_unsent, queue_digest, smtp
 from support.smtp_server import SmtpSink
 
-from digest.delivery import Delivery
+from digest.deliver.delivery import Delivery
+from digest.deliver.smtp import SmtpSender
 from digest.models import DeliveryState
-from digest.smtp import SmtpSender
-from digest.store import SqliteStore
+from digest.store.sqlite import SqliteStore
 
 
 def compose_one(store: SqliteStore, n: int) -> str:

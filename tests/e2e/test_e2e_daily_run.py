@@ -17,7 +17,7 @@ from support.installation import (
 )
 
 from digest.models import DeliveryState, SourceState
-from digest.store import SqliteStore
+from digest.store.sqlite import SqliteStore
 
 DAY1 = dt.datetime(2024, 11, 28, 12, 0, tzinfo=dt.UTC)  # a Thursday: arXiv announces
 DAY2 = DAY1 + dt.timedelta(days=1)

@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 from support.installation import BOB, Installation
 
-from digest.semantic import MODEL_KEY
+from digest.rank.semantic import MODEL_KEY
 
 pytestmark = pytest.mark.usefixtures("semantic_extra")
 

@@ -9,7 +9,7 @@ import jinja2
 import pytest
 from support.tls import Tls
 
-from digest.render import RenderSettings, make_environment
+from digest.compose.render import RenderSettings, make_environment
 
 
 @pytest.fixture

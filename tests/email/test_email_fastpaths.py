@@ -24,9 +24,9 @@ from email_helpers import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digest import mail
+from digest.compose import mail
+from digest.compose.render import PaperCache, RenderSettings, make_environment, render_digest
 from digest.models import Digest, Ranked
-from digest.render import PaperCache, RenderSettings, make_environment, render_digest
 
 
 def uncached_environment() -> jinja2.Environment:

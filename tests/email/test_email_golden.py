@@ -15,9 +15,9 @@ import jinja2
 import pytest
 from email_helpers import empty_digest, hostile_digest, parse_message, part_text, typical_digest
 
-from digest.mail import Envelope, build_message, make_message_id
+from digest.compose.mail import Envelope, build_message, make_message_id
+from digest.compose.render import RenderSettings, render_digest
 from digest.models import Digest
-from digest.render import RenderSettings, render_digest
 
 CASES: dict[str, Callable[[], Digest]] = {
     "typical": typical_digest,

@@ -16,17 +16,17 @@ from email_helpers import (
     typical_digest,
 )
 
-from digest.errors import AddressError, DeliveryError
-from digest.mail import (
+from digest.compose.mail import (
     Envelope,
     HeaderValueError,
     build_message,
     make_message_id,
     validate_address,
 )
+from digest.compose.render import RenderSettings, render_digest
+from digest.deliver.smtp import OutboxDirSender
+from digest.errors import AddressError, DeliveryError
 from digest.models import RenderedDigest
-from digest.render import RenderSettings, render_digest
-from digest.smtp import OutboxDirSender
 
 DATE = dt.datetime(2024, 3, 5, 7, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))
 

@@ -20,9 +20,7 @@ from email_helpers import (
 from hypothesis import given
 from hypothesis import strategies as st
 
-from digest.errors import ConfigError
-from digest.models import Field, HFSignals, Match, Ranked
-from digest.render import (
+from digest.compose.render import (
     DEFAULT_TEMPLATE_DIR,
     RenderSettings,
     cut_segments,
@@ -32,6 +30,8 @@ from digest.render import (
     render_subject,
     safe_url,
 )
+from digest.errors import ConfigError
+from digest.models import Field, HFSignals, Match, Ranked
 
 URL_LINE = re.compile(r"^\s*(\S+:\s+)?https?://\S+$")
 

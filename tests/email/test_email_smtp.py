@@ -24,10 +24,10 @@ from email_helpers import (
 )
 from support.tls import Tls
 
+from digest.compose.mail import Envelope, build_message, make_message_id
+from digest.compose.render import RenderSettings, render_digest
+from digest.deliver.smtp import SmtpSender, SmtpSettings
 from digest.errors import ConfigError, DeliveryError
-from digest.mail import Envelope, build_message, make_message_id
-from digest.render import RenderSettings, render_digest
-from digest.smtp import SmtpSender, SmtpSettings
 
 USERS = {"digest": "s3cret-pass"}
 SENDER = "digest@example.org"

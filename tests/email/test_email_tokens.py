@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from digest.compose.tokens import TokenError, make_unsubscribe_token, verify_unsubscribe_token
 from digest.errors import ConfigError, DigestError
-from digest.tokens import TokenError, make_unsubscribe_token, verify_unsubscribe_token
 
 SECRET = b"0123456789abcdef-test-secret"
 

@@ -7,7 +7,13 @@ from typing import Any
 import pytest
 from support.http_server import TEST_USER_AGENT
 
-from digest.fetch import FetchResult, FetchSettings, Validators, body_snippet, parse_retry_after
+from digest.collect.fetch import (
+    FetchResult,
+    FetchSettings,
+    Validators,
+    body_snippet,
+    parse_retry_after,
+)
 
 SERVER_DATE = "Wed, 01 May 2024 20:00:00 GMT"
 

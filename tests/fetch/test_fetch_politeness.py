@@ -9,8 +9,8 @@ import httpx
 import pytest
 from support.http_server import TEST_USER_AGENT, FakeTime, MakeFetcher, Reply, ScriptedServer, Seen
 
+from digest.collect.fetch import Fetcher, FetchSettings
 from digest.errors import FetchError
-from digest.fetch import Fetcher, FetchSettings
 
 
 def test_user_agent_and_accept_encoding_reach_the_server(

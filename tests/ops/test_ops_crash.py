@@ -18,7 +18,7 @@ from support.children import TEST_LEASE_SECONDS, run_digest, serve_today, start_
 from support.installation import ALICE, ALICE_WORDS, BOB, BOB_WORDS, Installation, arxiv_ids
 
 from digest.cli import main
-from digest.failpoints import EXIT_STATUS, POINTS
+from digest.util.failpoints import EXIT_STATUS, POINTS
 
 
 def outbox(database: Path) -> list[tuple[str, str, str | None]]:

@@ -8,8 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest.models import Profile, Subscriber, Term, Topic
-from digest.schedule import (
+from digest.jobs.schedule import (
     delivery_moment,
     due_digests,
     due_subscribers,
@@ -17,6 +16,7 @@ from digest.schedule import (
     next_delivery,
     next_fetch,
 )
+from digest.models import Profile, Subscriber, Term, Topic
 
 PROFILE = Profile(topics=(Topic("main", (Term("x"),)),))
 UTC = dt.UTC

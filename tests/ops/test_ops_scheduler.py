@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 from support.children import REPO, child_env, serve_today
 from support.installation import ALICE_WORDS, Installation
 
-from digest.config import load_settings
+from digest.config.load import load_settings
+from digest.config.profiles import profile_from_options
+from digest.jobs.schedule import latest_delivery_day
 from digest.models import Subscriber
-from digest.profiles import profile_from_options
-from digest.schedule import latest_delivery_day
-from digest.store import SqliteStore
+from digest.store.sqlite import SqliteStore
 from scheduler import build_scheduler
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from digest.models import Profile, Subscriber, Term, Topic
-from digest.progress import Progress
-from digest.store import MIGRATIONS, SqliteStore
+from digest.store.sqlite import MIGRATIONS, SqliteStore
+from digest.util.progress import Progress
 
 NOW = dt.datetime(2024, 11, 28, 12, 0, tzinfo=dt.UTC)
 PROFILE = Profile(topics=(Topic("main", (Term("x"),)),))

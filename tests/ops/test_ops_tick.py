@@ -12,12 +12,12 @@ from support.children import serve_small
 from support.installation import ALICE_WORDS, Installation
 
 from digest.cli import fetcher_reader, main, sender_factory
-from digest.fetch import Fetcher
+from digest.collect.fetch import Fetcher
+from digest.config.profiles import profile_from_options
+from digest.jobs.pipeline import deliver_due, fetch_once
+from digest.jobs.schedule import latest_delivery_day
 from digest.models import Subscriber
-from digest.pipeline import deliver_due, fetch_once
-from digest.profiles import profile_from_options
-from digest.schedule import latest_delivery_day
-from digest.store import SqliteStore
+from digest.store.sqlite import SqliteStore
 
 FETCHED = dt.datetime(2024, 11, 28, 5, 0, tzinfo=dt.UTC)
 OPERATOR = "ops@example.org"

@@ -16,9 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from digest.config.profiles import load_profile
 from digest.models import Paper, Profile
-from digest.profiles import load_profile
-from digest.rank import build_index, rank
+from digest.rank.lexical import build_index, rank
 
 EVAL = Path(__file__).parent / "eval"
 CUTOFF = 10

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from digest.models import Paper
-from digest.rank import build_index, corpus_stats, rank
+from digest.rank.lexical import build_index, corpus_stats, rank
 from tests.rank.evaluate import load_corpus, load_profiles
 
 

@@ -6,15 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from digest.errors import ConfigError
-from digest.models import Profile, Term, Topic
-from digest.profiles import (
+from digest.config.profiles import (
     load_profile,
     parse_profile,
     profile_from_dict,
     profile_from_options,
     profile_to_dict,
 )
+from digest.errors import ConfigError
+from digest.models import Profile, Term, Topic
 
 EXAMPLES = Path(__file__).parents[2] / "config" / "profiles"
 

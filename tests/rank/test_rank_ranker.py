@@ -4,9 +4,9 @@ import json
 
 import pytest
 
+from digest.config.profiles import profile_from_options
 from digest.models import Field, HFSignals, Paper, Profile, Ranked, Term, Topic
-from digest.profiles import profile_from_options
-from digest.rank import CorpusStats, build_index, corpus_stats, field_text, rank
+from digest.rank.lexical import CorpusStats, build_index, corpus_stats, field_text, rank
 
 
 def paper(pid: str, title: str, abstract: str = "", **extra: object) -> Paper:

@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 
+from digest.config.profiles import profile_from_options
 from digest.models import HFSignals, Paper, Profile, Term, Topic
-from digest.profiles import profile_from_options
-from digest.rank import build_index, rank, rank_top
+from digest.rank.lexical import build_index, rank, rank_top
 from tests.rank.evaluate import load_corpus, load_profiles
 
 

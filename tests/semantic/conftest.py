@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from support.semantic import require_semantic_extra
 
-from digest.semantic import Embedder
+from digest.rank.semantic import Embedder
 
 
 @pytest.fixture(scope="session")

@@ -26,10 +26,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from digest.hybrid import DEFAULT_BLEND, Blend, hybrid_rank
 from digest.models import Paper, Profile, Topic
-from digest.rank import PaperIndex, build_index, rank
-from digest.semantic import (
+from digest.rank.hybrid import DEFAULT_BLEND, Blend, hybrid_rank
+from digest.rank.lexical import PaperIndex, build_index, rank
+from digest.rank.semantic import (
     MODEL_KEY,
     Embedder,
     MemoryEmbeddingCache,

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from digest.models import Paper, Profile, Term, Topic
-from digest.semantic import (
+from digest.rank.semantic import (
     DIMENSIONS,
     MISSING_EXTRA_NOTE,
     MemoryEmbeddingCache,
@@ -30,7 +30,7 @@ from digest.semantic import (
     vector_from_blob,
     vector_to_blob,
 )
-from digest.store import SqliteStore
+from digest.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.usefixtures("semantic_extra")
 MODEL_KEY_FOR_TESTS = "word-hash/1"  # WordHashEmbedder.name: the cache's model key

@@ -10,10 +10,10 @@ from dataclasses import replace
 
 import pytest
 
-from digest.hybrid import DEFAULT_BLEND, SIMILAR_NOTE, Blend, hybrid_rank, keyword_matched
 from digest.models import AnnounceType, Field, HFSignals, Paper, Profile, Term, Topic
-from digest.rank import build_index, rank
-from digest.semantic import SemanticScores, available, paper_text, profile_key, profile_text
+from digest.rank.hybrid import DEFAULT_BLEND, SIMILAR_NOTE, Blend, hybrid_rank, keyword_matched
+from digest.rank.lexical import build_index, rank
+from digest.rank.semantic import SemanticScores, available, paper_text, profile_key, profile_text
 
 PAPERS = (
     Paper(

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digest.hybrid import hybrid_rank, keyword_matched
 from digest.models import Paper, Profile, Term, Topic
-from digest.rank import build_index
-from digest.semantic import (
+from digest.rank.hybrid import hybrid_rank, keyword_matched
+from digest.rank.lexical import build_index
+from digest.rank.semantic import (
     DIMENSIONS,
     MODEL_KEY,
     Embedder,

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from digest.collect.sources import get_parser
 from digest.errors import ParseError
 from digest.models import Paper
-from digest.sources import get_parser
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures"

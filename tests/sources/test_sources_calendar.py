@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest.arxiv_calendar import (
+from digest.collect.arxiv_calendar import (
     DEFAULT_HOLIDAYS,
     EASTERN,
     announcement_dates,

@@ -9,9 +9,18 @@ from collections.abc import Callable
 
 import pytest
 
+from digest.collect.sources import (
+    PARSERS,
+    arxiv_api,
+    arxiv_list,
+    arxiv_rss,
+    feed,
+    get_parser,
+    hf,
+    hf_page,
+)
 from digest.errors import ConfigError, FeedErrorReported, ParseError
 from digest.models import AnnounceType, Paper
-from digest.sources import PARSERS, arxiv_api, arxiv_list, arxiv_rss, feed, get_parser, hf, hf_page
 
 Read = Callable[[str], bytes]
 RSS_ALL = "arxiv_rss_allarchives_2024-11-28_trimmed.xml"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from digest.merge import merge_papers, merge_two
+from digest.collect.merge import merge_papers, merge_two
 from digest.models import AnnounceType, HFSignals, Paper
 
 RSS_CROSS = Paper(

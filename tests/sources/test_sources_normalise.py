@@ -6,8 +6,8 @@ import hashlib
 
 import pytest
 
-from digest.latex import latex_to_text as fast_latex
-from digest.normalise import (
+from digest.collect.latex import latex_to_text as fast_latex
+from digest.collect.normalise import (
     canonical_id,
     clean_text,
     latex_to_text,
@@ -15,7 +15,7 @@ from digest.normalise import (
     split_arxiv_version,
     tex_text,
 )
-from digest.sources._common import split_authors
+from digest.collect.sources._common import split_authors
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from digest.collect.latex import latex_to_text
+from digest.collect.sources import PARSERS
 from digest.errors import ParseError
-from digest.latex import latex_to_text
 from digest.models import Paper
-from digest.sources import PARSERS
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # Small real samples of each format to mutate (the big ones would slow every example).

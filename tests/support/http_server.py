@@ -14,7 +14,7 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from digest.fetch import Fetcher
+from digest.collect.fetch import Fetcher
 
 TEST_USER_AGENT = "digest-test/0.1 (+mailto:ops@example.org)"
 

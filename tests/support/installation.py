@@ -12,12 +12,12 @@ from support.http_server import Reply, ScriptedServer
 from support.smtp_server import Received, SmtpSink
 
 from digest.cli import fetcher_reader, sender_factory
-from digest.config import Settings, load_settings
-from digest.fetch import Fetcher
+from digest.collect.fetch import Fetcher
+from digest.config.load import Settings, load_settings
+from digest.config.profiles import profile_from_options
+from digest.jobs.pipeline import run_once
 from digest.models import RunReport, Subscriber
-from digest.pipeline import run_once
-from digest.profiles import profile_from_options
-from digest.store import SqliteStore
+from digest.store.sqlite import SqliteStore
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 HF_PATH = "/api/daily_papers?date={date}"

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from digest.semantic import available
+from digest.rank.semantic import available
 
 INSTALL_HINT = "the semantic extra is not installed: pip install -e '.[semantic]'"
 

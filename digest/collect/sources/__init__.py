@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
+from digest.collect.sources import arxiv_api, arxiv_list, arxiv_rss, feed, hf, hf_page
 from digest.errors import ConfigError
 from digest.models import Paper
-from digest.sources import arxiv_api, arxiv_list, arxiv_rss, feed, hf, hf_page
 
 Parser = Callable[[bytes, str], tuple[Paper, ...]]
 

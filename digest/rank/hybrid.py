@@ -31,8 +31,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
 from digest.models import Field, Paper, Profile, Ranked, Term, Topic
-from digest.rank import PaperIndex, rank
-from digest.semantic import SemanticScores
+from digest.rank.lexical import PaperIndex, rank
+from digest.rank.semantic import SemanticScores
 
 SIMILAR_NOTE = "similar in meaning to your interest"
 _KEYWORD_FIELDS = frozenset({Field.TITLE, Field.ABSTRACT, Field.KEYWORDS})

@@ -10,7 +10,7 @@ import hashlib
 import re
 from urllib.parse import urlsplit, urlunsplit
 
-from digest.latex import latex_to_text
+from digest.collect.latex import latex_to_text
 
 __all__ = [
     "canonical_id",

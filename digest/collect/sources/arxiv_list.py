@@ -14,10 +14,8 @@ import re
 
 from lxml import html as lxml_html
 
-from digest.errors import ParseError
-from digest.models import AnnounceType, Paper
-from digest.normalise import clean_text, normalise_doi, parse_arxiv_id, tex_text
-from digest.sources._common import (
+from digest.collect.normalise import clean_text, normalise_doi, parse_arxiv_id, tex_text
+from digest.collect.sources._common import (
     arxiv_abs_url,
     arxiv_pdf_url,
     load_html,
@@ -27,6 +25,8 @@ from digest.sources._common import (
     text_of,
     unique,
 )
+from digest.errors import ParseError
+from digest.models import AnnounceType, Paper
 
 _EXPECTED = "an arXiv listing page"
 _CATEGORY_IN_PARENS = re.compile(r"\(([a-z-]+(?:\.[A-Za-z-]+)?)\)")

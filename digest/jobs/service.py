@@ -17,16 +17,16 @@ from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from types import FrameType
 
-from digest.collect import ListingRequest
-from digest.config import Settings
-from digest.delivery import utc_now, worker_id
-from digest.fetch import Fetcher, FetchResult
-from digest.logs import event
+from digest.collect.fetch import Fetcher, FetchResult
+from digest.collect.listings import ListingRequest
+from digest.config.load import Settings
+from digest.deliver.delivery import utc_now, worker_id
+from digest.deliver.smtp import OutboxDirSender, Sender, SmtpSender
+from digest.jobs.pipeline import deliver_due, fetch_once, run_once
+from digest.jobs.schedule import last_fetch_slot
 from digest.models import RunReport
-from digest.pipeline import deliver_due, fetch_once, run_once
-from digest.schedule import last_fetch_slot
-from digest.smtp import OutboxDirSender, Sender, SmtpSender
-from digest.store import SqliteStore
+from digest.store.sqlite import SqliteStore
+from digest.util.logs import event
 
 log = logging.getLogger("digest.service")
 

@@ -10,10 +10,8 @@ import re
 
 from lxml import etree
 
-from digest.errors import FeedErrorReported, ParseError
-from digest.models import AnnounceType, Paper
-from digest.normalise import normalise_doi, parse_arxiv_id, tex_text
-from digest.sources._common import (
+from digest.collect.normalise import normalise_doi, parse_arxiv_id, tex_text
+from digest.collect.sources._common import (
     arxiv_abs_url,
     arxiv_pdf_url,
     load_xml,
@@ -21,6 +19,8 @@ from digest.sources._common import (
     rfc822_date,
     split_authors,
 )
+from digest.errors import FeedErrorReported, ParseError
+from digest.models import AnnounceType, Paper
 
 _ARXIV = "{http://arxiv.org/schemas/atom}"
 _DC = "{http://purl.org/dc/elements/1.1/}"

@@ -43,9 +43,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from digest.authornames import NameKey, name_key
-from digest.forkmap import Failed, start_workers
 from digest.models import Field, Match, Paper, Profile, Ranked, Term
+from digest.rank.authornames import NameKey, name_key
 from digest.textmatch import (
     CompiledTerm,
     WordPattern,
@@ -55,6 +54,7 @@ from digest.textmatch import (
     occurrences,
     stem,
 )
+from digest.util.forkmap import Failed, start_workers
 
 K1 = 2.0  # saturation: chosen on the evaluation set (1.2-3.0 all within 0.02 nDCG)
 # Field boost and length-normalisation strength (b): titles are short and say what a paper

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from digest.codec import paper_from_json, paper_to_json
+from digest.collect.fetch import Validators
+from digest.config.profiles import profile_from_dict, profile_to_dict
 from digest.errors import StoreError
-from digest.fetch import Validators
 from digest.models import (
     DeliveryState,
     OutboxItem,
@@ -36,7 +36,7 @@ from digest.models import (
     SourceState,
     Subscriber,
 )
-from digest.profiles import profile_from_dict, profile_to_dict
+from digest.store.codec import paper_from_json, paper_to_json
 
 
 class AlreadyQueued(StoreError):

@@ -12,13 +12,13 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from digest.arxiv_calendar import DEFAULT_HOLIDAYS, expects_rss_items
-from digest.config import SourceConfig
+from digest.collect.arxiv_calendar import DEFAULT_HOLIDAYS, expects_rss_items
+from digest.collect.fetch import FetchResult, Validators
+from digest.collect.merge import merge_papers
+from digest.collect.sources import get_parser
+from digest.config.load import SourceConfig
 from digest.errors import DigestError
-from digest.fetch import FetchResult, Validators
-from digest.merge import merge_papers
 from digest.models import AnnounceType, Paper, SourceOutcome, SourceState
-from digest.sources import get_parser
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ import markdown
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
+from digest.compose.styles import InlineStyleLoader, StyleSheet
 from digest.errors import ConfigError
 from digest.models import (
     AnnounceType,
@@ -32,9 +33,8 @@ from digest.models import (
     SourceOutcome,
     SourceState,
 )
-from digest.styles import InlineStyleLoader, StyleSheet
 
-DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates"
 HTML_TEMPLATE = "digest.html.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
 PAPER_HTML_TEMPLATE = "partials/paper.html.j2"

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 
+from digest.deliver.smtp import MAX_CONNECTIONS, Sender
 from digest.errors import DeliveryError
-from digest.failpoints import failpoint
-from digest.smtp import MAX_CONNECTIONS, Sender
+from digest.util.failpoints import failpoint
 
 Ticket = TypeVar("Ticket")
 _CLOSING_GRACE_SECONDS = 1.0  # after an error, how long to wait for a connection to say QUIT

@@ -17,10 +17,10 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
 
-from digest.mail import make_message_id
+from digest.compose.mail import make_message_id
+from digest.deliver.smtp import Sender
 from digest.models import DeliveryState, RunReport, SourceState
-from digest.smtp import Sender
-from digest.store import Store
+from digest.store.sqlite import Store
 
 log = logging.getLogger("digest.alerts")
 

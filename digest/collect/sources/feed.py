@@ -16,10 +16,8 @@ from typing import Any
 
 import feedparser
 
-from digest.errors import FeedErrorReported, ParseError
-from digest.models import AnnounceType, Paper
-from digest.normalise import canonical_id, normalise_doi, parse_arxiv_id, tex_text
-from digest.sources._common import (
+from digest.collect.normalise import canonical_id, normalise_doi, parse_arxiv_id, tex_text
+from digest.collect.sources._common import (
     arxiv_abs_url,
     arxiv_pdf_url,
     describe_unexpected,
@@ -28,6 +26,8 @@ from digest.sources._common import (
     split_authors,
     unique,
 )
+from digest.errors import FeedErrorReported, ParseError
+from digest.models import AnnounceType, Paper
 
 _BLOCK_TAG = re.compile(
     r"<\s*/?\s*(?:p|div|br|li|ul|ol|h[1-6]|tr|td|table|blockquote)\b[^>]*>", re.I

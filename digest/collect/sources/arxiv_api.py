@@ -10,10 +10,17 @@ from __future__ import annotations
 
 from lxml import etree
 
+from digest.collect.normalise import normalise_doi, parse_arxiv_id, tex_text
+from digest.collect.sources._common import (
+    arxiv_abs_url,
+    arxiv_pdf_url,
+    iso_date,
+    load_xml,
+    log,
+    unique,
+)
 from digest.errors import FeedErrorReported, ParseError
 from digest.models import AnnounceType, Paper
-from digest.normalise import normalise_doi, parse_arxiv_id, tex_text
-from digest.sources._common import arxiv_abs_url, arxiv_pdf_url, iso_date, load_xml, log, unique
 
 _ATOM = "{http://www.w3.org/2005/Atom}"
 _ARXIV = "{http://arxiv.org/schemas/atom}"

@@ -18,14 +18,14 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest import __version__
+from digest.collect.fetch import FetchSettings
+from digest.collect.sources import PARSERS
+from digest.compose.mail import parse_mailbox, validate_address
+from digest.compose.render import RenderSettings
+from digest.config.tomlfile import KeyPath, TomlDocument, load_toml
+from digest.deliver.smtp import DEFAULT_CONNECTIONS, MAX_CONNECTIONS, SmtpSettings
 from digest.errors import AddressError, ConfigError
-from digest.fetch import FetchSettings
-from digest.mail import parse_mailbox, validate_address
 from digest.models import AnnounceType
-from digest.render import RenderSettings
-from digest.smtp import DEFAULT_CONNECTIONS, MAX_CONNECTIONS, SmtpSettings
-from digest.sources import PARSERS
-from digest.tomlfile import KeyPath, TomlDocument, load_toml
 
 CONFIG_ENV = "DIGEST_CONFIG"
 DATA_DIR_ENV = "DIGEST_DATA_DIR"

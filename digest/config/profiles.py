@@ -22,10 +22,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from digest.config.tomlfile import KeyPath, TomlDocument, load_toml, parse_toml
 from digest.errors import ConfigError
 from digest.models import Profile, Term, Topic
 from digest.textmatch import compile_term, looks_like_acronym
-from digest.tomlfile import KeyPath, TomlDocument, load_toml, parse_toml
 
 MAX_WEIGHT = 10.0
 # A lone generic word ("model", "learning") scores under 1; anything distinctive, a followed

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from digest.collect.normalise import clean_text, parse_arxiv_id, tex_text
+from digest.collect.sources._common import arxiv_abs_url, iso_date, load_json, log
 from digest.errors import FeedErrorReported, ParseError
 from digest.models import AnnounceType, HFSignals, Paper
-from digest.normalise import clean_text, parse_arxiv_id, tex_text
-from digest.sources._common import arxiv_abs_url, iso_date, load_json, log
 
 HF_PAPER_URL = "https://huggingface.co/papers/{id}"
 

@@ -13,10 +13,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from digest.collect import Listing, ListingRequest
-from digest.config import SourceConfig
+from digest.collect.fetch import FetchResult, Validators
+from digest.collect.listings import Listing, ListingRequest
+from digest.config.load import SourceConfig
 from digest.errors import ConfigError, FetchError
-from digest.fetch import FetchResult, Validators
 from digest.models import AnnounceType
 
 MANIFEST = "manifest.json"

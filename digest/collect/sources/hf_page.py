@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 
+from digest.collect.sources._common import load_html, looks_like_html, snippet
+from digest.collect.sources.hf import papers_from_items
 from digest.errors import ParseError
 from digest.models import Paper
-from digest.sources._common import load_html, looks_like_html, snippet
-from digest.sources.hf import papers_from_items
 
 _EXPECTED = "a Hugging Face papers page with DailyPapers data"
 

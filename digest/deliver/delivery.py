@@ -28,14 +28,14 @@ from email.utils import parseaddr
 from types import TracebackType
 from typing import Self
 
+from digest.deliver.sendpool import Job, Outcome, SenderPool
+from digest.deliver.smtp import Sender
 from digest.errors import DeliveryError
-from digest.failpoints import failpoint
-from digest.logs import event
 from digest.models import DeliveryOutcome, DeliveryState, OutboxItem
-from digest.progress import Progress, silent
-from digest.sendpool import Job, Outcome, SenderPool
-from digest.smtp import Sender
-from digest.store import Store
+from digest.store.sqlite import Store
+from digest.util.failpoints import failpoint
+from digest.util.logs import event
+from digest.util.progress import Progress, silent
 
 Clock = Callable[[], dt.datetime]
 SenderFactory = Callable[[], Sender]

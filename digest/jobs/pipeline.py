@@ -19,17 +19,22 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
 
-from digest.alerts import maybe_alert
-from digest.collect import Collected, ListingRequest, ReadListing, collect, listing_requests
-from digest.config import Settings
-from digest.delivery import Delivery, SenderFactory, stopping, utc_now
-from digest.failpoints import failpoint
-from digest.fetch import FetchResult, Validators
-from digest.forkmap import Done, Failed, fork_map
-from digest.hybrid import hybrid_rank
-from digest.logs import event
-from digest.mail import Envelope, build_message, make_message_id
-from digest.merge import merge_papers
+from digest.collect.fetch import FetchResult, Validators
+from digest.collect.listings import (
+    Collected,
+    ListingRequest,
+    ReadListing,
+    collect,
+    listing_requests,
+)
+from digest.collect.merge import merge_papers
+from digest.compose.mail import Envelope, build_message, make_message_id
+from digest.compose.render import make_environment, render_digest
+from digest.compose.tokens import make_unsubscribe_token
+from digest.config.load import Settings
+from digest.deliver.delivery import Delivery, SenderFactory, stopping, utc_now
+from digest.jobs.alerts import maybe_alert
+from digest.jobs.schedule import due_digests, local_dates
 from digest.models import (
     DeliveryOutcome,
     DeliveryState,
@@ -42,12 +47,10 @@ from digest.models import (
     SourceState,
     Subscriber,
 )
-from digest.progress import Progress, silent
-from digest.rank import PaperIndex, RankResult, build_index, corpus_stats, rank_top
-from digest.render import make_environment, render_digest
-from digest.schedule import due_digests, local_dates
-from digest.select import SeenRow, select_candidates, window_start
-from digest.semantic import (
+from digest.rank.hybrid import hybrid_rank
+from digest.rank.lexical import PaperIndex, RankResult, build_index, corpus_stats, rank_top
+from digest.rank.select import SeenRow, select_candidates, window_start
+from digest.rank.semantic import (
     Embedder,
     EmbeddingCache,
     MemoryEmbeddingCache,
@@ -57,9 +60,12 @@ from digest.semantic import (
     profile_text,
     semantic_index_for_run,
 )
-from digest.semantic import available as semantic_available
-from digest.store import AlreadyQueued, SeenPaper, Store
-from digest.tokens import make_unsubscribe_token
+from digest.rank.semantic import available as semantic_available
+from digest.store.sqlite import AlreadyQueued, SeenPaper, Store
+from digest.util.failpoints import failpoint
+from digest.util.forkmap import Done, Failed, fork_map
+from digest.util.logs import event
+from digest.util.progress import Progress, silent
 
 log = logging.getLogger("digest.pipeline")
 
