@@ -34,7 +34,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from digest.config.load import Settings, load_settings
+from digest.config.load import load_settings
+from digest.config.settings import Settings
 from digest.errors import DigestError
 from digest.jobs.service import fetch_job, stop_on_signals, tick_job
 from digest.util.logs import event, setup_logging

@@ -35,11 +35,12 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from digest.compose.mail import Envelope, build_message, make_message_id  # noqa: E402
-from digest.compose.render import RenderSettings, make_environment, render_digest  # noqa: E402
-from digest.deliver.sendpool import Job, Outcome, SenderPool  # noqa: E402
-from digest.deliver.smtp import SmtpSender, SmtpSettings  # noqa: E402
-from digest.models import (  # noqa: E402
+from digest.compose.mail import Envelope, build_message, make_message_id
+from digest.compose.render import make_environment, render_digest
+from digest.config.settings import RenderSettings, SmtpSettings
+from digest.deliver.sendpool import Job, Outcome, SenderPool
+from digest.deliver.smtp import SmtpSender
+from digest.models import (
     AnnounceType,
     Digest,
     Field,
@@ -54,7 +55,7 @@ from digest.models import (  # noqa: E402
     Term,
     Topic,
 )
-from digest.util.forkmap import Failed, fork_map  # noqa: E402
+from digest.util.forkmap import Failed, fork_map
 
 DEFAULT_FIXTURES = REPO.parent / "shared" / "fixtures" / "hf_daily_papers"
 TERMS = (

@@ -33,12 +33,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from digest.collect.sources.arxiv_rss import parse  # noqa: E402
-from digest.config.profiles import load_profile  # noqa: E402
-from digest.models import Paper, Profile, Topic  # noqa: E402
-from digest.rank.hybrid import hybrid_rank  # noqa: E402
-from digest.rank.lexical import build_index, rank  # noqa: E402
-from digest.rank.semantic import (  # noqa: E402
+from digest.collect.sources.arxiv_rss import parse
+from digest.config.profiles import load_profile
+from digest.models import Paper, Profile, Topic
+from digest.rank.hybrid import hybrid_rank
+from digest.rank.lexical import build_index, rank
+from digest.rank.semantic import (
     Embedder,
     MemoryEmbeddingCache,
     SemanticIndex,

@@ -21,8 +21,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from digest.collect.sources import get_parser  # noqa: E402
-from digest.models import AnnounceType, Paper  # noqa: E402
+from digest.collect.sources import get_parser
+from digest.models import AnnounceType, Paper
 
 DEFAULT_FIXTURES = REPO.parent / "shared" / "fixtures"
 RSS_FILE = "arxiv_rss/arxiv_rss_new_allarchives_2024-11-28.xml"

@@ -31,15 +31,15 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from deliver import TERMS, Sink, speed_check  # noqa: E402
+from deliver import TERMS, Sink, speed_check
 
-from digest.collect.fetch import FetchResult, Validators  # noqa: E402
-from digest.collect.listings import ListingRequest  # noqa: E402
-from digest.config.load import load_settings  # noqa: E402
-from digest.jobs.pipeline import collect_and_store, run_once  # noqa: E402
-from digest.jobs.service import sender_factory  # noqa: E402
-from digest.models import DeliveryState, Profile, Subscriber, Term, Topic  # noqa: E402
-from digest.store.sqlite import SqliteStore  # noqa: E402
+from digest.collect.fetch import FetchResult
+from digest.collect.listings import ListingRequest
+from digest.config.load import load_settings
+from digest.jobs.pipeline import collect_and_store, run_once
+from digest.jobs.service import sender_factory
+from digest.models import DeliveryState, Profile, Subscriber, Term, Topic, Validators
+from digest.store.sqlite import SqliteStore
 
 FIXTURES = REPO.parent / "shared" / "fixtures"
 ARXIV_RSS = FIXTURES / "arxiv_rss" / "arxiv_rss_new_allarchives_2024-11-28.xml"

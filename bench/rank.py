@@ -45,10 +45,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from digest.models import HFSignals, Paper, Profile, Term, Topic  # noqa: E402
-from digest.rank.lexical import CorpusStats, build_index, corpus_stats, rank, rank_top  # noqa: E402
-from digest.textmatch import fold, stem  # noqa: E402
-from digest.util.forkmap import Done, fork_map  # noqa: E402
+from digest.models import HFSignals, Paper, Profile, Term, Topic
+from digest.rank.lexical import CorpusStats, build_index, corpus_stats, rank, rank_top
+from digest.textmatch import fold, stem
+from digest.util.forkmap import Done, fork_map
 
 DEFAULT_CORPUS = ROOT / "tests" / "rank" / "eval" / "corpus.json"
 CATEGORIES = [

@@ -21,10 +21,11 @@ from digest import __version__
 from digest.collect.fetch import Fetcher
 from digest.collect.listings import Collected, collect, listing_requests
 from digest.collect.snapshot import load_snapshot, save_snapshot, snapshot_reader, snapshot_requests
-from digest.compose.mail import validate_address
 from digest.compose.tokens import verify_unsubscribe_token
-from digest.config.load import Settings, check_timezone, load_settings, parse_clock
+from digest.config.addresses import validate_address
+from digest.config.load import load_settings
 from digest.config.profiles import load_profile, profile_from_options
+from digest.config.settings import Settings, check_timezone, parse_clock
 from digest.deliver.delivery import deliver_pending, utc_now
 from digest.errors import DigestError
 from digest.jobs.pipeline import (
@@ -52,6 +53,7 @@ from digest.models import (
     SourceState,
     Subscriber,
 )
+from digest.store.roles import RunRecord
 from digest.store.sqlite import SqliteStore
 from digest.util.logs import setup_logging
 from digest.util.progress import Progress, silent
@@ -452,8 +454,8 @@ def cmd_status(args: argparse.Namespace, out: Out = print) -> int:
     out("Recent runs:" if runs else "No runs yet.")
     for run in runs:
         out("  " + _run_line(run))
-        if run.get("alert"):
-            out(f"      operator alert: {run['alert']}")
+        if run.alert:
+            out(f"      operator alert: {run.alert}")
     out("Sources:")
     for source, record in zip(settings.sources, records, strict=True):
         if record is None:
@@ -475,24 +477,20 @@ def cmd_status(args: argparse.Namespace, out: Out = print) -> int:
     return 0
 
 
-def _run_line(run: dict[str, object]) -> str:
-    deliveries = run.get("deliveries") or []
-    assert isinstance(deliveries, list)
-    sent = sum(1 for d in deliveries if d["state"] == "sent")
-    failed = len(deliveries) - sent
-    sources = run.get("sources") or []
-    assert isinstance(sources, list)
-    source_text = ", ".join(f"{s['name']} {s['state']} ({s['papers']})" for s in sources)
-    mark = "ok" if run["ok"] else "PROBLEMS"
-    parts = [f"{run['started']}", f"{run.get('kind', 'run'):5}", mark, f"{sent} sent"]
+def _run_line(run: RunRecord) -> str:
+    report = run.report
+    sent = sum(1 for d in report.deliveries if d.state is DeliveryState.SENT)
+    failed = len(report.deliveries) - sent
+    source_text = ", ".join(f"{s.name} {s.state.value} ({s.papers})" for s in report.sources)
+    mark = "ok" if report.ok else "PROBLEMS"
+    started = report.started.isoformat(timespec="seconds")
+    parts = [started, f"{run.kind:5}", mark, f"{sent} sent"]
     if failed:
         parts.append(f"{failed} failed")
     if source_text:
         parts.append(f"sources: {source_text}")
-    errors = run.get("errors") or []
-    assert isinstance(errors, list)
-    if errors:
-        parts.append(f"{len(errors)} errors")
+    if report.errors:
+        parts.append(f"{len(report.errors)} errors")
     return "  ".join(parts)
 
 

@@ -182,6 +182,18 @@ class Ranked:
         return tuple(seen)
 
 
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """Conditional-GET state kept in the store between runs."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return self.etag is None and self.last_modified is None
+
+
 # --- Sources, runs and delivery -----------------------------------------------------------
 
 

@@ -25,7 +25,8 @@ WIDTHS = {"phone": (390, 2400), "desktop": (1200, 2000)}
 def sample_html() -> str:
     from email_helpers import hostile_digest, typical_digest
 
-    from digest.compose.render import RenderSettings, make_environment, render_digest
+    from digest.compose.render import make_environment, render_digest
+    from digest.config.settings import RenderSettings
 
     settings = RenderSettings(
         subject_template="{count} new papers for you - {date:%a %d %b}",

@@ -23,67 +23,14 @@ from types import TracebackType
 
 import httpx
 
+from digest.config.settings import FetchSettings
 from digest.errors import FetchError
+from digest.models import Validators
 
 MAX_REDIRECTS = 5
 ERROR_BODY_LIMIT = 65_536  # bytes of an error response kept for the caller (error documents)
 SNIPPET_CHARS = 200
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-
-
-@dataclass(frozen=True, slots=True)
-class Validators:
-    """Conditional-GET state kept in the store between runs."""
-
-    etag: str | None = None
-    last_modified: str | None = None
-
-    @property
-    def is_empty(self) -> bool:
-        return self.etag is None and self.last_modified is None
-
-
-@dataclass(frozen=True, slots=True)
-class FetchSettings:
-    """How politely and how patiently to fetch. Built by the caller from the configuration.
-
-    `host_intervals` maps a host name to its minimum interval in seconds; a host not listed
-    inherits the entry of its closest listed parent domain ("arxiv.org" covers
-    "export.arxiv.org"), else `default_interval`.
-    """
-
-    user_agent: str
-    timeout: float = 30.0
-    max_bytes: int = 20_000_000
-    max_attempts: int = 4
-    backoff_base: float = 1.0
-    max_retry_after: float = 300.0
-    default_interval: float = 1.0
-    host_intervals: Mapping[str, float] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        # Wrong values here are a programming error in the caller, not a user's config typo.
-        if not self.user_agent.strip():
-            raise ValueError("user_agent must not be empty")
-        if self.timeout <= 0:
-            raise ValueError("timeout must be positive")
-        if self.max_bytes < 1:
-            raise ValueError("max_bytes must be at least 1")
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if self.backoff_base < 0 or self.max_retry_after < 0 or self.default_interval < 0:
-            raise ValueError("backoff_base, max_retry_after and default_interval must be >= 0")
-        if any(seconds < 0 for seconds in self.host_intervals.values()):
-            raise ValueError("host_intervals must be >= 0")
-
-    def interval_for(self, host: str) -> float:
-        """Minimum seconds between two requests to `host`."""
-        labels = host.lower().split(".")
-        for start in range(len(labels)):
-            candidate = ".".join(labels[start:])
-            if candidate in self.host_intervals:
-                return self.host_intervals[candidate]
-        return self.default_interval
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from digest.collect.arxiv_calendar import DEFAULT_HOLIDAYS, expects_rss_items
-from digest.collect.fetch import FetchResult, Validators
+from digest.collect.fetch import FetchResult
 from digest.collect.merge import merge_papers
 from digest.collect.sources import get_parser
-from digest.config.load import SourceConfig
+from digest.config.settings import SourceConfig
 from digest.errors import DigestError
-from digest.models import AnnounceType, Paper, SourceOutcome, SourceState
+from digest.models import AnnounceType, Paper, SourceOutcome, SourceState, Validators
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,11 +13,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from digest.collect.fetch import FetchResult, Validators
+from digest.collect.fetch import FetchResult
 from digest.collect.listings import Listing, ListingRequest
-from digest.config.load import SourceConfig
+from digest.config.settings import SourceConfig
 from digest.errors import ConfigError, FetchError
-from digest.models import AnnounceType
+from digest.models import AnnounceType, Validators
 
 MANIFEST = "manifest.json"
 _EXTENSIONS = {"hf_daily": ".json", "hf_page": ".html", "arxiv_list": ".html"}

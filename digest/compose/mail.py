@@ -1,4 +1,4 @@
-"""Email addresses and MIME: turn a RenderedDigest plus an Envelope into RFC 5322 bytes.
+"""MIME: turn a RenderedDigest plus an Envelope into RFC 5322 bytes.
 
 Pure functions, no I/O. Every header value is checked or re-encoded here, so nothing that
 came from a feed (titles in the subject) or from configuration can add a header line.
@@ -8,25 +8,26 @@ from __future__ import annotations
 
 import binascii
 import datetime as dt
-import functools
 import hashlib
 import re
 from dataclasses import dataclass
 from email.header import Header
-from email.utils import format_datetime, formataddr, getaddresses
+from email.utils import format_datetime, formataddr
 from urllib.parse import quote, urlsplit
 
-from digest.errors import AddressError, DigestError
+from digest.config.addresses import (
+    clean_header_text,
+    normalise_domain,
+    parse_mailbox,
+    validate_address,
+)
+from digest.errors import DigestError
 from digest.models import RenderedDigest
 
-_LOCAL_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
-_DOMAIN_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _LIST_ID = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)+")
 _MESSAGE_ID = re.compile(r"<[!-;=?-~]+@[A-Za-z0-9.-]+>")  # printable ASCII, no < > or space
 # Characters that must never reach a header or a URL inside one.
 _UNSAFE_IN_URL = re.compile(r"[\x00-\x20\x7f<>,\"\\]")
-_ANY_LINE_BREAK = re.compile(r"[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
-_WHITESPACE_RUN = re.compile(r"\s+")
 _MAX_SUBJECT_CHARS = 200
 
 
@@ -40,81 +41,7 @@ class HeaderValueError(DigestError):
         super().__init__(f"{header}: {value!r}: {message}")
 
 
-# --- Addresses ----------------------------------------------------------------------------
-
-
-def _normalise_domain(domain: str, address: str) -> str:
-    if not domain:
-        raise AddressError("missing domain after '@'", address=address)
-    try:
-        ascii_domain = domain.encode("idna").decode("ascii").lower()
-    except UnicodeError as err:
-        raise AddressError(f"domain {domain!r} is not a valid host name", address=address) from err
-    labels = ascii_domain.split(".")
-    if len(labels) < 2:
-        raise AddressError(f"domain {domain!r} has no dot (not a public address)", address=address)
-    if len(ascii_domain) > 253 or not all(_DOMAIN_LABEL.fullmatch(label) for label in labels):
-        raise AddressError(f"domain {domain!r} is not a valid host name", address=address)
-    if labels[-1].isdigit():
-        raise AddressError(f"domain {domain!r} looks like an IP address", address=address)
-    return ascii_domain
-
-
-def validate_address(address: str) -> str:
-    """Return one bare address (`local@domain`) normalised; raise AddressError otherwise.
-
-    Accepts only the plain dot-atom form: no display names, comments, quoted local parts,
-    lists or IP literals. The domain is lower-cased and IDNA-encoded; the local part keeps
-    its case (RFC 5321 lets servers treat it case-sensitively).
-    """
-    if _ANY_LINE_BREAK.search(address):
-        raise AddressError("contains a line break", address=address)
-    candidate = address.strip()
-    if not candidate:
-        raise AddressError("is empty", address=address)
-    if any(ch in candidate for ch in ",;") or len(candidate.split()) > 1:
-        raise AddressError("holds more than one address or stray spaces", address=address)
-    if any(ch in candidate for ch in '<>()[]"\\:') or not candidate.isprintable():
-        raise AddressError("must be a bare address like name@example.org", address=address)
-    local, at, domain = candidate.rpartition("@")
-    if not at:
-        raise AddressError("missing '@' and domain", address=address)
-    if not local:
-        raise AddressError("missing the part before '@'", address=address)
-    if "@" in local:
-        raise AddressError("holds more than one '@'", address=address)
-    if not local.isascii():
-        raise AddressError("non-ASCII local parts need SMTPUTF8, not supported", address=address)
-    if len(local) > 64 or not all(_LOCAL_ATOM.fullmatch(atom) for atom in local.split(".")):
-        raise AddressError(f"local part {local!r} is not a valid dot-atom", address=address)
-    normalised = f"{local}@{_normalise_domain(domain, address)}"
-    if len(normalised) > 254:
-        raise AddressError("is longer than 254 characters", address=address)
-    return normalised
-
-
-@functools.lru_cache(maxsize=64)  # the sender is the same for every message of a run
-def parse_mailbox(value: str) -> tuple[str, str]:
-    """Split `Display Name <addr>` (or a bare address) into (display name, valid address)."""
-    if _ANY_LINE_BREAK.search(value):
-        raise AddressError("contains a line break", address=value)
-    mailboxes = getaddresses([value])
-    if len(mailboxes) != 1 or not mailboxes[0][1]:
-        raise AddressError("is not one mailbox like 'Name <name@example.org>'", address=value)
-    name, addr = mailboxes[0]
-    return clean_header_text(name), validate_address(addr)
-
-
 # --- Header values ------------------------------------------------------------------------
-
-
-def clean_header_text(text: str, limit: int | None = None) -> str:
-    """One line of text safe for an unstructured header: every whitespace run becomes a space."""
-    line = _WHITESPACE_RUN.sub(" ", _ANY_LINE_BREAK.sub(" ", text)).strip()
-    line = "".join(ch for ch in line if ch.isprintable())
-    if limit is not None and len(line) > limit:
-        line = line[: limit - 1].rstrip() + "…"
-    return line
 
 
 def make_message_id(domain: str, key: str) -> str:
@@ -123,7 +50,7 @@ def make_message_id(domain: str, key: str) -> str:
     Re-rendering the same digest gives the same id, so receivers and our outbox can tell a
     retry from a new message.
     """
-    host = _normalise_domain(domain.strip(), domain) if domain.strip() else ""
+    host = normalise_domain(domain.strip(), domain) if domain.strip() else ""
     if not host:
         raise HeaderValueError("a domain is required", header="Message-ID", value=domain)
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]

@@ -10,8 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-import string
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,11 +18,11 @@ from urllib.parse import quote
 
 import jinja2
 import markdown
-from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from digest.compose.styles import InlineStyleLoader, StyleSheet
-from digest.errors import ConfigError
+from digest.config.settings import RenderSettings
+from digest.config.subject import render_subject
 from digest.models import (
     AnnounceType,
     Digest,
@@ -41,26 +40,6 @@ PAPER_HTML_TEMPLATE = "partials/paper.html.j2"
 PAPER_TEXT_TEMPLATE = "partials/paper.txt.j2"
 STYLESHEET = "digest.css"
 TEXT_WIDTH = 76
-
-
-@dataclass(frozen=True)
-class RenderSettings:
-    """How digests look; the same for every subscriber of one installation."""
-
-    subject_template: str  # "{count} new papers for you - {date:%a %d %b}" or Jinja "{{ count }}"
-    title: str = "Paper digest"
-    intro_markdown: str = ""  # operator's note above the papers (trusted Markdown)
-    footer_markdown: str = ""  # operator's note in the footer (trusted Markdown)
-    size_budget: int = 90_000  # bytes of HTML; Gmail clips messages at about 102 KB
-    abstract_chars: int = 600
-    max_authors: int = 4
-
-    def __post_init__(self) -> None:
-        check_subject_template(self.subject_template)
-        if self.size_budget < 10_000:
-            raise ConfigError("size_budget must be at least 10000 bytes", key="size_budget")
-        if self.abstract_chars < 0 or self.max_authors < 1:
-            raise ConfigError("abstract_chars must be >= 0, max_authors >= 1", key="abstract_chars")
 
 
 # --- Environment ---------------------------------------------------------------------------
@@ -156,76 +135,6 @@ def _paper_block(env: jinja2.Environment, name: str, *, html: bool) -> Callable[
 
 
 # --- Subject -------------------------------------------------------------------------------
-
-# count: papers listed; papers: the same as "1 new paper" / "5 new papers".
-SUBJECT_FIELDS = (
-    "count",
-    "papers",
-    "date",
-    "seen",
-    "matched",
-    "shown",
-    "title",
-    "top_title",
-    "topics",
-)
-_SUBJECT_SAMPLE: dict[str, Any] = {
-    "count": 3,
-    "papers": "3 new papers",
-    "date": dt.date(2024, 3, 5),
-    "seen": 120,
-    "matched": 4,
-    "shown": 3,
-    "title": "Paper digest",
-    "top_title": "A paper",
-    "topics": "diffusion",
-}
-
-
-def _is_jinja(template: str) -> bool:
-    return "{{" in template or "{%" in template
-
-
-@functools.lru_cache(maxsize=16)
-def _jinja_subject(template: str) -> jinja2.Template:
-    # Sandboxed: the subject template comes from a config file, not from us.
-    env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
-    return env.from_string(template)
-
-
-def check_subject_template(template: str) -> None:
-    """Raise ConfigError unless the template renders with the documented fields only."""
-    if not template.strip():
-        raise ConfigError("the subject template is empty", key="subject")
-    if not _is_jinja(template):
-        try:
-            parsed = list(string.Formatter().parse(template))
-        except ValueError as err:
-            raise ConfigError(f"subject template: {err}", key="subject") from err
-        for _, field_name, spec, _ in parsed:
-            if field_name is None:
-                continue
-            if field_name not in SUBJECT_FIELDS or (spec and "{" in spec):
-                raise ConfigError(
-                    f"unknown field {{{field_name}}} in the subject; "
-                    f"use {', '.join('{' + f + '}' for f in SUBJECT_FIELDS)}",
-                    key="subject",
-                )
-    try:
-        render_subject(template, _SUBJECT_SAMPLE)
-    except (ValueError, KeyError, IndexError, TypeError, jinja2.TemplateError) as err:
-        raise ConfigError(f"subject template does not render: {err}", key="subject") from err
-
-
-def render_subject(template: str, values: Mapping[str, Any]) -> str:
-    """Fill the subject template and flatten it to one clean line (no CR/LF ever)."""
-    if _is_jinja(template):
-        raw = _jinja_subject(template).render(**values)
-    else:
-        raw = template.format_map(values)
-    line = " ".join(raw.split())
-    return "".join(ch for ch in line if ch.isprintable())[:200]
-
 
 # --- Text pieces ---------------------------------------------------------------------------
 

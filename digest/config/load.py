@@ -10,185 +10,43 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from digest import __version__
-from digest.collect.fetch import FetchSettings
-from digest.collect.sources import PARSERS
-from digest.compose.mail import parse_mailbox, validate_address
-from digest.compose.render import RenderSettings
+from digest.config.addresses import parse_mailbox, validate_address
+from digest.config.settings import (
+    ARXIV_API_URL,
+    ARXIV_HOST_INTERVALS,
+    CONFIG_ENV,
+    DATA_DIR_ENV,
+    DEFAULT_ANNOUNCE_TYPES,
+    DEFAULT_CONNECTIONS,
+    DEFAULT_FETCH_AT,
+    DEFAULT_FETCH_TIMEZONE,
+    DEFAULT_SENDER,
+    DEFAULT_SUBJECT,
+    MAX_CONNECTIONS,
+    SECRET_ENV,
+    SMTP_PASSWORD_ENV,
+    SOURCE_KINDS,
+    EmailConfig,
+    FetchSettings,
+    LoggingConfig,
+    RenderSettings,
+    ScheduleConfig,
+    Settings,
+    SmtpSettings,
+    SourceConfig,
+    check_timezone,
+    default_data_dir,
+    default_sources,
+    parse_clock,
+    user_agent,
+)
 from digest.config.tomlfile import KeyPath, TomlDocument, load_toml
-from digest.deliver.smtp import DEFAULT_CONNECTIONS, MAX_CONNECTIONS, SmtpSettings
 from digest.errors import AddressError, ConfigError
 from digest.models import AnnounceType
-
-CONFIG_ENV = "DIGEST_CONFIG"
-DATA_DIR_ENV = "DIGEST_DATA_DIR"
-# With compose_workers = 0, this many digests to compose (or more) use every core: below it,
-# forking and shipping messages back costs more than it saves.
-AUTO_WORKERS_FROM = 200
-SECRET_ENV = "DIGEST_SECRET"
-SMTP_PASSWORD_ENV = "DIGEST_SMTP_PASSWORD"
-
-ARXIV_RSS_URL = "https://rss.arxiv.org/rss/{categories}"
-HF_DAILY_URL = "https://huggingface.co/api/daily_papers?date={date}"
-ARXIV_API_URL = "https://export.arxiv.org/api/query"
-DEFAULT_CATEGORIES = ("cs.LG", "cs.CL", "cs.AI", "stat.ML")
-# arXiv asks for one request every 3 s per operator; 15 s Crawl-delay for arxiv.org pages.
-ARXIV_HOST_INTERVALS = {
-    "rss.arxiv.org": 3.0,
-    "export.arxiv.org": 3.0,
-    "arxiv.org": 15.0,
-}
-DEFAULT_ANNOUNCE_TYPES = frozenset({AnnounceType.NEW, AnnounceType.CROSS})
-DEFAULT_SUBJECT = "{count} new papers for you - {date:%a %d %b}"
-
-
-@dataclass(frozen=True, slots=True)
-class SourceConfig:
-    """One listing to read. `url` may hold `{date}` (one fetch per day, used for catch-up) and
-    `{categories}` (filled from `categories`, or from what subscribers follow when empty)."""
-
-    name: str
-    kind: str
-    url: str
-    announce_types: frozenset[AnnounceType] = DEFAULT_ANNOUNCE_TYPES
-    categories: tuple[str, ...] = ()
-    enabled: bool = True
-    # arXiv RSS carries only the latest announcement; days missed while the tool was down are
-    # read back from this arXiv API endpoint by submission date. None: no catch-up.
-    catchup_url: str | None = None
-
-    @property
-    def per_day(self) -> bool:
-        return "{date}" in self.url
-
-    def resolve_url(self, day: dt.date, categories: tuple[str, ...] = ()) -> str:
-        cats = self.resolve_categories(categories)
-        return self.url.replace("{date}", day.isoformat()).replace("{categories}", "+".join(cats))
-
-    def resolve_categories(self, followed: tuple[str, ...] = ()) -> tuple[str, ...]:
-        """Its own list, else what subscribers follow, else the built-in default."""
-        return self.categories or followed or DEFAULT_CATEGORIES
-
-
-DEFAULT_SENDER = "Paper Digest <digest@localhost.localdomain>"
-
-
-@dataclass(frozen=True, slots=True)
-class EmailConfig:
-    sender: str = DEFAULT_SENDER
-    list_id: str | None = None
-    unsubscribe_url: str | None = None  # with "{token}"
-    unsubscribe_mailto: str | None = None
-    manage_url: str | None = None
-    send_empty: bool = False  # mail a digest even when nothing matched
-    secret: str | None = None  # signs unsubscribe tokens; from DIGEST_SECRET
-    operator: str | None = None  # gets a short alert when a run has problems
-
-
-# arXiv announces at 20:00 Eastern and rebuilds its RSS around midnight Eastern; Hugging Face
-# adds papers through the day. Fetching shortly after those moments keeps digests fresh.
-DEFAULT_FETCH_AT = (dt.time(0, 30), dt.time(6, 30), dt.time(12, 30), dt.time(18, 30))
-DEFAULT_FETCH_TIMEZONE = "America/New_York"
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduleConfig:
-    fetch_at: tuple[dt.time, ...] = DEFAULT_FETCH_AT
-    fetch_timezone: str = DEFAULT_FETCH_TIMEZONE
-    tick_minutes: int = 5  # how often due digests are composed and pending ones sent
-    lease_seconds: float = 900.0  # a worker's hold on a message; a crashed worker's expires
-
-    @property
-    def fetch_zone(self) -> ZoneInfo:
-        return ZoneInfo(self.fetch_timezone)
-
-
-@dataclass(frozen=True, slots=True)
-class LoggingConfig:
-    format: str = "text"  # text | json
-    level: str = "info"
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    data_dir: Path
-    database: Path
-    outbox_dir: Path
-    timezone: str
-    sources: tuple[SourceConfig, ...]
-    fetch: FetchSettings
-    render: RenderSettings
-    email: EmailConfig
-    smtp: SmtpSettings | None
-    schedule: ScheduleConfig
-    lookback_days: int = 3
-    catchup_days: int = 7
-    semantic: bool = True  # use the [semantic] extra when it is installed
-    # digests are composed (ranked, rendered, wrapped) in this many forked processes; 1: in
-    # the running process; 0: one per CPU core once there are enough subscribers to gain
-    compose_workers: int = 0
-    arxiv_holidays: tuple[dt.date, ...] | None = None
-    templates_dir: Path | None = None
-    path: Path | None = None  # the file these settings came from
-    extra: Mapping[str, Any] = field(default_factory=dict)
-    logging: LoggingConfig = LoggingConfig()
-
-    def workers_for(self, jobs: int) -> int:
-        """How many processes compose `jobs` digests: forking pays only for many of them."""
-        if self.compose_workers:
-            return self.compose_workers
-        return (os.cpu_count() or 1) if jobs >= AUTO_WORKERS_FROM else 1
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-
-def default_sources() -> tuple[SourceConfig, ...]:
-    return (
-        SourceConfig(name="huggingface", kind="hf_daily", url=HF_DAILY_URL),
-        SourceConfig(name="arxiv", kind="arxiv_rss", url=ARXIV_RSS_URL, catchup_url=ARXIV_API_URL),
-    )
-
-
-def default_data_dir(env: Mapping[str, str]) -> Path:
-    if env.get(DATA_DIR_ENV):
-        return Path(env[DATA_DIR_ENV]).expanduser()
-    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "digest"
-
-
-def user_agent(contact: str | None) -> str:
-    # arXiv and HF both ask for a User-Agent that says who runs the tool and how to reach them.
-    who = f" (+mailto:{contact})" if contact else ""
-    return f"digest/{__version__}{who}"
-
-
-def check_timezone(name: str) -> str:
-    """Return `name` if it is an IANA zone we can load, else raise a ValueError saying so."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as err:
-        raise ValueError(
-            f"unknown time zone {name!r} (use an IANA name like Europe/Berlin)"
-        ) from err
-    return name
-
-
-def parse_clock(text: str) -> dt.time:
-    """'07:30' -> time(7, 30). Raises ValueError with a plain message."""
-    match = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
-    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
-        raise ValueError(f"not a time of day {text!r} (expected HH:MM, e.g. 07:30)")
-    return dt.time(int(match.group(1)), int(match.group(2)))
-
 
 # --- reading the file ---------------------------------------------------------------------
 
@@ -364,8 +222,8 @@ def _sources(doc: TomlDocument, raw: Any) -> tuple[SourceConfig, ...]:
         if name in names:
             raise doc.error(f"two sources are named {name!r}", (*at, "name"))
         names.add(name)
-        if kind not in PARSERS:
-            known = ", ".join(sorted(PARSERS))
+        if kind not in SOURCE_KINDS:
+            known = ", ".join(sorted(SOURCE_KINDS))
             raise doc.error(f"unknown source kind {kind!r} (known: {known})", (*at, "kind"))
         if not url.startswith(("http://", "https://")):
             raise doc.error(f"source URL must be http(s): {url!r}", (*at, "url"))

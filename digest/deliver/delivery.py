@@ -32,7 +32,7 @@ from digest.deliver.sendpool import Job, Outcome, SenderPool
 from digest.deliver.smtp import Sender
 from digest.errors import DeliveryError
 from digest.models import DeliveryOutcome, DeliveryState, OutboxItem
-from digest.store.sqlite import Store
+from digest.store.roles import Outbox
 from digest.util.failpoints import failpoint
 from digest.util.logs import event
 from digest.util.progress import Progress, silent
@@ -66,7 +66,7 @@ class Delivery:
 
     def __init__(
         self,
-        store: Store,
+        store: Outbox,
         make_sender: SenderFactory,
         sender: str,
         *,
@@ -158,7 +158,7 @@ class Delivery:
 
 
 def deliver_pending(
-    store: Store,
+    store: Outbox,
     make_sender: SenderFactory,
     sender: str,
     *,
@@ -185,7 +185,7 @@ def deliver_pending(
         return delivery.finish()
 
 
-def _record_sent(store: Store, item: OutboxItem, outcomes: list[DeliveryOutcome]) -> None:
+def _record_sent(store: Outbox, item: OutboxItem, outcomes: list[DeliveryOutcome]) -> None:
     # The server has the message. A crash before mark_sent means the next run sends it
     # again, same bytes and Message-ID: at-least-once, never lost.
     failpoint("after-send")
@@ -204,7 +204,7 @@ def _record_sent(store: Store, item: OutboxItem, outcomes: list[DeliveryOutcome]
 
 
 def _record_failure(
-    store: Store, item: OutboxItem, err: DeliveryError, outcomes: list[DeliveryOutcome]
+    store: Outbox, item: OutboxItem, err: DeliveryError, outcomes: list[DeliveryOutcome]
 ) -> None:
     give_up = err.permanent or item.attempts + 1 >= MAX_DELIVERY_ATTEMPTS
     store.mark_failed_attempt(item.id, err.reason, give_up=give_up)

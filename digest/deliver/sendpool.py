@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 
-from digest.deliver.smtp import MAX_CONNECTIONS, Sender
+from digest.config.settings import MAX_CONNECTIONS
+from digest.deliver.smtp import Sender
 from digest.errors import DeliveryError
 from digest.util.failpoints import failpoint
 

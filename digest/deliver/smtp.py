@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import ipaddress
 import os
 import re
 import smtplib
@@ -17,73 +16,17 @@ import ssl
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal, Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
-from digest.errors import ConfigError, DeliveryError
+from digest.config.settings import SmtpSettings
+from digest.errors import DeliveryError
+
+_MAX_BACKOFF_SECONDS = 300.0
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer  # typeshed's name for smtplib's message argument
-
-Security = Literal["ssl", "starttls", "plain"]
-_SECURITY_MODES: tuple[str, ...] = ("ssl", "starttls", "plain")
-_MAX_BACKOFF_SECONDS = 300.0
-DEFAULT_CONNECTIONS = 2
-MAX_CONNECTIONS = 32
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-@dataclass(frozen=True, slots=True)
-class SmtpSettings:
-    host: str
-    port: int = 587
-    security: Security = "starttls"
-    username: str | None = None
-    password: str | None = None
-    timeout: float = 30.0
-    ca_file: str | None = None  # extra CA bundle (a private CA, or trustme in tests)
-    max_attempts: int = 4
-    backoff_seconds: float = 2.0
-    # Parallel connections for a batch (digest.sendpool): while one waits for the server's
-    # reply, another sends. Two already overlap the waits; a remote relay with a long
-    # round trip gains from more, if its operator allows that many.
-    connections: int = DEFAULT_CONNECTIONS
-
-    def __post_init__(self) -> None:
-        if self.security not in _SECURITY_MODES:
-            raise ConfigError(
-                f"security must be one of {', '.join(_SECURITY_MODES)}, not {self.security!r}",
-                key="smtp.security",
-            )
-        if self.security == "plain" and not _is_loopback(self.host):
-            raise ConfigError(
-                f"security = 'plain' would send mail and passwords unencrypted to {self.host}; "
-                "use 'starttls' (port 587) or 'ssl' (port 465), or a loopback relay",
-                key="smtp.security",
-            )
-        if not 0 < self.port < 65536:
-            raise ConfigError(f"port {self.port} is out of range", key="smtp.port")
-        if (self.username is None) != (self.password is None):
-            raise ConfigError("username and password must be given together", key="smtp.username")
-        if self.max_attempts < 1:
-            raise ConfigError("max_attempts must be at least 1", key="smtp.max_attempts")
-        if not 1 <= self.connections <= MAX_CONNECTIONS:
-            raise ConfigError(
-                f"connections must be 1 to {MAX_CONNECTIONS}, not {self.connections}",
-                key="smtp.connections",
-            )
-        if self.timeout <= 0 or self.backoff_seconds < 0:
-            raise ConfigError("timeout must be > 0 and backoff >= 0", key="smtp.timeout")
 
 
 class Sender(Protocol):

@@ -20,7 +20,7 @@ from email.utils import format_datetime, parseaddr
 from digest.compose.mail import make_message_id
 from digest.deliver.smtp import Sender
 from digest.models import DeliveryState, RunReport, SourceState
-from digest.store.sqlite import Store
+from digest.store.roles import Store
 
 log = logging.getLogger("digest.alerts")
 

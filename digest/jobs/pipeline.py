@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
 
-from digest.collect.fetch import FetchResult, Validators
+from digest.collect.fetch import FetchResult
 from digest.collect.listings import (
     Collected,
     ListingRequest,
@@ -31,7 +31,7 @@ from digest.collect.merge import merge_papers
 from digest.compose.mail import Envelope, build_message, make_message_id
 from digest.compose.render import make_environment, render_digest
 from digest.compose.tokens import make_unsubscribe_token
-from digest.config.load import Settings
+from digest.config.settings import Settings
 from digest.deliver.delivery import Delivery, SenderFactory, stopping, utc_now
 from digest.jobs.alerts import maybe_alert
 from digest.jobs.schedule import due_digests, local_dates
@@ -46,6 +46,7 @@ from digest.models import (
     SourceOutcome,
     SourceState,
     Subscriber,
+    Validators,
 )
 from digest.rank.hybrid import hybrid_rank
 from digest.rank.lexical import PaperIndex, RankResult, build_index, corpus_stats, rank_top
@@ -61,7 +62,7 @@ from digest.rank.semantic import (
     semantic_index_for_run,
 )
 from digest.rank.semantic import available as semantic_available
-from digest.store.sqlite import AlreadyQueued, SeenPaper, Store
+from digest.store.roles import AlreadyQueued, SeenPaper, Store
 from digest.util.failpoints import failpoint
 from digest.util.forkmap import Done, Failed, fork_map
 from digest.util.logs import event

@@ -19,7 +19,7 @@ from types import FrameType
 
 from digest.collect.fetch import Fetcher, FetchResult
 from digest.collect.listings import ListingRequest
-from digest.config.load import Settings
+from digest.config.settings import Settings
 from digest.deliver.delivery import utc_now, worker_id
 from digest.deliver.smtp import OutboxDirSender, Sender, SmtpSender
 from digest.jobs.pipeline import deliver_due, fetch_once, run_once

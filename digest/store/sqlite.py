@@ -20,14 +20,13 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from digest.collect.fetch import Validators
 from digest.config.profiles import profile_from_dict, profile_to_dict
 from digest.errors import StoreError
 from digest.models import (
+    DeliveryOutcome,
     DeliveryState,
     OutboxItem,
     Paper,
@@ -35,113 +34,10 @@ from digest.models import (
     SourceOutcome,
     SourceState,
     Subscriber,
+    Validators,
 )
 from digest.store.codec import paper_from_json, paper_to_json
-
-
-class AlreadyQueued(StoreError):
-    """A digest for this subscriber and day is already in the outbox (another worker made it)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """A pending message a worker has taken for sending, until `until`."""
-
-    outbox_id: int
-    recipient: str
-    owner: str
-    until: dt.datetime
-
-
-@dataclass(frozen=True, slots=True)
-class SeenPaper:
-    paper: Paper
-    first_seen: dt.datetime  # UTC, when a listing first carried it
-    last_seen: dt.datetime
-
-
-@dataclass(frozen=True, slots=True)
-class SourceRecord:
-    name: str
-    url: str
-    validators: Validators
-    last_state: SourceState | None
-    last_detail: str
-    last_ok_day: dt.date | None
-    updated_at: str
-
-
-class Store(Protocol):
-    """What the pipeline needs from persistent state."""
-
-    def close(self) -> None: ...
-
-    # subscribers
-    def save_subscriber(self, subscriber: Subscriber) -> Subscriber: ...
-    def deactivate_subscriber(self, email: str) -> bool: ...
-    def subscriber(self, email: str) -> Subscriber | None: ...
-    def subscribers(self, *, active_only: bool = True) -> list[Subscriber]: ...
-
-    # papers
-    def save_papers(self, papers: Iterable[Paper], seen_at: dt.datetime) -> None: ...
-    def papers_by_id(self, ids: Iterable[str]) -> dict[str, Paper]: ...
-    def recent_papers(self, since: dt.datetime) -> list[SeenPaper]: ...
-    def ledger_versions(self, subscriber_id: int, paper_ids: Iterable[str]) -> dict[str, int]: ...
-
-    # sources
-    def source_record(self, name: str) -> SourceRecord | None: ...
-    def save_source_outcome(
-        self,
-        outcome: SourceOutcome,
-        *,
-        url: str,
-        validators: Validators | None,
-        day: dt.date,
-    ) -> None: ...
-
-    # outbox
-    def outbox_for(self, subscriber_id: int, day: dt.date) -> OutboxItem | None: ...
-    def last_digest_at(self, subscriber_id: int) -> dt.datetime | None: ...
-    def enqueue(
-        self,
-        *,
-        subscriber_id: int,
-        recipient: str,
-        day: dt.date,
-        message_id: str,
-        message: bytes,
-        papers: Sequence[tuple[str, int]],
-        composed_at: dt.datetime,
-    ) -> OutboxItem: ...
-    def digest_days(self, days: Iterable[dt.date]) -> set[tuple[int, dt.date]]: ...
-    def pending(self) -> list[OutboxItem]: ...
-    def pending_count(self) -> int: ...
-    def failed(self) -> list[OutboxItem]: ...
-    def claim_pending(
-        self, worker: str, lease_seconds: float, now: dt.datetime, *, after_id: int = 0
-    ) -> OutboxItem | None: ...
-    def release_claims(self, worker: str) -> int: ...
-    def claims(self) -> list[Claim]: ...
-    def mark_sent(self, outbox_id: int) -> None: ...
-    def mark_failed_attempt(self, outbox_id: int, error: str, *, give_up: bool) -> None: ...
-    def requeue_failed(self) -> int: ...
-
-    # job leases
-    def acquire_lease(self, name: str, owner: str, seconds: float, now: dt.datetime) -> bool: ...
-    def release_lease(self, name: str, owner: str) -> None: ...
-
-    # runs and settings
-    def record_run(self, report: RunReport, *, kind: str = "run", alert: str = "") -> None: ...
-    def recent_runs(self, limit: int = 10) -> list[dict[str, Any]]: ...
-    def last_run_started(self, kinds: Sequence[str]) -> dt.datetime | None: ...
-    def meta(self, key: str) -> str | None: ...
-    def set_meta(self, key: str, value: str) -> None: ...
-
-    # embeddings (semantic matching)
-    def embeddings(self, ids: Iterable[str], model: str) -> dict[str, bytes]: ...
-    def save_embeddings(self, vectors: Mapping[str, bytes], model: str) -> None: ...
-    def prune_embeddings(self, papers_seen_before: dt.datetime) -> int: ...
-
+from digest.store.roles import AlreadyQueued, Claim, RunRecord, SeenPaper, SourceRecord
 
 # Each entry moves the schema one version up; never edit a released entry, add a new one.
 MIGRATIONS: tuple[str, ...] = (
@@ -474,7 +370,7 @@ class SqliteStore:
             last_state=SourceState(state) if state else None,
             last_detail=detail,
             last_ok_day=dt.date.fromisoformat(ok_day) if ok_day else None,
-            updated_at=updated,
+            updated_at=dt.datetime.fromisoformat(updated),
         )
 
     def save_source_outcome(
@@ -792,23 +688,18 @@ class SqliteStore:
                 ),
             )
 
-    def recent_runs(self, limit: int = 10) -> list[dict[str, Any]]:
+    def recent_runs(self, limit: int = 10) -> list[RunRecord]:
         rows = self._db.execute(
-            "SELECT started, finished, day, ok, report, kind, alert FROM runs "
-            "ORDER BY id DESC LIMIT ?",
+            "SELECT started, finished, day, report, kind, alert FROM runs ORDER BY id DESC LIMIT ?",
             (limit,),
         ).fetchall()
         return [
-            {
-                "started": s,
-                "finished": f,
-                "day": d,
-                "ok": bool(ok),
-                "kind": kind,
-                "alert": alert,
-                **json.loads(body),
-            }
-            for s, f, d, ok, body, kind, alert in rows
+            RunRecord(
+                report=_run_report(started, finished, day, json.loads(body)),
+                kind=kind,
+                alert=alert,
+            )
+            for started, finished, day, body, kind, alert in rows
         ]
 
     def last_run_started(self, kinds: Sequence[str]) -> dt.datetime | None:
@@ -863,4 +754,22 @@ def _subscriber(row: tuple[Any, ...]) -> Subscriber:
         deliver_at=dt.time(int(hours), int(minutes)),
         timezone=timezone,
         active=bool(active),
+    )
+
+
+def _run_report(started: str, finished: str, day: str, body: dict[str, Any]) -> RunReport:
+    return RunReport(
+        started=dt.datetime.fromisoformat(started),
+        finished=dt.datetime.fromisoformat(finished),
+        day=dt.date.fromisoformat(day),
+        sources=tuple(
+            SourceOutcome(s["name"], SourceState(s["state"]), s["papers"], s["detail"])
+            for s in body.get("sources", ())
+        ),
+        deliveries=tuple(
+            DeliveryOutcome(d["recipient"], DeliveryState(d["state"]), d["papers"], d["detail"])
+            for d in body.get("deliveries", ())
+        ),
+        errors=tuple(body.get("errors", ())),
+        notes=tuple(body.get("notes", ())),
     )

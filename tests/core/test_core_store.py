@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from digest.collect.fetch import Validators
 from digest.errors import StoreError
 from digest.models import (
     AnnounceType,
@@ -21,6 +20,7 @@ from digest.models import (
     Subscriber,
     Term,
     Topic,
+    Validators,
 )
 from digest.store.sqlite import MIGRATIONS, AlreadyQueued, SqliteStore
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from support.smtp_server import RecordingHandler
 
-from digest.deliver.smtp import SmtpSettings
+from digest.config.settings import SmtpSettings
 from digest.models import Profile, Subscriber, Term, Topic
 from digest.store.sqlite import SqliteStore
 

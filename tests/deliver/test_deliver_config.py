@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from digest.config.load import load_settings
-from digest.deliver.smtp import DEFAULT_CONNECTIONS, SmtpSettings
+from digest.config.settings import DEFAULT_CONNECTIONS, SmtpSettings
 from digest.errors import ConfigError
 
 SMTP = '[smtp]\nhost = "127.0.0.1"\nsecurity = "plain"\n'

@@ -10,8 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from support.smtp_server import SmtpSink
 
-from digest.compose.mail import validate_address
-from digest.deliver.smtp import _PLAIN_ADDRESS, SmtpSender, SmtpSettings, dot_stuffed
+from digest.config.addresses import validate_address
+from digest.config.settings import SmtpSettings
+from digest.deliver.smtp import _PLAIN_ADDRESS, SmtpSender, dot_stuffed
 
 
 def smtplib_payload(message: bytes) -> bytes:

@@ -8,8 +8,9 @@ import pytest
 from deliver_handlers import Faulty, Overlapping
 from support.smtp_server import SmtpSink
 
+from digest.config.settings import SmtpSettings
 from digest.deliver.sendpool import SENDING_SWITCH_INTERVAL, Job, Outcome, SenderPool
-from digest.deliver.smtp import SmtpSender, SmtpSettings
+from digest.deliver.smtp import SmtpSender
 from digest.errors import DeliveryError
 
 FROM = "digest@example.org"

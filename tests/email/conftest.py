@@ -9,7 +9,8 @@ import jinja2
 import pytest
 from support.tls import Tls
 
-from digest.compose.render import RenderSettings, make_environment
+from digest.compose.render import make_environment
+from digest.config.settings import RenderSettings
 
 
 @pytest.fixture

@@ -25,7 +25,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from digest.compose import mail
-from digest.compose.render import PaperCache, RenderSettings, make_environment, render_digest
+from digest.compose.render import PaperCache, make_environment, render_digest
+from digest.config.settings import RenderSettings
 from digest.models import Digest, Ranked
 
 

@@ -16,7 +16,8 @@ import pytest
 from email_helpers import empty_digest, hostile_digest, parse_message, part_text, typical_digest
 
 from digest.compose.mail import Envelope, build_message, make_message_id
-from digest.compose.render import RenderSettings, render_digest
+from digest.compose.render import render_digest
+from digest.config.settings import RenderSettings
 from digest.models import Digest
 
 CASES: dict[str, Callable[[], Digest]] = {

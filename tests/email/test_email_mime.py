@@ -16,14 +16,10 @@ from email_helpers import (
     typical_digest,
 )
 
-from digest.compose.mail import (
-    Envelope,
-    HeaderValueError,
-    build_message,
-    make_message_id,
-    validate_address,
-)
-from digest.compose.render import RenderSettings, render_digest
+from digest.compose.mail import Envelope, HeaderValueError, build_message, make_message_id
+from digest.compose.render import render_digest
+from digest.config.addresses import validate_address
+from digest.config.settings import RenderSettings
 from digest.deliver.smtp import OutboxDirSender
 from digest.errors import AddressError, DeliveryError
 from digest.models import RenderedDigest

@@ -22,14 +22,14 @@ from hypothesis import strategies as st
 
 from digest.compose.render import (
     DEFAULT_TEMPLATE_DIR,
-    RenderSettings,
     cut_segments,
     format_authors,
     highlight_segments,
     render_digest,
-    render_subject,
     safe_url,
 )
+from digest.config.settings import RenderSettings
+from digest.config.subject import render_subject
 from digest.errors import ConfigError
 from digest.models import Field, HFSignals, Match, Ranked
 

@@ -25,8 +25,9 @@ from email_helpers import (
 from support.tls import Tls
 
 from digest.compose.mail import Envelope, build_message, make_message_id
-from digest.compose.render import RenderSettings, render_digest
-from digest.deliver.smtp import SmtpSender, SmtpSettings
+from digest.compose.render import render_digest
+from digest.config.settings import RenderSettings, SmtpSettings
+from digest.deliver.smtp import SmtpSender
 from digest.errors import ConfigError, DeliveryError
 
 USERS = {"digest": "s3cret-pass"}

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from support.http_server import TEST_USER_AGENT, FakeTime, MakeFetcher, ScriptedServer
 
-from digest.collect.fetch import Fetcher, FetchSettings
+from digest.collect.fetch import Fetcher
+from digest.config.settings import FetchSettings
 
 
 @pytest.fixture

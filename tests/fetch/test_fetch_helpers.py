@@ -7,13 +7,9 @@ from typing import Any
 import pytest
 from support.http_server import TEST_USER_AGENT
 
-from digest.collect.fetch import (
-    FetchResult,
-    FetchSettings,
-    Validators,
-    body_snippet,
-    parse_retry_after,
-)
+from digest.collect.fetch import FetchResult, body_snippet, parse_retry_after
+from digest.config.settings import FetchSettings
+from digest.models import Validators
 
 SERVER_DATE = "Wed, 01 May 2024 20:00:00 GMT"
 

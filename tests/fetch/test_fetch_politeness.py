@@ -9,7 +9,8 @@ import httpx
 import pytest
 from support.http_server import TEST_USER_AGENT, FakeTime, MakeFetcher, Reply, ScriptedServer, Seen
 
-from digest.collect.fetch import Fetcher, FetchSettings
+from digest.collect.fetch import Fetcher
+from digest.config.settings import FetchSettings
 from digest.errors import FetchError
 
 

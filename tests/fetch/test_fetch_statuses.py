@@ -7,8 +7,9 @@ from email.utils import formatdate
 import pytest
 from support.http_server import FakeTime, MakeFetcher, Reply, ScriptedServer, Seen
 
-from digest.collect.fetch import FetchStatusError, Validators
+from digest.collect.fetch import FetchStatusError
 from digest.errors import FetchError
+from digest.models import Validators
 
 ETAG = '"listing-v1"'
 LAST_MODIFIED = "Wed, 01 May 2024 20:00:00 GMT"

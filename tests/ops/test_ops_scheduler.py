@@ -95,4 +95,4 @@ def test_scheduler_delivers_what_is_due_and_stops_cleanly_on_sigterm(
     assert {"source", "fetch_finished", "digest_composed", "delivered"} <= set(events), events
     assert events[-1] == "scheduler_stopped", events
     with closing(SqliteStore.open_readonly(inst.database)) as store:
-        assert [run["kind"] for run in store.recent_runs()] == ["tick", "fetch"]
+        assert [run.kind for run in store.recent_runs()] == ["tick", "fetch"]

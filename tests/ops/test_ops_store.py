@@ -113,7 +113,8 @@ def test_a_version_one_database_is_upgraded_and_its_pending_mail_still_goes(path
         "'[]', 'x', 'x')"
     )
     db.execute(
-        "INSERT INTO runs (started, finished, day, ok, report) VALUES ('s', 'f', 'd', 1, '{}')"
+        "INSERT INTO runs (started, finished, day, ok, report) VALUES "
+        "('2024-11-27T06:00:00+00:00', '2024-11-27T06:01:00+00:00', '2024-11-27', 1, '{}')"
     )
     db.commit()
     db.close()
@@ -122,7 +123,8 @@ def test_a_version_one_database_is_upgraded_and_its_pending_mail_still_goes(path
     try:
         item = store.claim_pending("w", 60, NOW)
         assert item is not None and item.recipient == "old@example.org"
-        assert store.recent_runs(1)[0]["kind"] == "run"
+        (run,) = store.recent_runs(1)
+        assert run.kind == "run" and run.report.day == dt.date(2024, 11, 27)
         assert store.digest_days([dt.date(2024, 11, 27)]) == {(1, dt.date(2024, 11, 27))}
     finally:
         store.close()

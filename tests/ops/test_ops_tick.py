@@ -87,7 +87,7 @@ def test_ticks_deliver_at_each_subscribers_local_time(
     assert tick(inst, store, at_utc(12, 0)) == []
     assert tick(inst, store, at_utc(22, 0)) == []  # 07:00 on the 29th in Tokyo: unsubscribed
 
-    kinds = [run["kind"] for run in store.recent_runs(20)]
+    kinds = [run.kind for run in store.recent_runs(20)]
     assert kinds == ["tick", "tick", "tick", "fetch"]  # idle ticks leave no history
 
 
@@ -124,8 +124,8 @@ def test_a_run_with_problems_mails_the_operator_once_and_records_it(
     body = message.get_body(("plain",)).get_content()
     assert "source arxiv failed" in body and "404" in body
     second, first = store.recent_runs(2)
-    assert first["alert"] == f"sent to {OPERATOR}"
-    assert second["alert"].startswith("not sent: same problems")
+    assert first.alert == f"sent to {OPERATOR}"
+    assert second.alert.startswith("not sent: same problems")
 
 
 def test_an_alert_that_cannot_be_sent_never_fails_the_run(
@@ -145,7 +145,7 @@ def test_an_alert_that_cannot_be_sent_never_fails_the_run(
             now=FETCHED,
         )
     (run,) = store.recent_runs(1)
-    assert run["alert"].startswith("failed: ") and "550" in run["alert"]
+    assert run.alert.startswith("failed: ") and "550" in run.alert
     assert inst.smtp.handler.to(OPERATOR) == []
 
 
@@ -212,4 +212,4 @@ def test_tick_with_fetch_is_the_cron_form_of_the_scheduler(
     out = capsys.readouterr().out
     assert "source arxiv ok" in out and "delivered 1 digests" in out
     assert [m.rcpt_tos for m in inst.smtp.handler.received] == [["reader@example.org"]]
-    assert [run["kind"] for run in store.recent_runs()] == ["tick", "fetch"]
+    assert [run.kind for run in store.recent_runs()] == ["tick", "fetch"]

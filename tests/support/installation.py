@@ -13,8 +13,9 @@ from support.smtp_server import Received, SmtpSink
 
 from digest.cli import fetcher_reader, sender_factory
 from digest.collect.fetch import Fetcher
-from digest.config.load import Settings, load_settings
+from digest.config.load import load_settings
 from digest.config.profiles import profile_from_options
+from digest.config.settings import Settings
 from digest.jobs.pipeline import run_once
 from digest.models import RunReport, Subscriber
 from digest.store.sqlite import SqliteStore

@@ -1,0 +1,159 @@
+"""What persistent state offers, by role: the store's contract with the rest of the package.
+
+Each role is a small protocol; a caller takes the role it needs (delivery takes `Outbox`,
+semantic matching `Embeddings`), not the whole store. A backend (digest.store.sqlite) is one
+class that implements all of them; `digest.store.open_store(url)` picks it. These protocols
+and records import nothing of a backend, so any stage may depend on them.
+
+Records are typed: datetimes are aware UTC datetimes, days are dates, never text. Every
+error a backend meets (a locked database, a broken connection, a failed constraint it did
+not expect) surfaces as `StoreError`, with the database named.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from digest.errors import StoreError
+from digest.models import (
+    OutboxItem,
+    Paper,
+    RunReport,
+    SourceOutcome,
+    SourceState,
+    Subscriber,
+    Validators,
+)
+
+
+class AlreadyQueued(StoreError):
+    """A digest for this subscriber and day is already in the outbox (another worker made it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A pending message a worker has taken for sending, until `until`."""
+
+    outbox_id: int
+    recipient: str
+    owner: str
+    until: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SeenPaper:
+    """A stored paper and when listings carried it: what selecting the unsent papers needs."""
+
+    paper: Paper
+    first_seen: dt.datetime  # UTC, when a listing first carried it
+    last_seen: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    name: str
+    url: str
+    validators: Validators
+    last_state: SourceState | None
+    last_detail: str
+    last_ok_day: dt.date | None
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One run in the history: its report, what kind of job it was, how the alert went."""
+
+    report: RunReport
+    kind: str = "run"
+    alert: str = ""
+
+
+class Subscribers(Protocol):
+    def save_subscriber(self, subscriber: Subscriber) -> Subscriber: ...
+    def deactivate_subscriber(self, email: str) -> bool: ...
+    def subscriber(self, email: str) -> Subscriber | None: ...
+    def subscribers(self, *, active_only: bool = True) -> list[Subscriber]: ...
+
+
+class Papers(Protocol):
+    def save_papers(self, papers: Iterable[Paper], seen_at: dt.datetime) -> None: ...
+    def papers_by_id(self, ids: Iterable[str]) -> dict[str, Paper]: ...
+    def recent_papers(self, since: dt.datetime) -> list[SeenPaper]: ...
+
+
+class SourceLog(Protocol):
+    def source_record(self, name: str) -> SourceRecord | None: ...
+    def save_source_outcome(
+        self,
+        outcome: SourceOutcome,
+        *,
+        url: str,
+        validators: Validators | None,
+        day: dt.date,
+    ) -> None: ...
+
+
+class Outbox(Protocol):
+    """Rendered digests and the ledger of what each subscriber was sent.
+
+    `enqueue` writes the message and reserves its papers in one transaction; a claim is
+    exclusive across processes and machines until its lease ends.
+    """
+
+    def ledger_versions(self, subscriber_id: int, paper_ids: Iterable[str]) -> dict[str, int]: ...
+    def outbox_for(self, subscriber_id: int, day: dt.date) -> OutboxItem | None: ...
+    def last_digest_at(self, subscriber_id: int) -> dt.datetime | None: ...
+    def enqueue(
+        self,
+        *,
+        subscriber_id: int,
+        recipient: str,
+        day: dt.date,
+        message_id: str,
+        message: bytes,
+        papers: Sequence[tuple[str, int]],
+        composed_at: dt.datetime,
+    ) -> OutboxItem: ...
+    def digest_days(self, days: Iterable[dt.date]) -> set[tuple[int, dt.date]]: ...
+    def pending(self) -> list[OutboxItem]: ...
+    def pending_count(self) -> int: ...
+    def failed(self) -> list[OutboxItem]: ...
+    def claim_pending(
+        self, worker: str, lease_seconds: float, now: dt.datetime, *, after_id: int = 0
+    ) -> OutboxItem | None: ...
+    def release_claims(self, worker: str) -> int: ...
+    def claims(self) -> list[Claim]: ...
+    def mark_sent(self, outbox_id: int) -> None: ...
+    def mark_failed_attempt(self, outbox_id: int, error: str, *, give_up: bool) -> None: ...
+    def requeue_failed(self) -> int: ...
+
+
+class Operations(Protocol):
+    """Job leases, the run history and small installation facts (the signing secret)."""
+
+    def acquire_lease(self, name: str, owner: str, seconds: float, now: dt.datetime) -> bool: ...
+    def release_lease(self, name: str, owner: str) -> None: ...
+    def record_run(self, report: RunReport, *, kind: str = "run", alert: str = "") -> None: ...
+    def recent_runs(self, limit: int = 10) -> list[RunRecord]: ...
+    def last_run_started(self, kinds: Sequence[str]) -> dt.datetime | None: ...
+    def meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+
+
+class Embeddings(Protocol):
+    """Sentence vectors, opaque bytes here (digest.rank.semantic owns their format)."""
+
+    def embeddings(self, ids: Iterable[str], model: str) -> dict[str, bytes]: ...
+    def save_embeddings(self, vectors: Mapping[str, bytes], model: str) -> None: ...
+    def prune_embeddings(self, papers_seen_before: dt.datetime) -> int: ...
+
+
+class Store(Subscribers, Papers, SourceLog, Outbox, Operations, Embeddings, Protocol):
+    """Every role at once: what a backend implements, and what a job that wires several
+    stages holds."""
+
+    def close(self) -> None: ...
