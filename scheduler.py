@@ -37,7 +37,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from digest.config.load import load_settings
 from digest.config.settings import Settings
 from digest.errors import DigestError
-from digest.jobs.service import fetch_job, stop_on_signals, tick_job
+from digest.jobs.service import fetch_job, tick_job
+from digest.jobs.signals import stop_on_signals
 from digest.util.logs import event, setup_logging
 
 log = logging.getLogger("digest.scheduler")
@@ -59,6 +60,9 @@ class Service:
             fetch_job(self.settings, only_if_stale=only_if_stale)
         except DigestError as err:
             event(log, "job_failed", f"fetch failed: {err}", level=logging.ERROR, error=str(err))
+        except Exception:
+            # A bug: keep where it happened, and still deliver what the store already holds.
+            log.exception("fetch failed with an unexpected error")
         self.tick()
 
     def catch_up(self) -> None:
@@ -71,6 +75,8 @@ class Service:
             tick_job(self.settings, stop=self.stop)
         except DigestError as err:
             event(log, "job_failed", f"tick failed: {err}", level=logging.ERROR, error=str(err))
+        except Exception:
+            log.exception("tick failed with an unexpected error")  # the next tick tries again
 
 
 def build_scheduler(settings: Settings, stop: threading.Event) -> BlockingScheduler:

@@ -2,7 +2,7 @@
 
     python bench/pipeline.py [--subscribers 10000] [--connections 2] [--workers 0]
 
-The run is the product's own (digest.pipeline.run_once, a real SQLite file, the settings a
+The run is the product's own (digest.jobs.run.run_once, a real SQLite file, the settings a
 config file gives): the listings are parsed, stored and merged, every subscriber's digest
 is selected, ranked, rendered and put in the outbox in forked workers, and the outbox is
 sent over SMTP while composing goes on. Only the network is left out: the sources are
@@ -36,8 +36,10 @@ from deliver import TERMS, Sink, speed_check
 from digest.collect.fetch import FetchResult
 from digest.collect.listings import ListingRequest
 from digest.config.load import load_settings
-from digest.jobs.pipeline import collect_and_store, run_once
-from digest.jobs.service import sender_factory
+from digest.jobs.context import RunContext
+from digest.jobs.ingest import collect_and_store
+from digest.jobs.run import run_once
+from digest.jobs.wiring import sender_factory
 from digest.models import DeliveryState, Profile, Subscriber, Term, Topic, Validators
 from digest.store.sqlite import SqliteStore
 
@@ -126,7 +128,8 @@ def main() -> int:
         # The fetch alone first, timed on its own; the run then finds the listings stored
         # (the same day's listings again, as a second fetch of the day would).
         t0 = time.perf_counter()
-        collected = collect_and_store(settings, store, read_fixture, NOW, store.subscribers())
+        context = RunContext(settings, store, sender_factory(settings), clock=lambda: NOW)
+        collected = collect_and_store(context, read_fixture, NOW, store.subscribers())
         fetch_seconds = time.perf_counter() - t0
         print(
             f"fetch + parse + store: {fetch_seconds:.1f} s, "
@@ -135,7 +138,7 @@ def main() -> int:
 
         cpu0 = time.process_time()
         t0 = time.perf_counter()
-        report = run_once(settings, store, read_fixture, sender_factory(settings), now=NOW)
+        report = run_once(context, read_fixture)
         elapsed = time.perf_counter() - t0
         main_cpu = time.process_time() - cpu0
         store.close()

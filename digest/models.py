@@ -73,6 +73,15 @@ class Paper:
         return self.categories[0] if self.categories else None
 
 
+@dataclass(frozen=True, slots=True)
+class SeenPaper:
+    """A stored paper and when listings carried it: what selecting the unsent papers needs."""
+
+    paper: Paper
+    first_seen: dt.datetime  # UTC, when a listing first carried it
+    last_seen: dt.datetime
+
+
 # --- Profiles and subscribers -------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from digest.models import Profile
+from digest.models import Profile, SeenPaper
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,18 +22,6 @@ class Candidates:
     @property
     def all(self) -> frozenset[str]:
         return self.new | self.updated
-
-
-@dataclass(frozen=True, slots=True)
-class SeenRow:
-    """What selection needs to know about one stored paper."""
-
-    id: str
-    version: int | None
-    first_seen: dt.datetime
-    last_seen: dt.datetime
-    is_replacement: bool
-    sources: tuple[str, ...]
 
 
 def window_start(
@@ -52,7 +40,7 @@ def window_start(
 
 
 def select_candidates(
-    rows: Sequence[SeenRow],
+    seen: Sequence[SeenPaper],
     profile: Profile,
     sent_versions: Mapping[str, int],
     since: dt.datetime,
@@ -60,16 +48,17 @@ def select_candidates(
     new: set[str] = set()
     updated: set[str] = set()
     wanted_sources = set(profile.sources)
-    for row in rows:
-        if wanted_sources and wanted_sources.isdisjoint(row.sources):
-            continue
-        if row.id in sent_versions:
+    for row in seen:
+        paper = row.paper
+        if wanted_sources and wanted_sources.isdisjoint(paper.sources):
+            continue  # the profile reads only some sources
+        if paper.id in sent_versions:
             if (
                 profile.include_updates
                 and row.last_seen > since
-                and (row.version or 0) > sent_versions[row.id]
+                and (paper.version or 0) > sent_versions[paper.id]
             ):
-                updated.add(row.id)
-        elif row.first_seen > since and not row.is_replacement:
-            new.add(row.id)
+                updated.add(paper.id)
+        elif row.first_seen > since and not paper.announce_type.is_replacement:
+            new.add(paper.id)
     return Candidates(new=frozenset(new), updated=frozenset(updated))

@@ -22,11 +22,27 @@ from digest.models import (
     OutboxItem,
     Paper,
     RunReport,
+    SeenPaper,
     SourceOutcome,
     SourceState,
     Subscriber,
     Validators,
 )
+
+__all__ = [
+    "AlreadyQueued",
+    "Claim",
+    "Embeddings",
+    "Operations",
+    "Outbox",
+    "Papers",
+    "RunRecord",
+    "SeenPaper",
+    "SourceLog",
+    "SourceRecord",
+    "Store",
+    "Subscribers",
+]
 
 
 class AlreadyQueued(StoreError):
@@ -41,15 +57,6 @@ class Claim:
     recipient: str
     owner: str
     until: dt.datetime
-
-
-@dataclass(frozen=True, slots=True)
-class SeenPaper:
-    """A stored paper and when listings carried it: what selecting the unsent papers needs."""
-
-    paper: Paper
-    first_seen: dt.datetime  # UTC, when a listing first carried it
-    last_seen: dt.datetime
 
 
 @dataclass(frozen=True, slots=True)

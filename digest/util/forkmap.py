@@ -8,8 +8,9 @@ them as they arrive (not in order). Only results cross the pipe, so they should 
 plain bytes (a finished message).
 
 Failure is per item and never silent:
-- `work` raising an exception for one item comes back as a `Failed(position, error)` for
-  that item, and the child goes on with the next one;
+- `work` raising an exception for one item comes back as a `Failed` for that item, and the
+  child goes on with the next one: a DigestError as an expected failure (its message), any
+  other exception as a bug, with its formatted traceback so the caller can log where;
 - a child that dies (killed, out of memory) leaves its unfinished items to come back as
   `Failed` too, after the others are done. Nothing is retried here: the caller decides.
 
@@ -31,7 +32,10 @@ import signal
 import struct
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from traceback import format_exc
 from typing import Any, Generic, TypeVar
+
+from digest.errors import DigestError
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -47,8 +51,13 @@ class Done(Generic[Result]):
 
 @dataclass(frozen=True, slots=True)
 class Failed:
+    """An item that did not come back. `expected` is true for a DigestError (bad input the
+    item itself carries); anything else is a bug, and `traceback` says where it happened."""
+
     position: int
     error: str
+    expected: bool = True
+    traceback: str = ""
 
 
 def fork_map(
@@ -82,8 +91,12 @@ def start_workers(
 def _attempt(work: Callable[[Item], Result], position: int, item: Item) -> Done[Result] | Failed:
     try:
         return Done(position, work(item))
-    except Exception as err:  # one bad item never stops the others
-        return Failed(position, f"{type(err).__name__}: {err}")
+    except DigestError as err:  # one bad item never stops the others
+        return Failed(position, str(err))
+    except Exception as err:  # a bug: keep where it happened, fail this item alone
+        return Failed(
+            position, f"{type(err).__name__}: {err}", expected=False, traceback=format_exc()
+        )
 
 
 def _child(
@@ -97,7 +110,8 @@ def _child(
                 try:
                     frame = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
                 except Exception as err:  # a result that cannot travel is that item's failure
-                    frame = pickle.dumps(Failed(position, f"result not picklable: {err}"))
+                    failed = Failed(position, f"result not picklable: {err}", expected=False)
+                    frame = pickle.dumps(failed)
                 pipe.write(_LENGTH.pack(len(frame)))
                 pipe.write(frame)
                 pipe.flush()  # a worker that dies later loses only the item it was on
@@ -128,7 +142,8 @@ def _collect(
                     for position in range(first, count, step):
                         if position not in seen:
                             seen.add(position)
-                            yield Failed(position, f"worker exited ({_describe(status)})")
+                            why = f"worker exited ({_describe(status)})"
+                            yield Failed(position, why, expected=False)
                     continue
                 buffer = buffers[fd]
                 buffer += chunk

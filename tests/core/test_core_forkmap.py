@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from digest.errors import ConfigError
 from digest.util.forkmap import Done, Failed, fork_map
 
 # Built before forking and only read by the children: what fork_map exists to share.
@@ -88,7 +89,30 @@ def test_a_worker_that_dies_fails_its_unfinished_items_and_the_others_finish() -
 def test_a_result_that_cannot_be_pickled_is_that_items_failure() -> None:
     outcomes = {o.position: o for o in fork_map(lambda n: lambda: n, [1, 2], 2)}
 
+    assert sorted(outcomes) == [0, 1]
     assert all(isinstance(o, Failed) and "not picklable" in o.error for o in outcomes.values())
+
+
+def _render_or_refuse(n: int) -> int:
+    if n == 1:
+        raise ConfigError("profile says nonsense", path="p.toml", line=3)
+    if n == 2:
+        return {"a": 1}["b"]  # a bug
+    return n
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_bug_comes_back_with_its_traceback_and_a_digest_error_as_expected(workers: int) -> None:
+    outcomes = {o.position: o for o in fork_map(_render_or_refuse, [0, 1, 2, 3], workers)}
+
+    assert sorted(outcomes) == [0, 1, 2, 3]
+    refused, bug = outcomes[1], outcomes[2]
+    assert isinstance(refused, Failed) and refused.expected
+    assert refused.error == "p.toml:3: profile says nonsense" and refused.traceback == ""
+    assert isinstance(bug, Failed) and not bug.expected
+    assert bug.error == "KeyError: 'b'"
+    assert "_render_or_refuse" in bug.traceback and "KeyError" in bug.traceback
+    assert isinstance(outcomes[3], Done) and outcomes[3].result == 3
 
 
 def test_stopping_early_leaves_no_child_behind() -> None:

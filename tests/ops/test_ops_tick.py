@@ -11,11 +11,13 @@ import pytest
 from support.children import serve_small
 from support.installation import ALICE_WORDS, Installation
 
-from digest.cli import fetcher_reader, main, sender_factory
+from digest.cli import main
 from digest.collect.fetch import Fetcher
 from digest.config.profiles import profile_from_options
-from digest.jobs.pipeline import deliver_due, fetch_once
+from digest.jobs.context import RunContext
+from digest.jobs.run import deliver_due, fetch_once
 from digest.jobs.schedule import latest_delivery_day
+from digest.jobs.wiring import fetcher_reader, sender_factory
 from digest.models import Subscriber
 from digest.store.sqlite import SqliteStore
 
@@ -37,15 +39,18 @@ def add(store: SqliteStore, email: str, at: dt.time, zone: str) -> Subscriber:
 def fetch(inst: Installation, store: SqliteStore, now: dt.datetime = FETCHED) -> None:
     serve_small(inst, now.date())
     with Fetcher(inst.settings.fetch) as fetcher:
-        report = fetch_once(
-            inst.settings, store, fetcher_reader(fetcher), sender_factory(inst.settings), now=now
-        )
+        report = fetch_once(context(inst, store, now), fetcher_reader(fetcher))
     assert report.ok, report
+
+
+def context(inst: Installation, store: SqliteStore, now: dt.datetime) -> RunContext:
+    settings = inst.settings
+    return RunContext(settings, store, sender_factory(settings), clock=lambda: now)
 
 
 def tick(inst: Installation, store: SqliteStore, now: dt.datetime) -> list[str]:
     before = len(inst.smtp.handler.received)
-    deliver_due(inst.settings, store, sender_factory(inst.settings), now=now)
+    deliver_due(context(inst, store, now))
     return sorted(r for m in inst.smtp.handler.received[before:] for r in m.rcpt_tos)
 
 
@@ -109,13 +114,7 @@ def test_a_run_with_problems_mails_the_operator_once_and_records_it(
 
     for hour in (5, 6):
         with Fetcher(inst.settings.fetch) as fetcher:
-            report = fetch_once(
-                inst.settings,
-                store,
-                fetcher_reader(fetcher),
-                sender_factory(inst.settings),
-                now=at_utc(hour),
-            )
+            report = fetch_once(context(inst, store, at_utc(hour)), fetcher_reader(fetcher))
         assert not report.ok
 
     (alert,) = inst.smtp.handler.to(OPERATOR)
@@ -137,13 +136,7 @@ def test_an_alert_that_cannot_be_sent_never_fails_the_run(
     serve_small(inst, FETCHED.date())
     inst.http.routes.pop("/rss/cs.LG")
     with Fetcher(inst.settings.fetch) as fetcher:
-        fetch_once(
-            inst.settings,
-            store,
-            fetcher_reader(fetcher),
-            sender_factory(inst.settings),
-            now=FETCHED,
-        )
+        fetch_once(context(inst, store, FETCHED), fetcher_reader(fetcher))
     (run,) = store.recent_runs(1)
     assert run.alert.startswith("failed: ") and "550" in run.alert
     assert inst.smtp.handler.to(OPERATOR) == []

@@ -11,12 +11,13 @@ from pathlib import Path
 from support.http_server import Reply, ScriptedServer
 from support.smtp_server import Received, SmtpSink
 
-from digest.cli import fetcher_reader, sender_factory
 from digest.collect.fetch import Fetcher
 from digest.config.load import load_settings
 from digest.config.profiles import profile_from_options
 from digest.config.settings import Settings
-from digest.jobs.pipeline import run_once
+from digest.jobs.context import RunContext
+from digest.jobs.run import run_once
+from digest.jobs.wiring import fetcher_reader, sender_factory
 from digest.models import RunReport, Subscriber
 from digest.store.sqlite import SqliteStore
 
@@ -74,9 +75,8 @@ class Installation:
         store = SqliteStore.open(settings.database)
         try:
             with Fetcher(settings.fetch) as fetcher:
-                return run_once(
-                    settings, store, fetcher_reader(fetcher), sender_factory(settings), now=now
-                )
+                context = RunContext(settings, store, sender_factory(settings), clock=lambda: now)
+                return run_once(context, fetcher_reader(fetcher))
         finally:
             store.close()
 

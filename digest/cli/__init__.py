@@ -1,0 +1,142 @@
+"""The `digest` command: small subcommands over the jobs (digest.jobs), the configuration
+and the store. `digest --help` imports nothing but this module.
+
+Exit codes: 0 success; 1 the run finished but a source or a delivery failed; 2 bad input
+(configuration, profile, address, arguments) or an unusable database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from digest import __version__
+from digest.errors import DigestError
+
+__all__ = ["build_parser", "main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    # The commands (and the libraries they need) are imported only once one is chosen, so
+    # `digest --help` stays quick.
+    from digest.cli import commands
+
+    handler: Callable[[argparse.Namespace], int] = getattr(commands, f"cmd_{args.handler}")
+    try:
+        return int(handler(args))
+    except DigestError as err:
+        print(f"digest: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("digest: interrupted; nothing half-done was recorded as sent", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `digest status | head -1`: the reader left; say nothing more on a closed pipe.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="digest",
+        description="A daily email digest of new research papers, ranked for your keywords.",
+    )
+    parser.add_argument("--version", action="version", version=f"digest {__version__}")
+    parser.add_argument(
+        "--config", type=Path, help="TOML settings file (default: $DIGEST_CONFIG, else built-ins)"
+    )
+    parser.add_argument(
+        "--log-json",
+        action="store_true",
+        help="write logs as JSON lines (default: readable lines; or [logging] format)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = commands.add_parser(
+        "preview",
+        help="rank today's papers for a profile and write the email to files; sends nothing",
+        description="Rank today's papers for a profile and write digest.html, digest.txt and "
+        "digest.eml. Nothing is sent and nothing is marked as seen.",
+    )
+    _profile_options(p)
+    p.add_argument("--email", help="preview for this subscriber (their profile and history)")
+    p.add_argument("--from", dest="snapshot", type=Path, help="read saved listings from DIR")
+    p.add_argument("--out", type=Path, default=Path("preview"), help="output folder (./preview)")
+    p.add_argument("--top", type=int, default=10, help="papers to list in the terminal (10)")
+    p.add_argument("--send-to", help="also mail the preview to this one address (ledger untouched)")
+    p.set_defaults(handler="preview")
+
+    p = commands.add_parser("fetch", help="fetch today's listings and save them for later previews")
+    p.add_argument("--save", type=Path, required=True, help="folder to write the listings into")
+    p.set_defaults(handler="fetch")
+
+    p = commands.add_parser("subscribe", help="add a subscriber, or change their profile")
+    p.add_argument("email")
+    _profile_options(p)
+    p.add_argument("--at", default="07:00", help="delivery time, HH:MM in --tz (07:00)")
+    p.add_argument("--tz", default="UTC", help="IANA time zone, e.g. Europe/Berlin (UTC)")
+    p.set_defaults(handler="subscribe")
+
+    p = commands.add_parser("unsubscribe", help="stop sending to an address")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("email", nargs="?")
+    who.add_argument("--token", help="the signed token from an unsubscribe link")
+    p.set_defaults(handler="unsubscribe")
+
+    p = commands.add_parser("subscribers", help="list subscribers and their profiles")
+    p.add_argument("--all", action="store_true", help="include unsubscribed addresses")
+    p.set_defaults(handler="subscribers")
+
+    p = commands.add_parser("run", help="the daily job once: fetch, rank, mail every subscriber")
+    p.set_defaults(handler="run")
+
+    p = commands.add_parser(
+        "tick",
+        help="mail the digests that are due by each subscriber's own clock (no fetching)",
+        description="Compose the digests whose delivery time has come in each subscriber's "
+        "time zone and send every pending message. The scheduler does this every few minutes.",
+    )
+    p.add_argument(
+        "--fetch",
+        action="store_true",
+        help="fetch the listings first (skipped if another process is fetching)",
+    )
+    p.set_defaults(handler="tick")
+
+    p = commands.add_parser("retry", help="re-attempt deliveries that failed")
+    p.set_defaults(handler="retry")
+
+    p = commands.add_parser(
+        "status", help="recent runs, source health, pending deliveries, next deliveries"
+    )
+    p.add_argument("--runs", type=int, default=5, help="how many recent runs to show (5)")
+    p.set_defaults(handler="status")
+    return parser
+
+
+def _profile_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--keyword",
+        "-k",
+        action="append",
+        default=[],
+        help="keyword or phrase; repeat for more (a weight may follow, see the README)",
+    )
+    p.add_argument("--exclude", "-x", action="append", default=[], help="drop papers with this")
+    p.add_argument("--author", "-a", action="append", default=[], help="follow an author")
+    p.add_argument("--category", "-c", action="append", default=[], help="arXiv category to boost")
+    p.add_argument("--profile", type=Path, help="a profile TOML file (see config/profiles/)")
+    p.add_argument(
+        "--describe",
+        metavar="SENTENCE",
+        help="your interest in one sentence, for matching by meaning ([semantic] extra)",
+    )

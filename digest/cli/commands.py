@@ -1,0 +1,244 @@
+"""The subcommands: each reads its arguments, calls a job or the store, and prints the result."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import threading
+from contextlib import closing
+
+from digest.cli.printing import (
+    Out,
+    print_next_deliveries,
+    print_preview,
+    print_report,
+    run_line,
+    source_line,
+)
+from digest.config.addresses import validate_address
+from digest.config.load import load_settings
+from digest.config.profiles import load_profile, profile_from_options
+from digest.config.settings import Settings, check_timezone, parse_clock
+from digest.errors import DigestError
+from digest.jobs.context import ProgressSink, no_progress, terminal_progress, utc_now
+from digest.jobs.preview import preview, read_listings, send_preview
+from digest.jobs.schedule import local_dates, next_fetch
+from digest.jobs.service import fetch_job, retry_job, run_job, save_job, tick_job
+from digest.jobs.signals import stop_on_signals
+from digest.jobs.subscriptions import address_for_token, check_profile_sources
+from digest.jobs.wiring import sender_factory
+from digest.models import DeliveryState, Profile, RunReport, SourceState, Subscriber
+from digest.store import open_store
+from digest.util.logs import setup_logging
+
+
+def _profile_from_args(args: argparse.Namespace) -> Profile | None:
+    has_options = args.keyword or args.exclude or args.author or args.category
+    if args.profile and has_options:
+        raise DigestError("give either --profile or --keyword/--exclude/--author/--category")
+    if args.profile:
+        return load_profile(args.profile)
+    if has_options:
+        profile = profile_from_options(
+            args.keyword, exclude=args.exclude, authors=args.author, categories=args.category
+        )
+        # One sentence of interest: what semantic matching embeds besides the keywords.
+        return dataclasses.replace(profile, description=args.describe or "")
+    if args.describe:
+        raise DigestError("--describe goes with --keyword (a profile file has `description`)")
+    return None
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.config)
+    json_lines = getattr(args, "log_json", False) or settings.logging.format == "json"
+    setup_logging(json_lines=json_lines, level=settings.logging.level)
+    return settings
+
+
+def _progress() -> ProgressSink:
+    # A counter only where someone watches: a terminal, not cron or a log file.
+    return terminal_progress if sys.stderr.isatty() else no_progress
+
+
+# --- commands -----------------------------------------------------------------------------
+
+
+def cmd_preview(args: argparse.Namespace, out: Out = print) -> int:
+    settings = _settings(args)
+    now = utc_now()
+    profile = _profile_from_args(args)
+    if args.email:
+        with closing(open_store(settings.database, readonly=True)) as store:
+            found = store.subscriber(validate_address(args.email))
+            if found is None:
+                raise DigestError(f"{args.email}: no such subscriber in {settings.database}")
+            subscriber = found if profile is None else dataclasses.replace(found, profile=profile)
+            collected = read_listings(
+                settings, subscriber, now, snapshot=args.snapshot, progress=_progress()
+            )
+            result = preview(settings, subscriber, collected, now=now, store=store)
+    elif profile is None:
+        raise DigestError(
+            "say whose digest to preview: --keyword/--author/--category, --profile FILE "
+            "or --email ADDRESS"
+        )
+    else:
+        subscriber = Subscriber(email="preview@example.org", profile=profile)
+        collected = read_listings(
+            settings, subscriber, now, snapshot=args.snapshot, progress=_progress()
+        )
+        result = preview(settings, subscriber, collected, now=now)
+
+    made = result.composition
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "digest.html").write_text(made.rendered.html, encoding="utf-8")
+    (args.out / "digest.txt").write_text(made.rendered.text, encoding="utf-8")
+    (args.out / "digest.eml").write_bytes(made.message)
+    print_preview(made.digest, collected.outcomes, args.top, out)
+    if result.note:
+        out(f"Note: {result.note}")
+    out(f"Wrote {args.out / 'digest.html'}, digest.txt and digest.eml. Nothing was sent.")
+    if args.send_to:
+        address = validate_address(args.send_to)
+        send_preview(settings, result, address, now, sender_factory(settings))
+        out(f"Sent the preview to {address} (nothing recorded as sent).")
+    return 0
+
+
+def cmd_fetch(args: argparse.Namespace, out: Out = print) -> int:
+    settings = _settings(args)
+    collected, written = save_job(settings, args.save)
+    for outcome in collected.outcomes:
+        out(source_line(outcome))
+    out(f"Saved {len(written)} listings to {args.save}")
+    return 0 if all(o.state is not SourceState.FAILED for o in collected.outcomes) else 1
+
+
+def cmd_subscribe(args: argparse.Namespace, out: Out = print) -> int:
+    settings = _settings(args)
+    email = validate_address(args.email)
+    profile = _profile_from_args(args)
+    if profile is None:
+        raise DigestError(f"{email}: give a profile: --keyword/--author/--category or --profile")
+    check_profile_sources(profile, settings, who=email)
+    try:
+        deliver_at = parse_clock(args.at)
+        timezone = check_timezone(args.tz)
+    except ValueError as err:
+        raise DigestError(f"{email}: {err}") from err
+    with closing(open_store(settings.database)) as store:
+        existed = store.subscriber(email) is not None
+        saved = store.save_subscriber(
+            Subscriber(email=email, profile=profile, deliver_at=deliver_at, timezone=timezone)
+        )
+    verb = "Updated" if existed else "Subscribed"
+    out(f"{verb} {saved.email}: {saved.profile.summary()}")
+    out(f"Delivery at {saved.deliver_at:%H:%M} {saved.timezone}.")
+    return 0
+
+
+def cmd_unsubscribe(args: argparse.Namespace, out: Out = print) -> int:
+    settings = _settings(args)
+    with closing(open_store(settings.database)) as store:
+        if args.token:
+            email = address_for_token(settings, store, args.token)
+        else:
+            email = validate_address(args.email)
+        removed = store.deactivate_subscriber(email)
+    out(f"Unsubscribed {email}." if removed else f"{email} was not subscribed.")
+    return 0
+
+
+def cmd_subscribers(args: argparse.Namespace, out: Out = print) -> int:
+    settings = _settings(args)
+    with closing(open_store(settings.database)) as store:
+        people = store.subscribers(active_only=not args.all)
+    if not people:
+        out("No subscribers yet. Add one with: digest subscribe EMAIL --keyword ...")
+    for person in people:
+        flag = "" if person.active else " (unsubscribed)"
+        out(f"{person.email}{flag}  at {person.deliver_at:%H:%M} {person.timezone}")
+        out(f"    {person.profile.summary()}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, out: Out = print) -> int:
+    settings = _settings(args)
+    with stop_on_signals(threading.Event()) as stop:
+        report = run_job(settings, stop=stop, progress=_progress())
+    print_report(report, out)
+    return _exit_status(report, stop)
+
+
+def cmd_tick(args: argparse.Namespace, out: Out = print) -> int:
+    settings = _settings(args)
+    fetched = None
+    with stop_on_signals(threading.Event()) as stop:
+        if args.fetch:
+            fetched = fetch_job(settings, progress=_progress())
+        report = tick_job(settings, stop=stop, progress=_progress())
+    if fetched is not None:
+        for source in fetched.sources:
+            out(f"  source {source_line(source)}")
+    print_report(report, out, sources=False)
+    status = _exit_status(report, stop)
+    return status or (0 if fetched is None or fetched.ok else 1)
+
+
+def _exit_status(report: RunReport, stop: threading.Event) -> int:
+    if stop.is_set():
+        out_err = "digest: stopped on request; unsent digests stay pending for the next run"
+        print(out_err, file=sys.stderr)
+        return 130 if report.ok else 1
+    return 0 if report.ok else 1
+
+
+def cmd_retry(args: argparse.Namespace, out: Out = print) -> int:
+    settings = _settings(args)
+    with stop_on_signals(threading.Event()) as stop:
+        requeued, report = retry_job(settings, stop=stop, progress=_progress())
+    out(f"Re-queued {requeued} failed deliveries.")
+    for outcome in report.deliveries:
+        out(f"  {outcome.recipient}: {outcome.state.value} {outcome.detail}".rstrip())
+    return 0 if all(o.state is DeliveryState.SENT for o in report.deliveries) else 1
+
+
+def cmd_status(args: argparse.Namespace, out: Out = print) -> int:
+    settings = _settings(args)
+    if not settings.database.exists():
+        out(f"No database at {settings.database} yet.")
+        return 0
+    now = utc_now()
+    with closing(open_store(settings.database, readonly=True)) as store:
+        runs = store.recent_runs(args.runs)
+        pending, failed = store.pending(), store.failed()
+        claims = store.claims()
+        records = [store.source_record(s.name) for s in settings.sources]
+        subscribers = store.subscribers()
+        composed = store.digest_days(local_dates(subscribers, now))
+    out("Recent runs:" if runs else "No runs yet.")
+    for run in runs:
+        out("  " + run_line(run))
+        if run.alert:
+            out(f"      operator alert: {run.alert}")
+    out("Sources:")
+    for source, record in zip(settings.sources, records, strict=True):
+        if record is None:
+            out(f"  {source.name}: never fetched")
+        else:
+            out(
+                f"  {source.name}: {record.last_state.value if record.last_state else '?'} "
+                f"{record.last_detail} (last good day {record.last_ok_day or 'never'})".rstrip()
+            )
+    zone = settings.schedule.fetch_zone
+    fetch_at = next_fetch(settings.schedule.fetch_at, zone, now)
+    out(f"Next fetch: {fetch_at.astimezone(zone):%a %d %b %H:%M %Z} (scheduler)")
+    out(f"Pending deliveries: {len(pending)}; failed: {len(failed)}")
+    for claim in claims:
+        out(f"  {claim.recipient}: being sent by {claim.owner} (claim ends {claim.until:%H:%M:%S})")
+    for item in failed:
+        out(f"  failed {item.recipient} ({item.day}): {item.last_error}")
+    print_next_deliveries(subscribers, composed, now, out)
+    return 0

@@ -1,0 +1,96 @@
+"""How the command line prints what the jobs returned: previews, run reports, the status."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+from collections.abc import Callable, Sequence
+from zoneinfo import ZoneInfo
+
+from digest.jobs.schedule import due_subscribers, next_delivery
+from digest.models import DeliveryState, Digest, RunReport, SourceOutcome, SourceState, Subscriber
+from digest.store.roles import RunRecord
+
+Out = Callable[[str], None]
+
+
+def print_preview(digest: Digest, sources: Sequence[SourceOutcome], top: int, out: Out) -> None:
+    out(f"Digest for {digest.subscriber.profile.summary()} - {digest.day:%a %d %b %Y}")
+    out("Sources: " + "; ".join(source_line(s) for s in sources))
+    out(
+        f"{digest.matched_count} of {digest.seen_count} new papers matched; "
+        f"{len(digest.papers)} in the email."
+    )
+    for number, ranked in enumerate(digest.papers[:top], start=1):
+        title = textwrap.shorten(ranked.paper.title, 78, placeholder="...")
+        out(f"{number:3}. {ranked.score:6.2f}  {title}")
+        if ranked.matched_terms:
+            out(f"             matched: {', '.join(ranked.matched_terms)}")
+
+
+def source_line(outcome: SourceOutcome) -> str:
+    if outcome.state is SourceState.OK:
+        return f"{outcome.name} ok ({outcome.papers} papers)"
+    if outcome.state is SourceState.FAILED:
+        return f"{outcome.name} FAILED: {outcome.detail}"
+    return f"{outcome.name} {outcome.detail or outcome.state.value}"
+
+
+def run_line(run: RunRecord) -> str:
+    report = run.report
+    sent = sum(1 for d in report.deliveries if d.state is DeliveryState.SENT)
+    failed = len(report.deliveries) - sent
+    source_text = ", ".join(f"{s.name} {s.state.value} ({s.papers})" for s in report.sources)
+    mark = "ok" if report.ok else "PROBLEMS"
+    started = report.started.isoformat(timespec="seconds")
+    parts = [started, f"{run.kind:5}", mark, f"{sent} sent"]
+    if failed:
+        parts.append(f"{failed} failed")
+    if source_text:
+        parts.append(f"sources: {source_text}")
+    if report.errors:
+        parts.append(f"{len(report.errors)} errors")
+    return "  ".join(parts)
+
+
+def print_next_deliveries(
+    subscribers: Sequence[Subscriber],
+    composed: set[tuple[int, dt.date]],
+    now: dt.datetime,
+    out: Out,
+    limit: int = 10,
+) -> None:
+    if not subscribers:
+        return
+    due = due_subscribers(subscribers, now, lambda s, day: (s.id, day) in composed)
+    upcoming = sorted(
+        ((next_delivery(s, now), s) for s in subscribers if s not in due),
+        key=lambda pair: pair[0],
+    )
+    out(f"Next deliveries ({len(due)} due at the next tick):")
+    for subscriber in due[:limit]:
+        out(f"  now    {subscriber.email}")
+    for moment, subscriber in upcoming[: max(0, limit - len(due))]:
+        local = moment.astimezone(ZoneInfo(subscriber.timezone))
+        out(
+            f"  {moment:%a %d %b %H:%M} UTC  {subscriber.email} "
+            f"({local:%H:%M} {subscriber.timezone})"
+        )
+    hidden = len(subscribers) - min(len(subscribers), limit)
+    if hidden > 0:
+        out(f"  ... and {hidden} more")
+
+
+def print_report(report: RunReport, out: Out = print, *, sources: bool = True) -> None:
+    out(f"Run for {report.day:%a %d %b %Y}: {'ok' if report.ok else 'finished with problems'}")
+    for source in report.sources if sources else ():
+        out(f"  source {source_line(source)}")
+    sent = [d for d in report.deliveries if d.state.value == "sent"]
+    failed = [d for d in report.deliveries if d.state.value != "sent"]
+    out(f"  delivered {len(sent)} digests" + (f", {len(failed)} failed" if failed else ""))
+    for delivery in failed:
+        out(f"  delivery to {delivery.recipient} failed: {delivery.detail}")
+    for error in report.errors:
+        out(f"  error: {error}")
+    for note in report.notes:
+        out(f"  note: {note}")

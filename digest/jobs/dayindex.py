@@ -1,0 +1,102 @@
+"""The day's index: the papers any subscriber may get, indexed once and shared by everyone.
+
+The daily run builds it from the store; a preview builds it from the listings it just read
+(and the store's corpus, when there is one). Both rank through `ranked_for`, so a preview
+shows what the run would send.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+
+from digest.config.settings import Settings
+from digest.models import Paper, Profile, SeenPaper
+from digest.rank.hybrid import hybrid_rank
+from digest.rank.lexical import PaperIndex, RankResult, build_index, corpus_stats, rank_top
+from digest.rank.semantic import (
+    Embedder,
+    EmbeddingCache,
+    SemanticIndex,
+    TextEmbedder,
+    profile_text,
+    semantic_index_for_run,
+)
+from digest.rank.semantic import available as semantic_available
+
+CORPUS_DAYS = 30  # the rolling window whose word frequencies weigh terms (IDF)
+
+
+@dataclass(frozen=True, slots=True)
+class DayIndex:
+    seen: tuple[SeenPaper, ...]  # what selection picks each subscriber's unsent papers from
+    index: PaperIndex
+    papers: tuple[Paper, ...] = ()
+    semantic: SemanticIndex | None = None
+    note: str = ""  # why semantic matching is off, said once in the run report
+
+
+def build_day_index(
+    settings: Settings,
+    seen: Sequence[SeenPaper],
+    *,
+    corpus: Iterable[Paper] | None,
+    profiles: Sequence[Profile],
+    embeddings: EmbeddingCache,
+    workers: int = 1,
+) -> DayIndex:
+    """Index `seen` (term weights from `corpus`, else from the papers themselves), and embed
+    them when semantic matching is on and some profile can use it."""
+    papers = tuple(s.paper for s in seen)
+    background = corpus_stats(corpus) if corpus is not None else None
+    index = build_index(papers, background=background, workers=workers)
+    semantic, note = None, ""
+    if wants_semantic(settings, profiles):
+        semantic, note = semantic_index_for_run(papers, embeddings, embedder=shared_embedder())
+    return DayIndex(seen=tuple(seen), index=index, papers=papers, semantic=semantic, note=note)
+
+
+def wants_semantic(settings: Settings, profiles: Iterable[Profile]) -> bool:
+    # The model costs half a gigabyte and seconds to load: only for profiles it can use.
+    return settings.semantic and any(profile_text(p) for p in profiles)
+
+
+def recent_window(settings: Settings, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """(corpus start, eligibility start): IDF comes from 30 days, candidates from lookback."""
+    return now - dt.timedelta(days=CORPUS_DAYS), now - dt.timedelta(days=settings.lookback_days)
+
+
+@functools.lru_cache(maxsize=1)
+def _embedder() -> Embedder:
+    return Embedder()
+
+
+def shared_embedder() -> TextEmbedder | None:
+    """One model per process (the scheduler loads it once), or None without the extra."""
+    return _embedder() if semantic_available() else None
+
+
+def ranked_for(
+    day_index: DayIndex, profile: Profile, *, eligible: Collection[str], updated: Collection[str]
+) -> RankResult:
+    """The papers a digest shows, best first, and how many matched in all.
+
+    Keywords alone: only the shown papers are explained (rank_top), which keeps thousands of
+    subscribers cheap. With the semantic index, keyword scores are fused with meaning first.
+    """
+    scores = day_index.semantic.scores_for(profile) if day_index.semantic else None
+    if scores is None:
+        return rank_top(
+            day_index.index, profile, limit=profile.max_papers, eligible=eligible, updated=updated
+        )
+    fused = hybrid_rank(
+        day_index.index,
+        profile,
+        day_index.papers,
+        semantic=scores,
+        eligible=eligible,
+        updated=updated,
+    )
+    return RankResult(ranked=fused[: profile.max_papers], matched=len(fused))
