@@ -7,10 +7,10 @@ import datetime as dt
 import functools
 import string
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
-from jinja2.sandbox import SandboxedEnvironment
+if TYPE_CHECKING:
+    import jinja2
 
 from digest.errors import ConfigError
 
@@ -45,6 +45,11 @@ def _is_jinja(template: str) -> bool:
 
 @functools.lru_cache(maxsize=16)
 def _jinja_subject(template: str) -> jinja2.Template:
+    # Imported only for a Jinja subject: reading the settings should not load a template
+    # engine that the plain `str.format` default never needs.
+    import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
+
     # Sandboxed: the subject template comes from a config file, not from us.
     env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
     return env.from_string(template)
@@ -68,9 +73,14 @@ def check_subject_template(template: str) -> None:
                     f"use {', '.join('{' + f + '}' for f in SUBJECT_FIELDS)}",
                     key="subject",
                 )
+    failures: tuple[type[Exception], ...] = (ValueError, KeyError, IndexError, TypeError)
+    if _is_jinja(template):
+        import jinja2
+
+        failures = (*failures, jinja2.TemplateError)
     try:
         render_subject(template, _SUBJECT_SAMPLE)
-    except (ValueError, KeyError, IndexError, TypeError, jinja2.TemplateError) as err:
+    except failures as err:
         raise ConfigError(f"subject template does not render: {err}", key="subject") from err
 
 

@@ -6,16 +6,8 @@ import datetime as dt
 import email
 import email.policy
 import re
-import socket
-import ssl
-import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from email.message import EmailMessage
-from typing import Any
-
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from digest.models import (
     AnnounceType,
@@ -252,105 +244,6 @@ def part_text(message: EmailMessage, subtype: str) -> str:
 
 
 # --- A real SMTP server on 127.0.0.1 -------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Received:
-    mail_from: str
-    rcpt_tos: list[str]
-    data: bytes
-
-
-@dataclass
-class RecordingHandler:
-    """Accepts everything and keeps it; subclasses inject faults."""
-
-    messages: list[Received] = field(default_factory=list)
-    sessions: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_EHLO(
-        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
-    ) -> list[str]:
-        session.host_name = hostname
-        return responses
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
-    ) -> str:
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        with self.lock:
-            self.messages.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content))
-            )
-        return "250 2.0.0 Message accepted"
-
-    def recipients(self) -> list[str]:
-        return [r for m in self.messages for r in m.rcpt_tos]
-
-
-def authenticator(users: dict[str, str]) -> Callable[..., AuthResult]:
-    def check(
-        server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
-    ) -> AuthResult:
-        if isinstance(auth_data, LoginPassword):
-            user = auth_data.login.decode()
-            ok = users.get(user) == auth_data.password.decode()
-            return AuthResult(success=ok, handled=False)
-        return AuthResult(success=False, handled=False)
-
-    return check
-
-
-class SmtpServer:
-    """aiosmtpd on 127.0.0.1 in a background thread, started and stopped by a fixture."""
-
-    def __init__(
-        self,
-        handler: RecordingHandler,
-        *,
-        server_context: ssl.SSLContext | None = None,
-        implicit_tls: bool = False,
-        users: dict[str, str] | None = None,
-    ) -> None:
-        self.handler = handler
-        self.port = free_port()
-        kwargs: dict[str, Any] = {}
-        if server_context is not None and implicit_tls:
-            kwargs["ssl_context"] = server_context
-        elif server_context is not None:
-            kwargs["tls_context"] = server_context
-            kwargs["require_starttls"] = True
-        if users is not None:
-            kwargs["authenticator"] = authenticator(users)
-            kwargs["auth_required"] = True
-            # aiosmtpd only counts STARTTLS as TLS; an implicit-TLS socket is encrypted anyway.
-            kwargs["auth_require_tls"] = server_context is not None and not implicit_tls
-        self.controller = Controller(
-            handler,
-            hostname="127.0.0.1",
-            port=self.port,
-            server_hostname="localhost",
-            ready_timeout=5.0,
-            **kwargs,
-        )
-
-    def __enter__(self) -> SmtpServer:
-        self.controller.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.controller.stop()
 
 
 def html_as_sent(html: str) -> str:

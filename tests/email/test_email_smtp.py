@@ -9,9 +9,6 @@ from typing import Any
 import jinja2
 import pytest
 from email_helpers import (
-    RecordingHandler,
-    SmtpServer,
-    free_port,
     html_as_received,
     html_as_sent,
     make_digest,
@@ -22,6 +19,7 @@ from email_helpers import (
     part_text,
     typical_digest,
 )
+from support.smtp_server import RecordingHandler, SmtpSink, free_port
 from support.tls import Tls
 
 from digest.compose.mail import Envelope, build_message, make_message_id
@@ -85,7 +83,7 @@ def test_starttls_auth_delivers_a_batch_over_one_connection(
     handler = RecordingHandler()
     recipients = ["ann@example.org", "bob@example.net", "cy@example.com"]
     rendered = render_digest(typical_digest(), settings, env)
-    with SmtpServer(handler, server_context=tls.server_context(), users=USERS) as server:
+    with SmtpSink(handler, server_context=tls.server_context(), users=USERS) as server:
         config = smtp_settings(
             server.port,
             security="starttls",
@@ -107,8 +105,8 @@ def test_starttls_auth_delivers_a_batch_over_one_connection(
                 sender.send(SENDER, rcpt, build_message(rendered, envelope))
             assert sender.connections_opened == 1
 
-    assert [m.rcpt_tos for m in handler.messages] == [[r] for r in recipients]
-    first = handler.messages[0]
+    assert [m.rcpt_tos for m in handler.received] == [[r] for r in recipients]
+    first = handler.received[0]
     assert first.mail_from == SENDER
     message = parse_message(first.data)
     assert message["To"] == "ann@example.org"
@@ -135,7 +133,7 @@ def test_implicit_tls_with_auth_delivers(
 ) -> None:
     handler = RecordingHandler()
     data = message_for("ann@example.org", env, settings)
-    with SmtpServer(
+    with SmtpSink(
         handler, server_context=tls.server_context(), implicit_tls=True, users=USERS
     ) as server:
         config = smtp_settings(
@@ -147,9 +145,9 @@ def test_implicit_tls_with_auth_delivers(
         )
         with SmtpSender(config) as sender:
             sender.send(SENDER, "ann@example.org", data)
-    assert len(handler.messages) == 1
+    assert len(handler.received) == 1
     # The server got byte-identical content (modulo smtplib's dot-stuffing, undone by aiosmtpd).
-    assert handler.messages[0].data.replace(b"\r\n", b"\n") == data.replace(b"\r\n", b"\n")
+    assert handler.received[0].data.replace(b"\r\n", b"\n") == data.replace(b"\r\n", b"\n")
 
 
 def test_wrong_password_fails_once_without_retrying(
@@ -157,7 +155,7 @@ def test_wrong_password_fails_once_without_retrying(
 ) -> None:
     handler = RecordingHandler()
     sleeps = Sleeps()
-    with SmtpServer(handler, server_context=tls.server_context(), users=USERS) as server:
+    with SmtpSink(handler, server_context=tls.server_context(), users=USERS) as server:
         config = smtp_settings(
             server.port,
             security="starttls",
@@ -171,31 +169,31 @@ def test_wrong_password_fails_once_without_retrying(
     assert info.value.permanent is False
     assert info.value.recipient == "ann@example.org"
     assert sleeps.delays == []
-    assert handler.messages == []
+    assert handler.received == []
 
 
 def test_untrusted_certificate_is_refused(
     tls: Tls, env: jinja2.Environment, settings: RenderSettings
 ) -> None:
     handler = RecordingHandler()
-    with SmtpServer(handler, server_context=tls.server_context(), users=USERS) as server:
+    with SmtpSink(handler, server_context=tls.server_context(), users=USERS) as server:
         config = smtp_settings(
             server.port, security="starttls", username="digest", password="s3cret-pass"
         )
         with SmtpSender(config) as sender, pytest.raises(DeliveryError, match="not trusted"):
             sender.send(SENDER, "ann@example.org", message_for("ann@example.org", env, settings))
-    assert handler.messages == []
+    assert handler.received == []
 
 
 def test_starttls_required_but_server_offers_none(
     env: jinja2.Environment, settings: RenderSettings
 ) -> None:
     handler = RecordingHandler()
-    with SmtpServer(handler) as server:
+    with SmtpSink(handler) as server:
         config = smtp_settings(server.port, security="starttls")
         with SmtpSender(config) as sender, pytest.raises(DeliveryError, match=r"(?i)starttls"):
             sender.send(SENDER, "ann@example.org", message_for("ann@example.org", env, settings))
-    assert handler.messages == []
+    assert handler.received == []
 
 
 # --- Faults --------------------------------------------------------------------------------
@@ -252,7 +250,7 @@ def test_connection_dropped_mid_data_is_retried_on_a_new_connection(
 ) -> None:
     handler = DropDuringData()
     sleeps = Sleeps()
-    with SmtpServer(handler) as server, SmtpSender(smtp_settings(server.port), sleep=sleeps) as s:
+    with SmtpSink(handler) as server, SmtpSender(smtp_settings(server.port), sleep=sleeps) as s:
         s.send(SENDER, "ann@example.org", message_for("ann@example.org", env, settings))
         s.send(SENDER, "bob@example.org", message_for("bob@example.org", env, settings))
         assert s.connections_opened == 2
@@ -274,7 +272,7 @@ def test_temporary_replies_are_retried_with_backoff(
 ) -> None:
     handler = RepliesThenAccepts(*replies)
     sleeps = Sleeps()
-    with SmtpServer(handler) as server, SmtpSender(smtp_settings(server.port), sleep=sleeps) as s:
+    with SmtpSink(handler) as server, SmtpSender(smtp_settings(server.port), sleep=sleeps) as s:
         s.send(SENDER, "ann@example.org", message_for("ann@example.org", env, settings))
     assert handler.recipients() == ["ann@example.org"]
     assert sleeps.delays == [1.0, 2.0][: len(replies)]
@@ -285,14 +283,14 @@ def test_persistent_temporary_failure_gives_up_after_max_attempts(
 ) -> None:
     handler = RepliesThenAccepts(*["451 4.3.0 Still busy"] * 10)
     sleeps = Sleeps()
-    with SmtpServer(handler) as server:
+    with SmtpSink(handler) as server:
         config = smtp_settings(server.port, max_attempts=4, backoff_seconds=0.5)
         with SmtpSender(config, sleep=sleeps) as s, pytest.raises(DeliveryError) as info:
             s.send(SENDER, "ann@example.org", message_for("ann@example.org", env, settings))
     assert info.value.permanent is False
     assert "4 attempts" in str(info.value) and "451 4.3.0 Still busy" in str(info.value)
     assert sleeps.delays == [0.5, 1.0, 2.0]
-    assert handler.messages == []
+    assert handler.received == []
 
 
 def test_permanent_rejection_of_one_recipient_keeps_the_batch_going(
@@ -303,7 +301,7 @@ def test_permanent_rejection_of_one_recipient_keeps_the_batch_going(
     delivered: list[str] = []
     failures: dict[str, DeliveryError] = {}
     recipients = ["ann@example.org", "gone@example.org", "cy@example.org"]
-    with SmtpServer(handler) as server, SmtpSender(smtp_settings(server.port), sleep=sleeps) as s:
+    with SmtpSink(handler) as server, SmtpSender(smtp_settings(server.port), sleep=sleeps) as s:
         for rcpt in recipients:
             try:
                 s.send(SENDER, rcpt, message_for(rcpt, env, settings))
@@ -324,7 +322,7 @@ def test_server_hanging_up_between_messages_means_a_silent_reconnect(
     env: jinja2.Environment, settings: RenderSettings
 ) -> None:
     handler = ClosesAfterEachMessage()
-    with SmtpServer(handler) as server, SmtpSender(smtp_settings(server.port)) as s:
+    with SmtpSink(handler) as server, SmtpSender(smtp_settings(server.port)) as s:
         for rcpt in ["ann@example.org", "bob@example.org", "cy@example.org"]:
             s.send(SENDER, rcpt, message_for(rcpt, env, settings))
             time.sleep(0.1)  # let the server's hang-up arrive before the next send

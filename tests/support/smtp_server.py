@@ -1,4 +1,5 @@
-"""A real SMTP server on 127.0.0.1 (aiosmtpd) that keeps every message it accepts."""
+"""A real SMTP server on 127.0.0.1 (aiosmtpd) that keeps every message it accepts: plain, with
+STARTTLS or implicit TLS, with AUTH. Fault-injecting handlers subclass RecordingHandler."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ import asyncio
 import email
 import email.policy
 import socket
+import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 def free_port() -> int:
@@ -25,6 +29,7 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     data: bytes
+    peer: tuple[str, int] | None = None  # the client's address: one per connection
 
     @property
     def message(self) -> EmailMessage:
@@ -40,6 +45,12 @@ class RecordingHandler:
     lock: threading.Lock = field(default_factory=threading.Lock)
     data_delay: float = 0.0  # seconds to wait before accepting each message (a slow server)
 
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        return responses
+
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
     ) -> str:
@@ -53,7 +64,12 @@ class RecordingHandler:
             await asyncio.sleep(self.data_delay)
         with self.lock:
             self.received.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content))
+                Received(
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    bytes(envelope.content),
+                    tuple(session.peer[:2]) if session.peer else None,
+                )
             )
         return "250 Message accepted"
 
@@ -61,16 +77,71 @@ class RecordingHandler:
         with self.lock:
             return [r for r in self.received if address in r.rcpt_tos]
 
+    def recipients(self) -> list[str]:
+        with self.lock:
+            return [r for m in self.received for r in m.rcpt_tos]
+
+    def connections(self) -> int:
+        """How many client connections delivered at least one message."""
+        with self.lock:
+            return len({m.peer for m in self.received})
+
+
+def authenticator(users: dict[str, str]) -> Callable[..., AuthResult]:
+    def check(
+        server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        if isinstance(auth_data, LoginPassword):
+            user = auth_data.login.decode()
+            ok = users.get(user) == auth_data.password.decode()
+            return AuthResult(success=ok, handled=False)
+        return AuthResult(success=False, handled=False)
+
+    return check
+
 
 class SmtpSink:
-    """Start with `SmtpSink()`, read `.port` and `.handler.received`, `close()` at the end.
-    A RecordingHandler subclass may be passed in to inject faults."""
+    """Start with `SmtpSink()` (or `with SmtpSink() as sink`), read `.port` and
+    `.handler.received`, `close()` at the end. A RecordingHandler subclass may be passed in to
+    inject faults; `server_context` adds STARTTLS (required) or, with `implicit_tls`, TLS from
+    the first byte; `users` requires AUTH with those passwords."""
 
-    def __init__(self, handler: RecordingHandler | None = None) -> None:
+    def __init__(
+        self,
+        handler: RecordingHandler | None = None,
+        *,
+        server_context: ssl.SSLContext | None = None,
+        implicit_tls: bool = False,
+        users: dict[str, str] | None = None,
+    ) -> None:
         self.handler = handler or RecordingHandler()
         self.port = free_port()
-        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        options: dict[str, Any] = {}
+        if server_context is not None and implicit_tls:
+            options["ssl_context"] = server_context
+        elif server_context is not None:
+            options["tls_context"] = server_context
+            options["require_starttls"] = True
+        if users is not None:
+            options["authenticator"] = authenticator(users)
+            options["auth_required"] = True
+            # aiosmtpd only counts STARTTLS as TLS; an implicit-TLS socket is encrypted anyway.
+            options["auth_require_tls"] = server_context is not None and not implicit_tls
+        self._controller = Controller(
+            self.handler,
+            hostname="127.0.0.1",
+            port=self.port,
+            server_hostname="localhost",
+            ready_timeout=5.0,
+            **options,
+        )
         self._controller.start()
+
+    def __enter__(self) -> SmtpSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         self._controller.stop()
