@@ -88,7 +88,7 @@ def load_snapshot(directory: Path) -> list[SavedListing]:
                     source,
                     entry["url"],
                     dt.date.fromisoformat(entry["day"]),
-                    directory / entry["file"],
+                    _inside(directory, entry["file"], manifest_path, index),
                 )
             )
         except (KeyError, ValueError, TypeError) as err:
@@ -96,6 +96,21 @@ def load_snapshot(directory: Path) -> list[SavedListing]:
                 f"listing {index + 1} is incomplete or wrong: {err}", path=str(manifest_path)
             ) from err
     return saved
+
+
+def _inside(directory: Path, name: str, manifest: Path, index: int) -> Path:
+    """The listing file, refused unless it lies inside the snapshot folder (after following
+    links): a manifest must not make a preview read, and quote, any file on the machine."""
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"listing {index + 1} names no file", path=str(manifest))
+    folder = directory.resolve()
+    file = (folder / name).resolve()
+    if Path(name).is_absolute() or not file.is_relative_to(folder):
+        raise ConfigError(
+            f"listing {index + 1} names {name!r}, which is outside the snapshot folder {folder}",
+            path=str(manifest),
+        )
+    return file
 
 
 def snapshot_requests(saved: list[SavedListing]) -> list[ListingRequest]:
