@@ -69,6 +69,10 @@ class RunContext:
     def secret(self) -> bytes:
         return signing_secret(self.settings, self.store)
 
+    @functools.cached_property
+    def installation(self) -> str:
+        return installation_id(self.store)
+
 
 def signing_secret(settings: Settings, store: Operations | None) -> bytes:
     """The key that signs links: from the environment, else one made once and kept in the
@@ -82,3 +86,12 @@ def signing_secret(settings: Settings, store: Operations | None) -> bytes:
         kept = secrets.token_urlsafe(32)
         store.set_meta("secret", kept)
     return kept.encode()
+
+
+def installation_id(store: Operations) -> str:
+    """A random id made once per database: Message-IDs of two installations never meet."""
+    kept = store.meta("installation")
+    if kept is None:
+        kept = secrets.token_hex(8)
+        store.set_meta("installation", kept)
+    return kept

@@ -70,6 +70,7 @@ class Composer:
     now: dt.datetime
     secret: bytes
     templates: Environment
+    installation: str  # a random id per installation (per preview): part of every Message-ID
 
     def digest_for(self, task: ComposeTask) -> Digest:
         """Select this subscriber's unsent papers and rank them."""
@@ -95,7 +96,13 @@ class Composer:
         """Render a digest and wrap it into its message."""
         rendered = render_digest(digest, self.settings.render, self.templates)
         message_id, message = compose_message(
-            self.settings, digest.subscriber, digest.day, rendered, self.now, self.secret
+            self.settings,
+            digest.subscriber,
+            digest.day,
+            rendered,
+            self.now,
+            self.secret,
+            installation=self.installation,
         )
         return Composition(digest, rendered, message_id, message)
 

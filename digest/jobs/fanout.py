@@ -103,7 +103,9 @@ def enqueue_digests(
     tasks = _compose_tasks(ctx, subscribers, day_index, now, days or {})
     if not tasks:
         return FanOut((), day_index.note)
-    composer = Composer(ctx.settings, day_index, sources, now, ctx.secret, ctx.templates)
+    composer = Composer(
+        ctx.settings, day_index, sources, now, ctx.secret, ctx.templates, ctx.installation
+    )
     # torch's thread pools do not survive a fork: semantic fusion composes in this process
     workers = ctx.settings.workers_for(len(tasks)) if day_index.semantic is None else 1
     outcomes = []

@@ -28,13 +28,19 @@ def compose_message(
     rendered: RenderedDigest,
     now: dt.datetime,
     secret: bytes,
+    *,
+    installation: str,
 ) -> tuple[str, bytes]:
-    """(Message-ID, RFC 5322 bytes) of one digest."""
+    """(Message-ID, RFC 5322 bytes) of one digest.
+
+    The id is derived from this installation's random id, the subscriber and the day: unique
+    across installations, the same if the digest is rendered again (mail clients then fold a
+    duplicate instead of showing two). A resent outbox row keeps its bytes, so its id too.
+    """
     sender_address = parseaddr(settings.email.sender)[1]
     domain = sender_address.rpartition("@")[2] or "localhost"
-    # Deterministic: a re-render for the same subscriber and day keeps its Message-ID, so mail
-    # clients fold a duplicate instead of showing two digests.
-    message_id = make_message_id(domain, f"{subscriber.id or subscriber.email}.{day.isoformat()}")
+    key = f"{installation}.{subscriber.id or subscriber.email}.{day.isoformat()}"
+    message_id = make_message_id(domain, key)
     mailto = None
     if settings.email.unsubscribe_mailto:
         token = make_unsubscribe_token(secret, subscriber.email)

@@ -91,6 +91,9 @@ def preview(
         now,
         throwaway_key(),
         make_environment(settings.templates_dir),
+        # Each preview is a message of its own: two previews mailed to one address the same
+        # day must not share a Message-ID (mail clients would hide the second).
+        secrets.token_hex(8),
     )
     since = window_start(now, settings.lookback_days, None)
     task = ComposeTask(subscriber, listing_day(settings, now), sent, since)
@@ -111,6 +114,7 @@ def send_preview(
         result.composition.rendered,
         now,
         throwaway_key(),
+        installation=secrets.token_hex(8),
     )
     with make_sender() as transport:
         transport.send(settings.email.sender, address, message)

@@ -19,8 +19,8 @@ from support.installation import (
     DATA,
     Installation,
     arxiv_ids,
+    installed,
 )
-from support.smtp_server import SmtpSink
 from test_e2e_cli import digest, serve_today
 
 from digest.compose.render import DEFAULT_TEMPLATE_DIR
@@ -76,13 +76,8 @@ def test_a_profile_reading_only_hugging_face_previews_only_its_papers(
 
 
 def test_retry_sends_over_the_configured_connections(tmp_path: Path) -> None:
-    from support.http_server import ScriptedServer
-    from support.installation import write_config
-
-    http, smtp = ScriptedServer(), SmtpSink()
-    try:
-        config = write_config(tmp_path, http.port, smtp.port, extra="connections = 3\n")
-        installation = Installation(tmp_path, config, http, smtp)
+    with installed(tmp_path, extra="connections = 3\n") as installation:
+        smtp = installation.smtp
         people = [f"reader{n}@example.org" for n in range(9)]
         for person in people:
             words = [a for w in BOB_WORDS for a in ("-k", w)]
@@ -98,9 +93,6 @@ def test_retry_sends_over_the_configured_connections(tmp_path: Path) -> None:
 
         assert sorted(smtp.handler.recipients()) == sorted(people)
         assert smtp.handler.connections() == 3
-    finally:
-        http.close()
-        smtp.close()
 
 
 def test_a_bug_while_composing_one_digest_fails_it_alone_with_its_traceback(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,3 +135,14 @@ timeout = 5
         encoding="utf-8",
     )
     return config
+
+
+@contextmanager
+def installed(root: Path, *, extra: str = "") -> Iterator[Installation]:
+    """A whole installation under `root`, its servers stopped on the way out."""
+    http, smtp = ScriptedServer(), SmtpSink()
+    try:
+        yield Installation(root, write_config(root, http.port, smtp.port, extra=extra), http, smtp)
+    finally:
+        http.close()
+        smtp.close()
