@@ -20,11 +20,13 @@ from email.utils import format_datetime, parseaddr
 from digest.compose.mail import make_message_id
 from digest.deliver.smtp import Sender
 from digest.models import DeliveryState, RunReport, SourceState
-from digest.store.roles import Store
+from digest.store.roles import Operations
 
 log = logging.getLogger("digest.alerts")
 
 REPEAT_AFTER = dt.timedelta(hours=6)
+# The email package wraps quoted-printable at the policy's line length; RFC 2045 allows 76.
+_ALERT_POLICY = SMTP.clone(max_line_length=76)
 LAST_ALERT_KEY = "alert.last"
 
 
@@ -48,11 +50,13 @@ def alert_message(
     *, sender: str, operator: str, kind: str, report: RunReport, lines: list[str]
 ) -> bytes:
     host = socket.gethostname()
-    message = EmailMessage(policy=SMTP)
+    message = EmailMessage(policy=_ALERT_POLICY)
     message["From"] = sender
     message["To"] = operator
     message["Subject"] = f"[digest] {kind} on {host}: {len(lines)} problem(s)"
     message["Date"] = format_datetime(report.finished.astimezone(dt.UTC))
+    # RFC 3834: a machine wrote this; auto-responders and vacation replies stay quiet.
+    message["Auto-Submitted"] = "auto-generated"
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
     message["Message-ID"] = make_message_id(
         domain, f"alert.{host}.{kind}.{report.started.isoformat()}"
@@ -76,7 +80,7 @@ def maybe_alert(
     *,
     operator: str | None,
     sender: str,
-    store: Store,
+    store: Operations,
     make_sender: Callable[[], Sender],
     report: RunReport,
     kind: str,
@@ -102,7 +106,7 @@ def maybe_alert(
     return f"sent to {operator}"
 
 
-def _last_alert(store: Store) -> tuple[str, dt.datetime] | None:
+def _last_alert(store: Operations) -> tuple[str, dt.datetime] | None:
     raw = store.meta(LAST_ALERT_KEY)
     if not raw:
         return None
