@@ -43,7 +43,7 @@ ARXIV_HOST_INTERVALS = {
     "arxiv.org": 15.0,
 }
 DEFAULT_ANNOUNCE_TYPES = frozenset({AnnounceType.NEW, AnnounceType.CROSS})
-DEFAULT_SUBJECT = "{count} new papers for you - {date:%a %d %b}"
+DEFAULT_SUBJECT = "{papers} for you - {date:%a %d %b}"  # "1 new paper", "5 new papers"
 
 
 @dataclass(frozen=True, slots=True)

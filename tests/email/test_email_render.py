@@ -9,6 +9,7 @@ import css_inline
 import jinja2
 import pytest
 from email_helpers import (
+    DAY,
     empty_digest,
     hostile_digest,
     make_digest,
@@ -28,7 +29,7 @@ from digest.compose.render import (
     render_digest,
     safe_url,
 )
-from digest.config.settings import RenderSettings
+from digest.config.settings import DEFAULT_SUBJECT, RenderSettings
 from digest.config.subject import render_subject
 from digest.errors import ConfigError
 from digest.models import Field, HFSignals, Match, Ranked
@@ -352,3 +353,23 @@ def test_huge_overflow_drops_the_tail_and_says_so(env: jinja2.Environment) -> No
     assert rendered.paper_ids == tuple(r.paper.id for r in digest.papers[:listed])
     assert f"…and {400 - listed} more matching papers not listed" in rendered.html
     assert rendered.subject == f"{listed} papers"
+
+
+def test_the_hidden_preheader_is_not_coloured_like_the_background(
+    env: jinja2.Environment, settings: RenderSettings
+) -> None:
+    # Text in the background's colour is a classic spam-filter signal, hidden or not.
+    html = render_digest(typical_digest(), settings, env).html
+    preheader = re.search(r'<div class="preheader" style="([^"]*)"', html)
+    body = re.search(r'<body class="body" style="([^"]*)"', html)
+    assert preheader and body
+    colour = re.search(r"(?<![-\w])color:\s*(#[0-9a-fA-F]{3,6})", preheader.group(1))
+    background = re.search(r"background-color:\s*(#[0-9a-fA-F]{3,6})", body.group(1))
+    assert colour and background
+    assert colour.group(1).lower() != background.group(1).lower()
+
+
+def test_the_default_subject_says_paper_or_papers() -> None:
+
+    one = render_subject(DEFAULT_SUBJECT, {"papers": "1 new paper", "date": DAY, "count": 1})
+    assert one == "1 new paper for you - Tue 05 Mar"
