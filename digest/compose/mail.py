@@ -29,6 +29,7 @@ _MESSAGE_ID = re.compile(r"<[!-;=?-~]+@[A-Za-z0-9.-]+>")  # printable ASCII, no 
 # Characters that must never reach a header or a URL inside one.
 _UNSAFE_IN_URL = re.compile(r"[\x00-\x20\x7f<>,\"\\]")
 _MAX_SUBJECT_CHARS = 200
+_FOLD_AT = 78  # RFC 5322: lines SHOULD be at most 78 characters
 
 
 class HeaderValueError(DigestError):
@@ -107,6 +108,23 @@ def _encode_unstructured(name: str, value: str) -> str:
     if value.isascii() and "=?" not in value:
         return f"{name}: {value}"
     return f"{name}: " + Header(value, "utf-8", header_name=name).encode(linesep=_CRLF)
+
+
+def fold(line: str, limit: int = _FOLD_AT) -> str:
+    """Fold one header line (RFC 5322 2.2.3) before `limit` columns where it has a space to
+    fold at; a single word longer than that (a long URL) stays whole (allowed up to 998)."""
+    if len(line) <= limit or " " not in line or _CRLF in line:  # short, unbreakable, or done
+        return line
+    words = line.split(" ")
+    lines, current = [], words[0]
+    for word in words[1:]:
+        if len(current) + 1 + len(word) > limit:
+            lines.append(current)
+            current = " " + word  # the folding white space starts the continuation line
+        else:
+            current += " " + word
+    lines.append(current)
+    return _CRLF.join(lines)
 
 
 def _mailbox(name: str, address: str) -> str:
@@ -287,7 +305,7 @@ def _headers(rendered: RenderedDigest, envelope: Envelope) -> list[str]:
             lines.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
     # Keeps out-of-office robots from answering a digest.
     lines += ["Auto-Submitted: auto-generated", "Precedence: bulk", "MIME-Version: 1.0"]
-    return lines
+    return [fold(line) for line in lines]
 
 
 def build_message(rendered: RenderedDigest, envelope: Envelope) -> bytes:
@@ -297,7 +315,7 @@ def build_message(rendered: RenderedDigest, envelope: Envelope) -> bytes:
     lossless (see _html_7bit), else quoted-printable too."""
     boundary = _boundary(envelope.message_id)
     lines = _headers(rendered, envelope)
-    lines.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
+    lines.append(fold(f'Content-Type: multipart/alternative; boundary="{boundary}"'))
     lines.append("")
     html_body = _html_7bit(rendered.html)
     parts = [("plain", "quoted-printable", _qp_body(rendered.text))]

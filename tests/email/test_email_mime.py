@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 from pathlib import Path
 
 import jinja2
@@ -250,3 +252,20 @@ def test_html_that_cannot_be_folded_losslessly_goes_quoted_printable(html: str) 
     payload = html_part.get_payload()
     assert isinstance(payload, str)
     assert all(len(line) <= 76 for line in payload.splitlines())
+
+
+def test_long_header_lines_are_folded_and_read_back_whole() -> None:
+    long_subject = " ".join(["Attention is all you need"] * 7)  # ASCII, 181 characters
+    rendered = RenderedDigest(subject=long_subject, html="<p>x</p>", text="x")
+    raw = build_message(
+        rendered,
+        envelope(unsubscribe_url="https://example.org/digest/unsubscribe?token=" + "A" * 20),
+    )
+    head = raw.partition(b"\r\n\r\n")[0].decode("ascii")
+
+    assert all(len(line) <= 78 for line in head.split("\r\n")), head
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message["Subject"] == long_subject
+    unsubscribe = message["List-Unsubscribe"]
+    assert "<mailto:unsubscribe@example.org?subject=unsubscribe>" in unsubscribe
+    assert "<https://example.org/digest/unsubscribe?token=" + "A" * 20 + ">" in unsubscribe
