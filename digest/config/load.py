@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -383,6 +384,7 @@ def _smtp(doc: TomlDocument, raw: Any, env: Mapping[str, str]) -> SmtpSettings |
             "timeout",
             "ca_file",
             "connections",
+            "ehlo_name",
         ),
         at,
     )
@@ -415,7 +417,22 @@ def _smtp(doc: TomlDocument, raw: Any, env: Mapping[str, str]) -> SmtpSettings |
         timeout=reader.number("timeout", 30.0, low=1, high=600),
         ca_file=ca_file,
         connections=reader.whole("connections", DEFAULT_CONNECTIONS, low=1, high=MAX_CONNECTIONS),
+        ehlo_name=_ehlo_name(doc, reader.text("ehlo_name"), (*at, "ehlo_name")),
     )
+
+
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
+
+
+def _ehlo_name(doc: TomlDocument, raw: str | None, at: KeyPath) -> str | None:
+    if raw is None:
+        return None
+    if not _HOST_NAME.fullmatch(raw):
+        raise doc.error(f"not a host name {raw!r} (e.g. mail.example.org)", at)
+    return raw
 
 
 def _schedule(doc: TomlDocument, table: Mapping[str, Any]) -> ScheduleConfig:

@@ -277,6 +277,9 @@ class SmtpSettings:
     password: str | None = None
     timeout: float = 30.0
     ca_file: str | None = None  # extra CA bundle (a private CA, or trustme in tests)
+    # The name we greet the server with (EHLO); None: this machine's fully qualified name.
+    # Some relays check it against the sending host's DNS.
+    ehlo_name: str | None = None
     max_attempts: int = 4
     backoff_seconds: float = 2.0
     # Parallel connections for a batch (digest.sendpool): while one waits for the server's

@@ -130,7 +130,7 @@ class SmtpSender(Sender):
     ) -> None:
         self.settings = settings
         self._sleep = sleep
-        self._local_hostname = local_hostname
+        self._local_hostname = local_hostname or settings.ehlo_name
         self._conn: smtplib.SMTP | None = None
         self.connections_opened = 0  # for logs and tests: how often we had to (re)connect
 

@@ -30,6 +30,7 @@ class Received:
     rcpt_tos: list[str]
     data: bytes
     peer: tuple[str, int] | None = None  # the client's address: one per connection
+    helo: str = ""  # the name the client greeted with (EHLO/HELO)
 
     @property
     def message(self) -> EmailMessage:
@@ -69,6 +70,7 @@ class RecordingHandler:
                     list(envelope.rcpt_tos),
                     bytes(envelope.content),
                     tuple(session.peer[:2]) if session.peer else None,
+                    session.host_name or "",
                 )
             )
         return "250 Message accepted"
