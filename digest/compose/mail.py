@@ -13,36 +13,22 @@ import re
 from dataclasses import dataclass
 from email.header import Header
 from email.utils import format_datetime, formataddr
-from urllib.parse import quote, urlsplit
 
 from digest.config.addresses import (
+    HeaderValueError,
+    check_header_url,
+    check_list_id,
     clean_header_text,
+    mailto_uri,
     normalise_domain,
     parse_mailbox,
     validate_address,
 )
-from digest.errors import DigestError
 from digest.models import RenderedDigest
 
-_LIST_ID = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)+")
 _MESSAGE_ID = re.compile(r"<[!-;=?-~]+@[A-Za-z0-9.-]+>")  # printable ASCII, no < > or space
-# Characters that must never reach a header or a URL inside one.
-_UNSAFE_IN_URL = re.compile(r"[\x00-\x20\x7f<>,\"\\]")
 _MAX_SUBJECT_CHARS = 200
 _FOLD_AT = 78  # RFC 5322: lines SHOULD be at most 78 characters
-
-
-class HeaderValueError(DigestError):
-    """A value meant for a header (URL, list id, Message-ID, date) is unusable."""
-
-    def __init__(self, message: str, *, header: str, value: str) -> None:
-        self.header = header
-        self.value = value
-        self.reason = message
-        super().__init__(f"{header}: {value!r}: {message}")
-
-
-# --- Header values ------------------------------------------------------------------------
 
 
 def make_message_id(domain: str, key: str) -> str:
@@ -56,28 +42,6 @@ def make_message_id(domain: str, key: str) -> str:
         raise HeaderValueError("a domain is required", header="Message-ID", value=domain)
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
     return f"<digest.{digest}@{host}>"
-
-
-def _check_url(url: str, header: str, schemes: tuple[str, ...]) -> str:
-    if _UNSAFE_IN_URL.search(url) or len(url) > 900:
-        raise HeaderValueError(
-            "has spaces, control or reserved characters", header=header, value=url
-        )
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in schemes:
-        raise HeaderValueError(f"must use {' or '.join(schemes)}", header=header, value=url)
-    if parts.scheme.lower() != "mailto" and not parts.netloc:
-        raise HeaderValueError("has no host", header=header, value=url)
-    return url
-
-
-def _mailto_uri(value: str) -> str:
-    """Accept `mailto:addr?subject=...` or a bare address; return a checked mailto URI."""
-    if value.lower().startswith("mailto:"):
-        uri = _check_url(value, "List-Unsubscribe", ("mailto",))
-        validate_address(urlsplit(uri).path)
-        return uri
-    return "mailto:" + quote(validate_address(value), safe="@") + "?subject=unsubscribe"
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,10 +220,12 @@ def _list_unsubscribe(envelope: Envelope) -> tuple[str | None, bool]:
     """The List-Unsubscribe value and whether one-click (RFC 8058) applies."""
     uris: list[str] = []
     if envelope.unsubscribe_mailto:
-        uris.append(_mailto_uri(envelope.unsubscribe_mailto))
+        uris.append(mailto_uri(envelope.unsubscribe_mailto))
     one_click = False
     if envelope.unsubscribe_url:
-        uris.append(_check_url(envelope.unsubscribe_url, "List-Unsubscribe", ("https", "http")))
+        uris.append(
+            check_header_url(envelope.unsubscribe_url, "List-Unsubscribe", ("https", "http"))
+        )
         # RFC 8058 one-click requires an HTTPS URI; plain http only gets the classic header.
         one_click = envelope.unsubscribe_url.lower().startswith("https://")
     if not uris:
@@ -294,10 +260,7 @@ def _headers(rendered: RenderedDigest, envelope: Envelope) -> list[str]:
         "Message-ID: " + envelope.message_id,
     ]
     if envelope.list_id:
-        if not _LIST_ID.fullmatch(envelope.list_id):
-            raise HeaderValueError(
-                "is not a dotted list id", header="List-Id", value=envelope.list_id
-            )
+        check_list_id(envelope.list_id)
         lines.append(f"List-Id: <{envelope.list_id}>")
     if unsubscribe:
         lines.append("List-Unsubscribe: " + unsubscribe)

@@ -1,4 +1,4 @@
-"""Email addresses: the one set of rules for subscribers, senders and operators.
+"""Email addresses and header values: the one set of rules for subscribers, senders and operators.
 
 Pure functions, shared by the configuration reader, the command line, the web pages and the
 MIME writer, so an address accepted in one place is accepted everywhere.
@@ -9,13 +9,17 @@ from __future__ import annotations
 import functools
 import re
 from email.utils import getaddresses
+from urllib.parse import quote, urlsplit
 
-from digest.errors import AddressError
+from digest.errors import AddressError, DigestError
 
 _LOCAL_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
 _DOMAIN_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 ANY_LINE_BREAK = re.compile(r"[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 _WHITESPACE_RUN = re.compile(r"\s+")
+_LIST_ID = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)+")
+# Characters that must never reach a header or a URL inside one.
+_UNSAFE_IN_URL = re.compile(r"[\x00-\x20\x7f<>,\"\\]")
 
 
 def normalise_domain(domain: str, address: str) -> str:
@@ -87,3 +91,47 @@ def clean_header_text(text: str, limit: int | None = None) -> str:
     if limit is not None and len(line) > limit:
         line = line[: limit - 1].rstrip() + "…"
     return line
+
+
+# --- Header values ------------------------------------------------------------------------
+
+
+class HeaderValueError(DigestError):
+    """A value meant for a header (URL, list id, Message-ID, date) is unusable."""
+
+    def __init__(self, message: str, *, header: str, value: str) -> None:
+        self.header = header
+        self.value = value
+        self.reason = message
+        super().__init__(f"{header}: {value!r}: {message}")
+
+
+# --- Header values ------------------------------------------------------------------------
+
+
+def check_header_url(url: str, header: str, schemes: tuple[str, ...]) -> str:
+    if _UNSAFE_IN_URL.search(url) or len(url) > 900:
+        raise HeaderValueError(
+            "has spaces, control or reserved characters", header=header, value=url
+        )
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in schemes:
+        raise HeaderValueError(f"must use {' or '.join(schemes)}", header=header, value=url)
+    if parts.scheme.lower() != "mailto" and not parts.netloc:
+        raise HeaderValueError("has no host", header=header, value=url)
+    return url
+
+
+def mailto_uri(value: str) -> str:
+    """Accept `mailto:addr?subject=...` or a bare address; return a checked mailto URI."""
+    if value.lower().startswith("mailto:"):
+        uri = check_header_url(value, "List-Unsubscribe", ("mailto",))
+        validate_address(urlsplit(uri).path)
+        return uri
+    return "mailto:" + quote(validate_address(value), safe="@") + "?subject=unsubscribe"
+
+
+def check_list_id(value: str) -> str:
+    if not _LIST_ID.fullmatch(value):
+        raise HeaderValueError("is not a dotted list id", header="List-Id", value=value)
+    return value

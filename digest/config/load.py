@@ -11,11 +11,18 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from digest.config.addresses import parse_mailbox, validate_address
+from digest.config.addresses import (
+    check_header_url,
+    check_list_id,
+    mailto_uri,
+    parse_mailbox,
+    validate_address,
+)
+from digest.config.schema import SCHEMA
 from digest.config.settings import (
     ARXIV_API_URL,
     ARXIV_HOST_INTERVALS,
@@ -46,12 +53,10 @@ from digest.config.settings import (
     user_agent,
 )
 from digest.config.tomlfile import KeyPath, TomlDocument, load_toml
-from digest.errors import AddressError, ConfigError
+from digest.errors import AddressError, ConfigError, DigestError
 from digest.models import AnnounceType
 
 # --- reading the file ---------------------------------------------------------------------
-
-_TOP_KEYS = ("digest", "fetch", "source", "email", "smtp", "schedule", "logging")
 
 
 class _Reader:
@@ -137,27 +142,12 @@ def settings_from_document(doc: TomlDocument | None, env: Mapping[str, str]) -> 
     if doc is None:
         doc = TomlDocument(path="<defaults>", data={}, lines=())
     data = doc.data
-    doc.check_keys(data, _TOP_KEYS, ())
+    doc.check_keys(data, SCHEMA[""], ())
     base = Path(doc.path).resolve().parent if doc.path != "<defaults>" else Path.cwd()
 
     top = _Reader(doc, data, ())
     main = _Reader(doc, top.subtable("digest"), ("digest",))
-    doc.check_keys(
-        main.table,
-        (
-            "data_dir",
-            "database",
-            "outbox_dir",
-            "timezone",
-            "lookback_days",
-            "catchup_days",
-            "arxiv_holidays",
-            "templates_dir",
-            "semantic",
-            "compose_workers",
-        ),
-        ("digest",),
-    )
+    doc.check_keys(main.table, SCHEMA["digest"], ("digest",))
     data_dir = main.path("data_dir", default_data_dir(env), base)
     if env.get(DATA_DIR_ENV):  # the environment wins, so one config can serve several setups
         data_dir = Path(env[DATA_DIR_ENV]).expanduser()
@@ -207,11 +197,7 @@ def _sources(doc: TomlDocument, raw: Any) -> tuple[SourceConfig, ...]:
     names: set[str] = set()
     for index, table in enumerate(raw):
         at: KeyPath = ("source", index)
-        doc.check_keys(
-            table,
-            ("name", "kind", "url", "announce_types", "categories", "enabled", "catchup_url"),
-            at,
-        )
+        doc.check_keys(table, SCHEMA["source"], at)
         reader = _Reader(doc, table, at)
         name = reader.text("name")
         kind = reader.text("kind")
@@ -265,19 +251,7 @@ def _catchup_url(doc: TomlDocument, reader: _Reader, kind: str, at: KeyPath) -> 
 
 def _fetch(doc: TomlDocument, table: Mapping[str, Any]) -> FetchSettings:
     at: KeyPath = ("fetch",)
-    doc.check_keys(
-        table,
-        (
-            "contact",
-            "user_agent",
-            "timeout",
-            "max_bytes",
-            "max_attempts",
-            "min_interval",
-            "host_intervals",
-        ),
-        at,
-    )
+    doc.check_keys(table, SCHEMA["fetch"], at)
     reader = _Reader(doc, table, at)
     intervals = dict(ARXIV_HOST_INTERVALS)
     for host, seconds in reader.subtable("host_intervals").items():
@@ -294,27 +268,9 @@ def _fetch(doc: TomlDocument, table: Mapping[str, Any]) -> FetchSettings:
     )
 
 
-_EMAIL_KEYS = (
-    "from",
-    "subject",
-    "title",
-    "intro",
-    "footer",
-    "size_budget",
-    "abstract_chars",
-    "max_authors",
-    "list_id",
-    "unsubscribe_url",
-    "unsubscribe_mailto",
-    "manage_url",
-    "send_empty",
-    "operator",
-)
-
-
 def _render(doc: TomlDocument, table: Mapping[str, Any]) -> RenderSettings:
     at: KeyPath = ("email",)
-    doc.check_keys(table, _EMAIL_KEYS, at)
+    doc.check_keys(table, SCHEMA["email"], at)
     reader = _Reader(doc, table, at)
     defaults = RenderSettings(subject_template=DEFAULT_SUBJECT)
     try:
@@ -336,25 +292,58 @@ def _render(doc: TomlDocument, table: Mapping[str, Any]) -> RenderSettings:
 
 
 def _email(doc: TomlDocument, table: Mapping[str, Any], env: Mapping[str, str]) -> EmailConfig:
-    reader = _Reader(doc, table, ("email",))
+    at: KeyPath = ("email",)
+    reader = _Reader(doc, table, at)
     sender = reader.text("from", DEFAULT_SENDER) or DEFAULT_SENDER
-    try:
-        parse_mailbox(sender)  # the MIME module owns the address rules
-    except AddressError as err:
-        raise doc.error(str(err), ("email", "from")) from err
     unsubscribe_url = reader.text("unsubscribe_url")
     if unsubscribe_url and "{token}" not in unsubscribe_url:
-        raise doc.error("unsubscribe_url must contain {token}", ("email", "unsubscribe_url"))
+        raise doc.error("unsubscribe_url must contain {token}", (*at, "unsubscribe_url"))
+    list_id, mailto = reader.text("list_id"), reader.text("unsubscribe_mailto")
+    manage_url = reader.text("manage_url")
+    # Every value that ends up in a header is checked now, with its line, rather than when
+    # the first digest is rendered.
+    checks: list[tuple[str, Callable[[], object]]] = [("from", lambda: parse_mailbox(sender))]
+    if list_id:
+        checks.append(("list_id", lambda: check_list_id(list_id)))
+    if unsubscribe_url:
+        sample = unsubscribe_url.replace("{token}", "TOKEN")
+        checks.append(
+            ("unsubscribe_url", lambda: check_header_url(sample, "unsubscribe_url", _WEB))
+        )
+    if mailto:
+        checks.append(("unsubscribe_mailto", lambda: mailto_uri(mailto)))
+    if manage_url:
+        checks.append(("manage_url", lambda: check_header_url(manage_url, "manage_url", _WEB)))
+    for key, check in checks:
+        try:
+            check()
+        except DigestError as err:
+            raise doc.error(str(err), (*at, key)) from err
     return EmailConfig(
         sender=sender,
-        list_id=reader.text("list_id"),
+        list_id=list_id,
         unsubscribe_url=unsubscribe_url,
-        unsubscribe_mailto=reader.text("unsubscribe_mailto"),
-        manage_url=reader.text("manage_url"),
+        unsubscribe_mailto=mailto,
+        manage_url=manage_url,
         send_empty=reader.flag("send_empty", False),
-        secret=env.get(SECRET_ENV) or None,
+        secret=_secret(env),
         operator=_operator(doc, reader),
     )
+
+
+_WEB = ("https", "http")
+MIN_SECRET_BYTES = 16
+
+
+def _secret(env: Mapping[str, str]) -> str | None:
+    secret = env.get(SECRET_ENV) or None
+    if secret is not None and len(secret.encode()) < MIN_SECRET_BYTES:
+        raise ConfigError(
+            f"the environment variable {SECRET_ENV} holds {len(secret.encode())} bytes; "
+            f"a signing key needs at least {MIN_SECRET_BYTES} (make one with: python3 -c "
+            "'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    return secret
 
 
 def _operator(doc: TomlDocument, reader: _Reader) -> str | None:
@@ -373,21 +362,7 @@ def _smtp(doc: TomlDocument, raw: Any, env: Mapping[str, str]) -> SmtpSettings |
     at: KeyPath = ("smtp",)
     if not isinstance(raw, dict):
         raise doc.error("expected a table", at)
-    doc.check_keys(
-        raw,
-        (
-            "host",
-            "port",
-            "security",
-            "username",
-            "password_env",
-            "timeout",
-            "ca_file",
-            "connections",
-            "ehlo_name",
-        ),
-        at,
-    )
+    doc.check_keys(raw, SCHEMA["smtp"], at)
     reader = _Reader(doc, raw, at)
     host = reader.text("host")
     if not host:
@@ -445,7 +420,7 @@ def _schedule(doc: TomlDocument, table: Mapping[str, Any]) -> ScheduleConfig:
                 "(digest subscribe --at HH:MM --tz ZONE)",
                 (*at, old),
             )
-    doc.check_keys(table, ("fetch_at", "fetch_timezone", "tick_minutes", "lease_seconds"), at)
+    doc.check_keys(table, SCHEMA["schedule"], at)
     reader = _Reader(doc, table, at)
     fetch_at: tuple[dt.time, ...] = DEFAULT_FETCH_AT
     if "fetch_at" in table:
@@ -465,7 +440,7 @@ def _schedule(doc: TomlDocument, table: Mapping[str, Any]) -> ScheduleConfig:
 
 def _logging(doc: TomlDocument, table: Mapping[str, Any]) -> LoggingConfig:
     at: KeyPath = ("logging",)
-    doc.check_keys(table, ("format", "level"), at)
+    doc.check_keys(table, SCHEMA["logging"], at)
     reader = _Reader(doc, table, at)
     form = reader.text("format", "text") or "text"
     if form not in ("text", "json"):

@@ -138,3 +138,33 @@ def test_compose_workers_default_to_every_core_for_many_digests(tmp_path: Path) 
     with pytest.raises(ConfigError) as err:
         load_settings(path, env={})
     assert f"{path}:3" in str(err.value) and "compose_workers" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "says"),
+    [
+        ('list_id = "no dots here"', "email.list_id", "dotted list id"),
+        (
+            'unsubscribe_url = "https://example.org/u?t={token} x"',
+            "email.unsubscribe_url",
+            "spaces",
+        ),
+        ('unsubscribe_url = "ftp://example.org/{token}"', "email.unsubscribe_url", "https or http"),
+        ('unsubscribe_mailto = "not an address"', "email.unsubscribe_mailto", "stray spaces"),
+        ('manage_url = "https:///no-host"', "email.manage_url", "no host"),
+    ],
+)
+def test_header_values_are_checked_when_the_file_loads(
+    tmp_path: Path, line: str, key: str, says: str
+) -> None:
+    path = write(tmp_path, f"[email]\nfrom = 'Digest <d@example.org>'\n{line}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    assert str(caught.value).startswith(f"{path}:3: {key}: ")
+    assert says in str(caught.value)
+
+
+def test_a_short_signing_key_is_refused_at_start() -> None:
+    with pytest.raises(ConfigError, match=r"DIGEST_SECRET holds 5 bytes; .* at least 16"):
+        load_settings(None, env={"DIGEST_SECRET": "short"})
+    assert load_settings(None, env={"DIGEST_SECRET": "x" * 16}).email.secret == "x" * 16
