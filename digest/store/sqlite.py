@@ -435,40 +435,23 @@ class SqliteStore:
         papers: Sequence[tuple[str, int]],
         composed_at: dt.datetime,
     ) -> OutboxItem:
-        """Store a rendered digest and reserve its papers for this subscriber, atomically."""
+        """Store a rendered digest and reserve its papers for this subscriber, atomically.
+
+        Raises AlreadyQueued, writing nothing, when a digest for this subscriber and day is
+        in the outbox already (another worker composed it first).
+        """
         now = _stamp(composed_at)
         ids = [paper_id for paper_id, _ in papers]
-        try:
-            self._insert_outbox(
-                subscriber_id, recipient, day, message_id, message, papers, ids, now
-            )
-        except sqlite3.IntegrityError as err:
-            if "UNIQUE" not in str(err):
-                raise
-            # The UNIQUE (subscriber_id, day) key refused a second digest for the day: another
-            # worker composed it first. Its ledger rows were rolled back with it.
-            raise AlreadyQueued(f"{recipient}: a digest for {day} is already queued") from err
-        item = self.outbox_for(subscriber_id, day)
-        assert item is not None
-        return item
-
-    def _insert_outbox(
-        self,
-        subscriber_id: int,
-        recipient: str,
-        day: dt.date,
-        message_id: str,
-        message: bytes,
-        papers: Sequence[tuple[str, int]],
-        ids: list[str],
-        now: str,
-    ) -> None:
         with self._transaction() as db:
-            cursor = db.execute(
+            # DO NOTHING on the (subscriber_id, day) key: the backend says "already there" by
+            # returning no row, which no error message has to be read for.
+            inserted = db.execute(
                 """
                 INSERT INTO outbox (subscriber_id, recipient, day, message_id, message,
                                     paper_ids, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (subscriber_id, day) DO NOTHING
+                RETURNING id
                 """,
                 (
                     subscriber_id,
@@ -480,8 +463,9 @@ class SqliteStore:
                     now,
                     now,
                 ),
-            )
-            outbox_id = cursor.lastrowid
+            ).fetchone()
+            if inserted is None:
+                raise AlreadyQueued(f"{recipient}: a digest for {day} is already queued")
             db.executemany(
                 """
                 INSERT INTO ledger (subscriber_id, paper_id, version, outbox_id, sent_at)
@@ -489,8 +473,11 @@ class SqliteStore:
                 ON CONFLICT (subscriber_id, paper_id) DO UPDATE SET
                     version = excluded.version, outbox_id = excluded.outbox_id
                 """,
-                [(subscriber_id, paper_id, version, outbox_id) for paper_id, version in papers],
+                [(subscriber_id, paper_id, version, inserted[0]) for paper_id, version in papers],
             )
+        item = self.outbox_for(subscriber_id, day)
+        assert item is not None
+        return item
 
     def digest_days(self, days: Iterable[dt.date]) -> set[tuple[int, dt.date]]:
         """(subscriber id, day) of every digest composed for one of `days`, whatever its state."""

@@ -209,3 +209,32 @@ def test_embeddings_are_cached_by_paper_and_model_and_pruned(store: SqliteStore)
     assert store.prune_embeddings(NOON - dt.timedelta(days=30)) == 1  # only the old paper
     assert store.embeddings([old.id, "profile:abc"], "minilm") == {"profile:abc": b"\x04"}
     assert store.embeddings([fresh.id], "other-model") == {fresh.id: b"\x09"}
+
+
+def test_a_second_digest_for_the_day_writes_nothing(store: SqliteStore) -> None:
+    sub = store.save_subscriber(Subscriber("ada@example.org", profile("diffusion")))
+    assert sub.id is not None
+    first = store.enqueue(
+        subscriber_id=sub.id,
+        recipient=sub.email,
+        day=DAY,
+        message_id="<a@x>",
+        message=b"first",
+        papers=[("2401.00001", 1)],
+        composed_at=NOON,
+    )
+    with pytest.raises(AlreadyQueued, match="a digest for 2026-11-20 is already queued"):
+        store.enqueue(
+            subscriber_id=sub.id,
+            recipient=sub.email,
+            day=DAY,
+            message_id="<b@x>",
+            message=b"second",
+            papers=[("2401.00001", 4), ("2401.00009", 1)],
+            composed_at=NOON + dt.timedelta(hours=1),
+        )
+    # The ledger rows of the refused digest were never written: no new paper reserved, the
+    # first digest's version kept.
+    assert store.ledger_versions(sub.id, ["2401.00001", "2401.00009"]) == {"2401.00001": 1}
+    assert store.pending() == [first]
+    assert store.last_digest_at(sub.id) == NOON
