@@ -184,8 +184,9 @@ def test_readonly_open_refuses_writes(store: SqliteStore, tmp_path: Path) -> Non
     store.save_subscriber(Subscriber("ada@example.org", profile("x")))
     readonly = SqliteStore.open_readonly(tmp_path / "state" / "digest.sqlite3")
     assert [s.email for s in readonly.subscribers()] == ["ada@example.org"]
-    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+    with pytest.raises(StoreError, match="open read-only here, nothing was written"):
         readonly.set_meta("k", "v")
+    assert readonly.meta("k") is None
     readonly.close()
     with pytest.raises(StoreError, match="no database here yet"):
         SqliteStore.open_readonly(tmp_path / "absent.sqlite3")
