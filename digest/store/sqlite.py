@@ -205,6 +205,16 @@ class SqliteStore:
         )
         return dict(found)
 
+    def ledger_sent(self, subscriber_id: int, paper_ids: Iterable[str]) -> dict[str, dt.datetime]:
+        """When each paper was sent to this subscriber; one only waiting in the outbox is absent."""
+        found = self._db.rows_in(
+            "SELECT paper_id, sent_at FROM ledger WHERE subscriber_id = ? AND sent_at IS NOT NULL "
+            "AND paper_id IN ({marks})",
+            paper_ids,
+            (subscriber_id,),
+        )
+        return {paper_id: rows.moment(sent) for paper_id, sent in found}
+
     def outbox_for(self, subscriber_id: int, day: dt.date) -> OutboxItem | None:
         row = self._db.one(
             f"SELECT {rows.OUTBOX_COLUMNS} FROM outbox WHERE subscriber_id = ? AND day = ?",

@@ -144,8 +144,7 @@ RUN_COLUMNS = "started, finished, day, report, kind, alert"
 
 def run_values(report: RunReport, kind: str, alert: str) -> Row:
     """started, finished, day, ok, report, kind, alert"""
-    started = report.started.isoformat(timespec="seconds")
-    finished = report.finished.isoformat(timespec="seconds")
+    started, finished = stamp(report.started), stamp(report.finished)
     body = json.dumps(report_body(report), ensure_ascii=False)
     return (started, finished, report.day.isoformat(), int(report.ok), body, kind, alert)
 

@@ -11,10 +11,12 @@ import pytest
 from digest.errors import StoreError
 from digest.models import (
     AnnounceType,
+    DeliveryOutcome,
     DeliveryState,
     HFSignals,
     Paper,
     Profile,
+    RunReport,
     SourceOutcome,
     SourceState,
     Subscriber,
@@ -239,3 +241,41 @@ def test_a_second_digest_for_the_day_writes_nothing(store: SqliteStore) -> None:
     assert store.ledger_versions(sub.id, ["2401.00001", "2401.00009"]) == {"2401.00001": 1}
     assert store.pending() == [first]
     assert store.last_digest_at(sub.id) == NOON
+
+
+def test_runs_and_the_ledger_come_back_as_aware_utc_datetimes(store: SqliteStore) -> None:
+    berlin = dt.timezone(dt.timedelta(hours=1))
+    started = dt.datetime(2026, 11, 20, 7, 0, 0, 250000, tzinfo=berlin)
+    report = RunReport(
+        started=started,
+        finished=started + dt.timedelta(seconds=90),
+        day=DAY,
+        sources=(SourceOutcome("arxiv", SourceState.OK, 10),),
+        deliveries=(DeliveryOutcome("ada@example.org", DeliveryState.SENT, 3),),
+        notes=("semantic matching is off",),
+    )
+    store.record_run(report, kind="fetch", alert="sent")
+    (record,) = store.recent_runs()
+    assert record.report == report and record.kind == "fetch" and record.alert == "sent"
+    assert record.report.started.tzinfo is dt.UTC
+    last = store.last_run_started(["fetch"])
+    assert last == started and last is not None and last.tzinfo is dt.UTC
+    sub = store.save_subscriber(Subscriber("ada@example.org", profile("x")))
+    assert sub.id is not None
+    item = store.enqueue(
+        subscriber_id=sub.id,
+        recipient=sub.email,
+        day=DAY,
+        message_id="<a@x>",
+        message=b"m",
+        papers=[("2401.00001", 1)],
+        composed_at=started,
+    )
+    assert store.ledger_sent(sub.id, ["2401.00001"]) == {}  # reserved, not yet sent
+    before = dt.datetime.now(dt.UTC)
+    store.mark_sent(item.id)
+    sent = store.ledger_sent(sub.id, ["2401.00001", "2401.00002"])
+    assert list(sent) == ["2401.00001"]
+    assert sent["2401.00001"].tzinfo is dt.UTC and sent["2401.00001"] >= before
+    digest_at = store.last_digest_at(sub.id)
+    assert digest_at == started and digest_at is not None and digest_at.tzinfo is dt.UTC
