@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
-from contextlib import closing
 
 from support.children import run_digest
 from support.installation import Installation
-
-from digest.store.sqlite import SqliteStore
+from support.stores import opened_store
 
 
 def test_a_locked_database_is_one_error_line_and_status_2(ops_installation: Installation) -> None:
     database = ops_installation.database
-    SqliteStore.open(database).close()
+    with opened_store(database):
+        pass  # the schema is in place before anyone locks it
     other = sqlite3.connect(database, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another digest process in the middle of a write
     try:
@@ -34,5 +33,5 @@ def test_a_locked_database_is_one_error_line_and_status_2(ops_installation: Inst
         "try again when the other digest process has finished"
     ]
     assert result.stdout == ""
-    with closing(SqliteStore.open_readonly(database)) as store:
+    with opened_store(database, readonly=True) as store:
         assert store.subscribers() == []  # nothing half-done

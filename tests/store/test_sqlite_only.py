@@ -35,7 +35,8 @@ def path(tmp_path: Path) -> Path:
 @pytest.fixture
 def write_lock(path: Path) -> Iterator[sqlite3.Connection]:
     """Another process's write transaction on the (migrated) file, held for the test."""
-    SqliteStore.open(path).close()
+    with opened_store(path):
+        pass
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     yield other
@@ -44,7 +45,8 @@ def write_lock(path: Path) -> Iterator[sqlite3.Connection]:
 
 
 def test_a_write_while_another_process_holds_the_lock_is_a_store_error(path: Path) -> None:
-    SqliteStore.open(path).close()
+    with opened_store(path):
+        pass
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     # Opening needs no write lock when the schema is current.
@@ -65,12 +67,12 @@ def test_the_wait_for_a_lock_comes_from_the_environment_by_default(
     path: Path, write_lock: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DIGEST_BUSY_TIMEOUT", "0.05")
-    with closing(SqliteStore.open(path)) as store, pytest.raises(StoreError) as caught:
+    with opened_store(path) as store, pytest.raises(StoreError) as caught:
         store.set_meta("k", "v")
     assert str(caught.value) == LOCKED.format(path=path, wait="0.05")
     monkeypatch.setenv("DIGEST_BUSY_TIMEOUT", "soon")
     with pytest.raises(ConfigError, match="DIGEST_BUSY_TIMEOUT: 'soon' is not a number"):
-        SqliteStore.open(path)
+        open_store(path)
 
 
 # -- schema versions -------------------------------------------------------------------------
@@ -95,9 +97,9 @@ def test_newer_schema_is_refused(path: Path) -> None:
     db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     db.close()
     with pytest.raises(StoreError, match="newer than this digest understands"):
-        SqliteStore.open(path)
+        open_store(path)
     with pytest.raises(StoreError, match=f"is version {len(MIGRATIONS) + 1}, this digest needs"):
-        SqliteStore.open_readonly(path)
+        open_store(path, readonly=True)
 
 
 def test_a_version_one_database_is_upgraded_and_its_pending_mail_still_goes(path: Path) -> None:
@@ -121,7 +123,7 @@ def test_a_version_one_database_is_upgraded_and_its_pending_mail_still_goes(path
     db.close()
 
     with pytest.raises(StoreError, match=r"is version 1, .* run any write command"):
-        SqliteStore.open_readonly(path)  # a preview cannot upgrade; it says what will
+        open_store(path, readonly=True)  # a preview cannot upgrade; it says what will
     now = dt.datetime(2024, 11, 28, 12, 0, tzinfo=dt.UTC)
     with opened_store(path) as store:
         item = store.claim_pending("w", 60, now)
@@ -187,7 +189,7 @@ def test_readonly_open_names_the_file_it_refuses_to_write(path: Path, tmp_path: 
     assert str(caught.value).startswith(f"{path}: the database is open read-only here")
     assert "readonly" in str(caught.value)  # SQLite's own words stay in the message
     with pytest.raises(StoreError, match="no database here yet"):
-        SqliteStore.open_readonly(tmp_path / "absent.sqlite3")
+        open_store(tmp_path / "absent.sqlite3", readonly=True)
     assert not (tmp_path / "absent.sqlite3").exists()
 
 

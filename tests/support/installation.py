@@ -10,6 +10,7 @@ from pathlib import Path
 
 from support.http_server import Reply, ScriptedServer
 from support.smtp_server import Received, SmtpSink
+from support.stores import opened_store
 
 from digest.cli import fetcher_reader, sender_factory
 from digest.collect.fetch import Fetcher
@@ -18,7 +19,6 @@ from digest.config.profiles import profile_from_options
 from digest.config.settings import Settings
 from digest.jobs.pipeline import run_once
 from digest.models import RunReport, Subscriber
-from digest.store.sqlite import SqliteStore
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 HF_PATH = "/api/daily_papers?date={date}"
@@ -63,22 +63,15 @@ class Installation:
         self.http.script(ARXIV_PATH, Reply(200, (DATA / arxiv_file).read_bytes(), _xml()))
 
     def subscribe(self, email: str, words: tuple[str, ...]) -> Subscriber:
-        store = SqliteStore.open(self.database)
-        try:
+        with opened_store(self.database) as store:
             return store.save_subscriber(Subscriber(email, profile_from_options(list(words))))
-        finally:
-            store.close()
 
     def run(self, now: dt.datetime) -> RunReport:
         settings = self.settings
-        store = SqliteStore.open(settings.database)
-        try:
-            with Fetcher(settings.fetch) as fetcher:
-                return run_once(
-                    settings, store, fetcher_reader(fetcher), sender_factory(settings), now=now
-                )
-        finally:
-            store.close()
+        with opened_store(settings.database) as store, Fetcher(settings.fetch) as fetcher:
+            return run_once(
+                settings, store, fetcher_reader(fetcher), sender_factory(settings), now=now
+            )
 
 
 def _json() -> list[tuple[str, str]]:
