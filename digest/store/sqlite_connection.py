@@ -42,6 +42,8 @@ def busy_timeout_from_env(env: Mapping[str, str] = os.environ) -> float:
 
 
 class Connection:
+    """A sqlite3 connection in autocommit mode, the file it is on, and its patience for locks."""
+
     def __init__(self, raw: sqlite3.Connection, path: Path | None, busy_timeout: float) -> None:
         self.raw = raw
         self.path = path
