@@ -8,9 +8,8 @@ Delivery semantics live in three tables:
 - A rerun finds the pending row and delivers that same message (same Message-ID) instead of
   rendering a new one, so a crash never produces a second, different digest.
 
-The schema and its migrations are in digest.store.sqlite_schema, the conversion of rows to
-records in digest.store.sqlite_rows; every statement runs through a
-digest.store.sqlite_connection.Connection, which turns each sqlite3 error into a StoreError.
+Beside it: sqlite_schema (tables, migrations), sqlite_rows (rows <-> records) and
+sqlite_connection (every statement; each sqlite3 error becomes a StoreError).
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ from digest.models import (
 from digest.store import sqlite_rows as rows
 from digest.store.codec import paper_from_json, paper_to_json
 from digest.store.roles import AlreadyQueued, Claim, RunRecord, SeenPaper, SourceRecord
-from digest.store.sqlite_connection import BUSY_TIMEOUT, Connection, busy_timeout_from_env
+from digest.store.sqlite_connection import BUSY_TIMEOUT, Connection
 from digest.store.sqlite_schema import MIGRATIONS, check_current, migrate
 
 __all__ = ["MIGRATIONS", "AlreadyQueued", "SqliteStore"]
@@ -64,7 +63,7 @@ class SqliteStore:
         """
         file = Path(path)
         file.parent.mkdir(parents=True, exist_ok=True)
-        return cls._opened(Connection.connect(file, busy_timeout=_wait(busy_timeout)), migrate)
+        return cls._opened(Connection.connect(file, busy_timeout=busy_timeout), migrate)
 
     @classmethod
     def open_readonly(cls, path: Path | str, *, busy_timeout: float | None = None) -> SqliteStore:
@@ -72,7 +71,7 @@ class SqliteStore:
         file = Path(path)
         if not file.exists():
             raise StoreError(f"{file}: no database here yet (subscribe someone first)")
-        db = Connection.connect(file, busy_timeout=_wait(busy_timeout), readonly=True)
+        db = Connection.connect(file, busy_timeout=busy_timeout, readonly=True)
         return cls._opened(db, check_current)
 
     @classmethod
@@ -245,29 +244,20 @@ class SqliteStore:
         Raises AlreadyQueued, writing nothing, when a digest for this subscriber and day is
         in the outbox already (another worker composed it first).
         """
-        now = rows.stamp(composed_at)
-        ids = [paper_id for paper_id, _ in papers]
+        now, on = rows.stamp(composed_at), day.isoformat()
+        listed = json.dumps([paper_id for paper_id, _ in papers])
         with self._db.transaction() as tx:
             # DO NOTHING on the (subscriber_id, day) key: the backend says "already there" by
             # returning no row, which no error message has to be read for.
             inserted = tx.execute(
-                """
+                f"""
                 INSERT INTO outbox (subscriber_id, recipient, day, message_id, message,
                                     paper_ids, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (subscriber_id, day) DO NOTHING
-                RETURNING id
+                RETURNING {rows.OUTBOX_COLUMNS}
                 """,
-                (
-                    subscriber_id,
-                    recipient,
-                    day.isoformat(),
-                    message_id,
-                    message,
-                    json.dumps(ids),
-                    now,
-                    now,
-                ),
+                (subscriber_id, recipient, on, message_id, message, listed, now, now),
             ).fetchone()
             if inserted is None:
                 raise AlreadyQueued(f"{recipient}: a digest for {day} is already queued")
@@ -280,9 +270,7 @@ class SqliteStore:
                 """,
                 [(subscriber_id, paper_id, version, inserted[0]) for paper_id, version in papers],
             )
-        item = self.outbox_for(subscriber_id, day)
-        assert item is not None
-        return item
+        return rows.outbox_item(inserted)
 
     def digest_days(self, days: Iterable[dt.date]) -> set[tuple[int, dt.date]]:
         """(subscriber id, day) of every digest composed for one of `days`, whatever its state."""
@@ -465,7 +453,3 @@ class SqliteStore:
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
-
-
-def _wait(busy_timeout: float | None) -> float:
-    return busy_timeout_from_env() if busy_timeout is None else busy_timeout

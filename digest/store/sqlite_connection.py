@@ -55,20 +55,24 @@ class Connection:
         return str(self.path) if self.path is not None else "in-memory database"
 
     @classmethod
-    def connect(cls, file: Path, *, busy_timeout: float, readonly: bool = False) -> Connection:
+    def connect(
+        cls, file: Path, *, busy_timeout: float | None = None, readonly: bool = False
+    ) -> Connection:
+        """Connect to `file`; `busy_timeout` None means $DIGEST_BUSY_TIMEOUT, else 30 s."""
         if sqlite3.sqlite_version_info < MIN_SQLITE:
             raise StoreError(
                 f"{file}: digest needs SQLite {'.'.join(map(str, MIN_SQLITE))} or newer; this "
                 f"Python has {sqlite3.sqlite_version}"
             )
+        wait = busy_timeout_from_env() if busy_timeout is None else busy_timeout
         if readonly:
             # mode=ro: SQLite itself refuses every write, whatever the code above it does.
             target, uri = f"{file.resolve().as_uri()}?mode=ro", True
         else:
             target, uri = str(file), False
-        with translated(str(file), busy_timeout, "cannot open database"):
+        with translated(str(file), wait, "cannot open database"):
             # isolation_level=None: no implicit transactions; `transaction()` says BEGIN.
-            raw = sqlite3.connect(target, uri=uri, isolation_level=None, timeout=busy_timeout)
+            raw = sqlite3.connect(target, uri=uri, isolation_level=None, timeout=wait)
             try:
                 if not readonly:
                     raw.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
@@ -77,7 +81,7 @@ class Connection:
             except BaseException:
                 raw.close()
                 raise
-        return cls(raw, file, busy_timeout)
+        return cls(raw, file, wait)
 
     def close(self) -> None:
         with self.errors():
