@@ -41,7 +41,7 @@ from digest.jobs.ingest import collect_and_store
 from digest.jobs.run import run_once
 from digest.jobs.wiring import sender_factory
 from digest.models import DeliveryState, Profile, Subscriber, Term, Topic, Validators
-from digest.store.sqlite import SqliteStore
+from digest.store import Store, open_store
 
 FIXTURES = REPO.parent / "shared" / "fixtures"
 ARXIV_RSS = FIXTURES / "arxiv_rss" / "arxiv_rss_new_allarchives_2024-11-28.xml"
@@ -90,7 +90,7 @@ def read_fixture(request: ListingRequest) -> FetchResult:
     return FetchResult(request.url, 200, body, Validators(), kind)
 
 
-def subscribe(store: SqliteStore, count: int) -> None:
+def subscribe(store: Store, count: int) -> None:
     rng = random.Random(3)
     for n in range(count):
         terms = tuple(Term(t) for t in rng.sample(TERMS, rng.randint(3, 6)))
@@ -117,7 +117,7 @@ def main() -> int:
             encoding="utf-8",
         )
         settings = load_settings(config, env={"DIGEST_SECRET": "bench-" * 8})
-        store = SqliteStore.open(settings.database)
+        store = open_store(settings.database)
         subscribe(store, args.subscribers)
         print(
             f"{args.subscribers} subscribers; workers={settings.workers_for(args.subscribers)}; "

@@ -1,9 +1,15 @@
-"""Options shared by every test folder."""
+"""Options and fixtures shared by every test folder."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from support.semantic import require_semantic_extra
+from support.stores import opened_store
+
+from digest.store import Store
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -19,3 +25,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def semantic_extra() -> None:
     """numpy and the rest of the [semantic] extra are importable (no model is loaded)."""
     require_semantic_extra()
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    """Where `store` keeps its SQLite file (for a test that opens it a second time)."""
+    return tmp_path / "state" / "digest.sqlite3"
+
+
+@pytest.fixture
+def store(store_path: Path) -> Iterator[Store]:
+    """An empty store on a real SQLite file, opened the way production code opens one."""
+    with opened_store(store_path) as opened:
+        yield opened

@@ -1,8 +1,9 @@
 """Persistent state: the role protocols (digest.store.roles) and the backends behind them.
 
 `open_store(url)` is the one way in: `sqlite:///path/to/digest.sqlite3`, or a plain path, is
-the embedded default. A backend is one module that implements every role; adding one is a new
-module and a line in `_BACKENDS`, not edits elsewhere.
+the embedded default. A backend is one class that implements every role (SqliteStore, with
+its schema, connection and row modules beside it); adding one is a new module and a branch
+here, not edits elsewhere.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""Papers to and from plain JSON-able dicts, for the store and for saved snapshots.
+"""Records a store keeps as one document, to and from plain JSON-able dicts: papers (also for
+saved snapshots) and run reports.
 
-Kept apart from the store so a future PostgreSQL store (or a cache file) reuses it unchanged.
+Kept apart from the SQLite backend so a PostgreSQL store (or a cache file) reuses it unchanged.
 """
 
 from __future__ import annotations
@@ -11,7 +12,16 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from digest.models import AnnounceType, HFSignals, Paper
+from digest.models import (
+    AnnounceType,
+    DeliveryOutcome,
+    DeliveryState,
+    HFSignals,
+    Paper,
+    RunReport,
+    SourceOutcome,
+    SourceState,
+)
 
 
 def paper_to_dict(paper: Paper) -> dict[str, Any]:
@@ -50,3 +60,45 @@ def paper_to_json(paper: Paper) -> str:
 
 def paper_from_json(text: str) -> Paper:
     return paper_from_dict(json.loads(text))
+
+
+def report_body(report: RunReport) -> dict[str, Any]:
+    """What a run found, as a document; its times and day are columns of their own."""
+    return {
+        "sources": [
+            {"name": s.name, "state": s.state.value, "papers": s.papers, "detail": s.detail}
+            for s in report.sources
+        ],
+        "deliveries": [
+            {
+                "recipient": d.recipient,
+                "state": d.state.value,
+                "papers": d.papers,
+                "detail": d.detail,
+            }
+            for d in report.deliveries
+        ],
+        "errors": list(report.errors),
+        "notes": list(report.notes),
+    }
+
+
+def report_from_body(
+    body: Mapping[str, Any], *, started: dt.datetime, finished: dt.datetime, day: dt.date
+) -> RunReport:
+    # Every key has a default: rows written before a key existed read back as empty.
+    return RunReport(
+        started=started,
+        finished=finished,
+        day=day,
+        sources=tuple(
+            SourceOutcome(s["name"], SourceState(s["state"]), s["papers"], s["detail"])
+            for s in body.get("sources", ())
+        ),
+        deliveries=tuple(
+            DeliveryOutcome(d["recipient"], DeliveryState(d["state"]), d["papers"], d["detail"])
+            for d in body.get("deliveries", ())
+        ),
+        errors=tuple(body.get("errors", ())),
+        notes=tuple(body.get("notes", ())),
+    )

@@ -108,10 +108,14 @@ class Outbox(Protocol):
     """Rendered digests and the ledger of what each subscriber was sent.
 
     `enqueue` writes the message and reserves its papers in one transaction; a claim is
-    exclusive across processes and machines until its lease ends.
+    exclusive across processes and machines until its lease ends. `ledger_versions` covers
+    papers sent or reserved, `ledger_sent` only those the SMTP server accepted, and when.
     """
 
     def ledger_versions(self, subscriber_id: int, paper_ids: Iterable[str]) -> dict[str, int]: ...
+    def ledger_sent(
+        self, subscriber_id: int, paper_ids: Iterable[str]
+    ) -> dict[str, dt.datetime]: ...
     def outbox_for(self, subscriber_id: int, day: dt.date) -> OutboxItem | None: ...
     def last_digest_at(self, subscriber_id: int) -> dt.datetime | None: ...
     def enqueue(

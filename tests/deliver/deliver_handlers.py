@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import sqlite3
 from typing import Any
 
 from support.smtp_server import RecordingHandler
 
 from digest.config.settings import SmtpSettings
 from digest.models import Profile, Subscriber, Term, Topic
-from digest.store.sqlite import SqliteStore
+from digest.store import Store
 
 DAY = dt.date(2026, 5, 8)
 NOON = dt.datetime(2026, 5, 8, 12, 0, tzinfo=dt.UTC)
@@ -25,13 +24,16 @@ def smtp(port: int, **overrides: float) -> SmtpSettings:
     return SmtpSettings(host="127.0.0.1", port=port, security="plain", **values)  # type: ignore[arg-type]
 
 
-def ledger_unsent(store: SqliteStore) -> int:
-    assert store.path is not None
-    db = sqlite3.connect(f"{store.path.as_uri()}?mode=ro", uri=True)
-    try:
-        return int(db.execute("SELECT count(*) FROM ledger WHERE sent_at IS NULL").fetchone()[0])
-    finally:
-        db.close()
+def ledger_unsent(store: Store) -> int:
+    """Papers of the day's digests that the ledger reserves but does not say were sent."""
+    unsent = 0
+    for subscriber in store.subscribers(active_only=False):
+        assert subscriber.id is not None
+        item = store.outbox_for(subscriber.id, DAY)
+        if item is not None:
+            reserved = store.ledger_versions(subscriber.id, item.paper_ids)
+            unsent += len(reserved) - len(store.ledger_sent(subscriber.id, item.paper_ids))
+    return unsent
 
 
 class Overlapping(RecordingHandler):
@@ -84,7 +86,7 @@ class AlwaysBusy(RecordingHandler):
         return "451 4.3.0 Still busy"
 
 
-def queue_digest(store: SqliteStore, n: int, body: str = "body") -> str:
+def queue_digest(store: Store, n: int, body: str = "body") -> str:
     """A subscriber and one pending digest for them in the outbox; returns the address."""
     profile = Profile(topics=(Topic("main", (Term("diffusion"),)),))
     subscriber = store.save_subscriber(Subscriber(f"reader{n}@example.org", profile))

@@ -16,17 +16,17 @@ from support.smtp_server import SmtpSink
 from digest.deliver.delivery import STOP_AFTER_TEMPORARY_FAILURES, deliver_pending
 from digest.deliver.smtp import Sender, SmtpSender
 from digest.models import DeliveryState
-from digest.store.sqlite import SqliteStore
+from digest.store import Store
 
 
-def fill_outbox(store: SqliteStore, count: int) -> list[str]:
+def fill_outbox(store: Store, count: int) -> list[str]:
     """One pending digest for each of `count` subscribers; returns their addresses."""
     return [queue_digest(store, n, body=".dot line\r\nbody") for n in range(count)]
 
 
 @pytest.mark.parametrize("connections", [1, 3])
 def test_each_row_is_sent_and_marked_exactly_once(
-    store: SqliteStore, sink: SmtpSink, connections: int
+    store: Store, sink: SmtpSink, connections: int
 ) -> None:
     people = fill_outbox(store, 24)
     sink.handler.data_delay = 0.005  # replies take a moment: connections interleave
@@ -43,7 +43,7 @@ def test_each_row_is_sent_and_marked_exactly_once(
         assert received.data.split(b"\r\n")[2] == b".dot line"
 
 
-def test_faults_on_some_connections_still_deliver_each_message_once(store: SqliteStore) -> None:
+def test_faults_on_some_connections_still_deliver_each_message_once(store: Store) -> None:
     people = fill_outbox(store, 16)
     handler = Faulty(
         drop=frozenset({"reader2@example.org", "reader9@example.org"}),
@@ -70,7 +70,7 @@ def test_faults_on_some_connections_still_deliver_each_message_once(store: Sqlit
 
 
 def test_a_server_that_keeps_failing_stops_the_batch_with_the_rest_pending(
-    store: SqliteStore,
+    store: Store,
 ) -> None:
     connections = 2
     people = fill_outbox(store, 10)
@@ -116,7 +116,7 @@ class StopsAfterSending(Sender):
 
 
 def test_stop_lets_the_messages_in_flight_finish_and_releases_every_claim(
-    store: SqliteStore, sink: SmtpSink
+    store: Store, sink: SmtpSink
 ) -> None:
     people = fill_outbox(store, 12)
     stop = threading.Event()
@@ -135,7 +135,7 @@ def test_stop_lets_the_messages_in_flight_finish_and_releases_every_claim(
 
 
 def test_an_unexpected_error_in_a_connection_propagates_and_releases_claims(
-    store: SqliteStore,
+    store: Store,
 ) -> None:
     fill_outbox(store, 5)
 

@@ -11,10 +11,10 @@ from support.smtp_server import SmtpSink
 from digest.deliver.delivery import Delivery
 from digest.deliver.smtp import SmtpSender
 from digest.models import DeliveryState
-from digest.store.sqlite import SqliteStore
+from digest.store import Store
 
 
-def compose_one(store: SqliteStore, n: int) -> str:
+def compose_one(store: Store, n: int) -> str:
     """Stands in for the composing loop: one more pending digest in the outbox."""
     return queue_digest(store, n)
 
@@ -27,7 +27,7 @@ def wait_for(condition: object, seconds: float = 5.0) -> None:
 
 
 def test_a_digest_is_sent_while_the_next_ones_are_still_being_composed(
-    store: SqliteStore, sink: SmtpSink
+    store: Store, sink: SmtpSink
 ) -> None:
     with Delivery(store, lambda: SmtpSender(smtp(sink.port)), FROM) as sending:
         first = compose_one(store, 0)
@@ -48,9 +48,7 @@ def test_a_digest_is_sent_while_the_next_ones_are_still_being_composed(
     assert store.pending() == [] and store.claims() == [] and ledger_unsent(store) == 0
 
 
-def test_pumping_never_claims_more_than_there_are_connections(
-    store: SqliteStore, sink: SmtpSink
-) -> None:
+def test_pumping_never_claims_more_than_there_are_connections(store: Store, sink: SmtpSink) -> None:
     sink.handler.data_delay = 0.2  # the server is slow: connections stay busy
     people = []
     with Delivery(store, lambda: SmtpSender(smtp(sink.port)), FROM, connections=2) as sending:
@@ -66,9 +64,7 @@ def test_pumping_never_claims_more_than_there_are_connections(
     assert store.claims() == [] and ledger_unsent(store) == 0
 
 
-def test_a_pump_with_nothing_pending_opens_no_connection(
-    store: SqliteStore, sink: SmtpSink
-) -> None:
+def test_a_pump_with_nothing_pending_opens_no_connection(store: Store, sink: SmtpSink) -> None:
     made: list[SmtpSender] = []
 
     def sender() -> SmtpSender:

@@ -15,9 +15,9 @@ from support.installation import (
     Installation,
     arxiv_ids,
 )
+from support.stores import opened_store
 
 from digest.models import DeliveryState, SourceState
-from digest.store.sqlite import SqliteStore
 
 DAY1 = dt.datetime(2024, 11, 28, 12, 0, tzinfo=dt.UTC)  # a Thursday: arXiv announces
 DAY2 = DAY1 + dt.timedelta(days=1)
@@ -30,8 +30,7 @@ def mentions(paper_text: str, stems: tuple[str, ...]) -> bool:
 
 def sent_papers(installation: Installation, email: str) -> dict[str, str]:
     """Paper id -> title + abstract, for what the ledger says was sent to `email`."""
-    store = SqliteStore.open_readonly(installation.database)
-    try:
+    with opened_store(installation.database, readonly=True) as store:
         subscriber = store.subscriber(email)
         assert subscriber is not None and subscriber.id is not None
         seen = {
@@ -39,8 +38,6 @@ def sent_papers(installation: Installation, email: str) -> dict[str, str]:
         }
         sent = store.ledger_versions(subscriber.id, seen)
         return {pid: f"{seen[pid].title} {seen[pid].abstract}" for pid in sent}
-    finally:
-        store.close()
 
 
 def test_two_subscribers_each_get_their_own_papers_once(installation: Installation) -> None:

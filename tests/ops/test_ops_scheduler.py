@@ -9,17 +9,16 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import closing
 from zoneinfo import ZoneInfo
 
 from support.children import REPO, child_env, serve_today
 from support.installation import ALICE_WORDS, Installation
+from support.stores import opened_store
 
 from digest.config.load import load_settings
 from digest.config.profiles import profile_from_options
 from digest.jobs.schedule import latest_delivery_day
 from digest.models import Subscriber
-from digest.store.sqlite import SqliteStore
 from scheduler import build_scheduler
 
 
@@ -67,7 +66,7 @@ def test_scheduler_delivers_what_is_due_and_stops_cleanly_on_sigterm(
     inst = ops_installation
     now = dt.datetime.now(dt.UTC)
     profile = profile_from_options(list(ALICE_WORDS))
-    with closing(SqliteStore.open(inst.database)) as store:
+    with opened_store(inst.database) as store:
         store.save_subscriber(Subscriber("due@example.org", profile, dt.time(0, 0), "UTC"))
         # Already had the digest of their latest delivery time: nothing due until the next one.
         later = store.save_subscriber(Subscriber("later@example.org", profile, dt.time(23, 59)))
@@ -94,5 +93,5 @@ def test_scheduler_delivers_what_is_due_and_stops_cleanly_on_sigterm(
     assert events[0] == "scheduler_started"
     assert {"source", "fetch_finished", "digest_composed", "delivered"} <= set(events), events
     assert events[-1] == "scheduler_stopped", events
-    with closing(SqliteStore.open_readonly(inst.database)) as store:
+    with opened_store(inst.database, readonly=True) as store:
         assert [run.kind for run in store.recent_runs()] == ["tick", "fetch"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
-from contextlib import closing
 
 import pytest
 from support.children import serve_small
 from support.installation import ALICE_WORDS, Installation
+from support.stores import opened_store
 
 from digest.cli import main
 from digest.collect.fetch import Fetcher
@@ -19,36 +19,36 @@ from digest.jobs.run import deliver_due, fetch_once
 from digest.jobs.schedule import latest_delivery_day
 from digest.jobs.wiring import fetcher_reader, sender_factory
 from digest.models import Subscriber
-from digest.store.sqlite import SqliteStore
+from digest.store import Store
 
 FETCHED = dt.datetime(2024, 11, 28, 5, 0, tzinfo=dt.UTC)
 OPERATOR = "ops@example.org"
 
 
 @pytest.fixture
-def store(ops_installation: Installation) -> Iterator[SqliteStore]:
-    with closing(SqliteStore.open(ops_installation.database)) as opened:
+def store(ops_installation: Installation) -> Iterator[Store]:
+    with opened_store(ops_installation.database) as opened:
         yield opened
 
 
-def add(store: SqliteStore, email: str, at: dt.time, zone: str) -> Subscriber:
+def add(store: Store, email: str, at: dt.time, zone: str) -> Subscriber:
     profile = profile_from_options(list(ALICE_WORDS))
     return store.save_subscriber(Subscriber(email, profile, deliver_at=at, timezone=zone))
 
 
-def fetch(inst: Installation, store: SqliteStore, now: dt.datetime = FETCHED) -> None:
+def fetch(inst: Installation, store: Store, now: dt.datetime = FETCHED) -> None:
     serve_small(inst, now.date())
     with Fetcher(inst.settings.fetch) as fetcher:
         report = fetch_once(context(inst, store, now), fetcher_reader(fetcher))
     assert report.ok, report
 
 
-def context(inst: Installation, store: SqliteStore, now: dt.datetime) -> RunContext:
+def context(inst: Installation, store: Store, now: dt.datetime) -> RunContext:
     settings = inst.settings
     return RunContext(settings, store, sender_factory(settings), clock=lambda: now)
 
 
-def tick(inst: Installation, store: SqliteStore, now: dt.datetime) -> list[str]:
+def tick(inst: Installation, store: Store, now: dt.datetime) -> list[str]:
     before = len(inst.smtp.handler.received)
     deliver_due(context(inst, store, now))
     return sorted(r for m in inst.smtp.handler.received[before:] for r in m.rcpt_tos)
@@ -59,7 +59,7 @@ def at_utc(hour: int, minute: int = 0, day: int = 28) -> dt.datetime:
 
 
 def test_ticks_deliver_at_each_subscribers_local_time(
-    ops_installation: Installation, store: SqliteStore
+    ops_installation: Installation, store: Store
 ) -> None:
     inst = ops_installation
     seven = dt.time(7, 0)
@@ -104,7 +104,7 @@ def write_operator(inst: Installation) -> None:
 
 
 def test_a_run_with_problems_mails_the_operator_once_and_records_it(
-    ops_installation: Installation, store: SqliteStore
+    ops_installation: Installation, store: Store
 ) -> None:
     inst = ops_installation
     write_operator(inst)
@@ -128,7 +128,7 @@ def test_a_run_with_problems_mails_the_operator_once_and_records_it(
 
 
 def test_an_alert_that_cannot_be_sent_never_fails_the_run(
-    ops_installation: Installation, store: SqliteStore
+    ops_installation: Installation, store: Store
 ) -> None:
     inst = ops_installation
     write_operator(inst)
@@ -143,7 +143,7 @@ def test_an_alert_that_cannot_be_sent_never_fails_the_run(
 
 
 def test_status_shows_runs_sources_claims_and_next_deliveries(
-    ops_installation: Installation, store: SqliteStore, capsys: pytest.CaptureFixture[str]
+    ops_installation: Installation, store: Store, capsys: pytest.CaptureFixture[str]
 ) -> None:
     inst = ops_installation
     now = dt.datetime.now(dt.UTC)
@@ -176,7 +176,7 @@ def test_status_shows_runs_sources_claims_and_next_deliveries(
 
 
 def test_log_json_flag_writes_one_json_object_per_line(
-    ops_installation: Installation, store: SqliteStore, capsys: pytest.CaptureFixture[str]
+    ops_installation: Installation, store: Store, capsys: pytest.CaptureFixture[str]
 ) -> None:
     inst = ops_installation
     add(store, "reader@example.org", dt.time(0, 0), "UTC")
@@ -196,7 +196,7 @@ def test_log_json_flag_writes_one_json_object_per_line(
 
 
 def test_tick_with_fetch_is_the_cron_form_of_the_scheduler(
-    ops_installation: Installation, store: SqliteStore, capsys: pytest.CaptureFixture[str]
+    ops_installation: Installation, store: Store, capsys: pytest.CaptureFixture[str]
 ) -> None:
     inst = ops_installation
     add(store, "reader@example.org", dt.time(0, 0), "UTC")

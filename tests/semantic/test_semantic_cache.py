@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.stores import opened_store
 
 from digest.models import Paper, Profile, Term, Topic
 from digest.rank.semantic import (
@@ -30,7 +31,7 @@ from digest.rank.semantic import (
     vector_from_blob,
     vector_to_blob,
 )
-from digest.store.sqlite import SqliteStore
+from digest.store import Store
 
 pytestmark = pytest.mark.usefixtures("semantic_extra")
 MODEL_KEY_FOR_TESTS = "word-hash/1"  # WordHashEmbedder.name: the cache's model key
@@ -152,14 +153,7 @@ def test_no_papers_make_an_empty_index() -> None:
 # --- the cache in a real store file ---------------------------------------------------------
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Any:
-    opened = SqliteStore.open(tmp_path / "digest.sqlite3")
-    yield opened
-    opened.close()
-
-
-def test_store_cache_keeps_vectors_per_model(store: SqliteStore) -> None:
+def test_store_cache_keeps_vectors_per_model(store: Store) -> None:
     import numpy as np
 
     cache = StoreEmbeddingCache(store)
@@ -174,7 +168,7 @@ def test_store_cache_keeps_vectors_per_model(store: SqliteStore) -> None:
     assert np.array_equal(cache.get(["2403.00001"], "m/1")["2403.00001"], two)
 
 
-def test_store_cache_reads_many_ids_in_chunks(store: SqliteStore) -> None:
+def test_store_cache_reads_many_ids_in_chunks(store: Store) -> None:
     import numpy as np
 
     cache = StoreEmbeddingCache(store)
@@ -185,39 +179,28 @@ def test_store_cache_reads_many_ids_in_chunks(store: SqliteStore) -> None:
     assert found["id1199"][0] == 1199.0
 
 
-def test_store_cache_with_semantic_index_survives_a_reopen(tmp_path: Path) -> None:
+def test_store_cache_with_semantic_index_survives_a_reopen(store_path: Path) -> None:
     embedder = WordHashEmbedder()
-    path = tmp_path / "digest.sqlite3"
-    first = SqliteStore.open(path)
-    SemanticIndex.build(PAPERS, embedder, StoreEmbeddingCache(first))
-    first.close()
-    reopened = SqliteStore.open(path)
-    try:
+    with opened_store(store_path) as first:
+        SemanticIndex.build(PAPERS, embedder, StoreEmbeddingCache(first))
+    with opened_store(store_path) as reopened:
         index = SemanticIndex.build(PAPERS, embedder, StoreEmbeddingCache(reopened))
         assert index.computed == 0
-    finally:
-        reopened.close()
 
 
-def test_a_readonly_store_cache_reads_but_never_writes(tmp_path: Path) -> None:
+def test_a_readonly_store_cache_reads_but_never_writes(store: Store, store_path: Path) -> None:
     embedder = WordHashEmbedder()
-    path = tmp_path / "digest.sqlite3"
-    writable = SqliteStore.open(path)
-    SemanticIndex.build(PAPERS[:1], embedder, StoreEmbeddingCache(writable))
-    readonly = SqliteStore.open_readonly(path)
-    try:
+    SemanticIndex.build(PAPERS[:1], embedder, StoreEmbeddingCache(store))
+    with opened_store(store_path, readonly=True) as readonly:
         cache = StoreEmbeddingCache(readonly, readonly=True)
         index = SemanticIndex.build(PAPERS, embedder, cache)
         assert index.computed == 2  # embedded for this preview, not stored
         assert index.scores_for(PROFILE) is not None
-    finally:
-        readonly.close()
-    stored = writable.embeddings([p.id for p in PAPERS], MODEL_KEY_FOR_TESTS)
-    writable.close()
+    stored = store.embeddings([p.id for p in PAPERS], MODEL_KEY_FOR_TESTS)
     assert set(stored) == {PAPERS[0].id}
 
 
-def test_prune_drops_vectors_of_papers_gone_stale_and_keeps_profiles(store: SqliteStore) -> None:
+def test_prune_drops_vectors_of_papers_gone_stale_and_keeps_profiles(store: Store) -> None:
     store.save_papers(PAPERS[:1], dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
     store.save_papers(PAPERS[1:2], dt.datetime(2026, 3, 1, tzinfo=dt.UTC))
     embedder = WordHashEmbedder()

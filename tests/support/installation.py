@@ -12,6 +12,7 @@ from pathlib import Path
 
 from support.http_server import Reply, ScriptedServer
 from support.smtp_server import Received, SmtpSink
+from support.stores import opened_store
 
 from digest.collect.fetch import Fetcher
 from digest.config.load import load_settings
@@ -21,7 +22,6 @@ from digest.jobs.context import RunContext
 from digest.jobs.run import run_once
 from digest.jobs.wiring import fetcher_reader, sender_factory
 from digest.models import RunReport, Subscriber
-from digest.store.sqlite import SqliteStore
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 HF_PATH = "/api/daily_papers?date={date}"
@@ -66,21 +66,14 @@ class Installation:
         self.http.script(ARXIV_PATH, Reply(200, (DATA / arxiv_file).read_bytes(), _xml()))
 
     def subscribe(self, email: str, words: tuple[str, ...]) -> Subscriber:
-        store = SqliteStore.open(self.database)
-        try:
+        with opened_store(self.database) as store:
             return store.save_subscriber(Subscriber(email, profile_from_options(list(words))))
-        finally:
-            store.close()
 
     def run(self, now: dt.datetime) -> RunReport:
         settings = self.settings
-        store = SqliteStore.open(settings.database)
-        try:
-            with Fetcher(settings.fetch) as fetcher:
-                context = RunContext(settings, store, sender_factory(settings), clock=lambda: now)
-                return run_once(context, fetcher_reader(fetcher))
-        finally:
-            store.close()
+        with opened_store(settings.database) as store, Fetcher(settings.fetch) as fetcher:
+            context = RunContext(settings, store, sender_factory(settings), clock=lambda: now)
+            return run_once(context, fetcher_reader(fetcher))
 
 
 def _json() -> list[tuple[str, str]]:

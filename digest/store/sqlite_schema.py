@@ -1,0 +1,172 @@
+"""The SQLite schema: its numbered migrations, and bringing a file up to date when it opens.
+
+Only the SQLite backend reads this; another backend keeps its own DDL (its types differ), but
+the tables mean the same (see digest.store.sqlite for what the outbox and ledger guarantee).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from digest.errors import StoreError
+from digest.store.sqlite_connection import Connection
+
+# Each entry moves the schema one version up; never edit a released entry, add a new one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE papers (
+        id TEXT PRIMARY KEY,
+        data TEXT NOT NULL,
+        version INTEGER,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL
+    );
+    CREATE INDEX papers_first_seen ON papers(first_seen);
+    CREATE INDEX papers_last_seen ON papers(last_seen);
+
+    CREATE TABLE subscribers (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE,
+        profile TEXT NOT NULL,
+        deliver_at TEXT NOT NULL,
+        timezone TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers(id),
+        recipient TEXT NOT NULL,
+        day TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        message BLOB NOT NULL,
+        paper_ids TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (subscriber_id, day)
+    );
+    CREATE INDEX outbox_state ON outbox(state);
+
+    CREATE TABLE ledger (
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers(id),
+        paper_id TEXT NOT NULL,
+        version INTEGER NOT NULL DEFAULT 0,
+        outbox_id INTEGER NOT NULL REFERENCES outbox(id),
+        sent_at TEXT,
+        PRIMARY KEY (subscriber_id, paper_id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE sources (
+        name TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        etag TEXT,
+        last_modified TEXT,
+        last_state TEXT,
+        last_detail TEXT NOT NULL DEFAULT '',
+        last_ok_day TEXT,
+        updated_at TEXT NOT NULL
+    );
+
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        started TEXT NOT NULL,
+        finished TEXT NOT NULL,
+        day TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        report TEXT NOT NULL
+    );
+
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
+    # 2: several workers on one database. A worker claims a pending message for a lease
+    # before sending it, so two processes never send the same one; a crashed worker's claim
+    # expires and the message is taken up again. `leases` keeps two processes from running
+    # the same job (a fetch) at once. Runs say what kind of job they were and how the
+    # operator alert went.
+    """
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+    ALTER TABLE outbox ADD COLUMN claimed_until TEXT;
+    ALTER TABLE outbox ADD COLUMN sent_at TEXT;
+    CREATE INDEX outbox_day ON outbox(day);
+
+    CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        until TEXT NOT NULL
+    );
+
+    ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'run';
+    ALTER TABLE runs ADD COLUMN alert TEXT NOT NULL DEFAULT '';
+    """,
+    # 3: sentence embeddings for semantic matching, computed once per paper (and per profile
+    # version, keyed "profile:<hash>") and shared by every subscriber. Vectors are opaque
+    # bytes here; digest.semantic owns their format.
+    """
+    CREATE TABLE embeddings (
+        paper_id TEXT NOT NULL,
+        model TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (paper_id, model)
+    ) WITHOUT ROWID;
+    """,
+    # 4: marking a message sent stamps its papers' ledger rows by outbox id; without an index
+    # that scanned the whole ledger once per message (quadratic in a day's digests).
+    """
+    CREATE INDEX ledger_outbox ON ledger(outbox_id);
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(db: Connection) -> None:
+    """Apply the migrations this file lacks; refuse a file newer than this code."""
+    # The usual open finds the schema current and takes no write lock: opening a store does
+    # not queue behind another process's write.
+    if _checked_version(db, _version(db)) == SCHEMA_VERSION:
+        return
+    with db.transaction() as tx:
+        # Read again under the write lock: another process may have upgraded meanwhile.
+        version = _checked_version(db, _version(db))
+        for number in range(version, SCHEMA_VERSION):
+            _apply(tx, MIGRATIONS[number])
+            tx.execute(f"PRAGMA user_version = {number + 1}")
+
+
+def check_current(db: Connection) -> None:
+    """A read-only open cannot upgrade: say which command will."""
+    version = _version(db)
+    if version != SCHEMA_VERSION:
+        raise StoreError(
+            f"{db.name}: database schema is version {version}, this digest needs "
+            f"{SCHEMA_VERSION}; run any write command (e.g. `digest subscribers`) to upgrade"
+        )
+
+
+def _version(db: Connection) -> int:
+    row = db.one("PRAGMA user_version")
+    return int(row[0]) if row else 0
+
+
+def _checked_version(db: Connection, version: int) -> int:
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{db.name}: database schema version {version} is newer than this "
+            f"digest understands ({SCHEMA_VERSION}); upgrade digest"
+        )
+    return version
+
+
+def _apply(tx: sqlite3.Connection, script: str) -> None:
+    # Statement by statement: executescript() would COMMIT the open transaction first.
+    for statement in script.split(";"):
+        if statement.strip():
+            tx.execute(statement)
