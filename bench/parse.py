@@ -84,11 +84,11 @@ CASES: dict[str, Case] = {
         lambda r: files(sorted((r / "hf_daily_papers").glob("*.json"))),
     ),
     "arxiv_list": Case(
-        "arxiv_list (lxml.html, 1 file)",
+        "arxiv_list (bs4 + lxml, 1 file)",
         "arxiv_list",
         lambda r: files(sorted((r / "arxiv_list").glob("*.html"))),
     ),
-    "hf_page": Case("hf_page (lxml.html, built page)", "hf_page", hf_page),
+    "hf_page": Case("hf_page (bs4 + lxml, built page)", "hf_page", hf_page),
     "feed": Case("feed (feedparser) on the RSS file", "feed", lambda r: files([r / RSS_FILE]), 3),
 }
 
