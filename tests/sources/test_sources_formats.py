@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import re
 from collections import Counter
 from collections.abc import Callable
 
@@ -194,6 +196,44 @@ def test_hf_page_carries_the_same_papers_as_the_api(fixture_bytes: Read) -> None
     assert from_page == from_api[:3]
 
 
+HF_PAGE = "hf_papers_page_2026-05-08_CONSTRUCTED.html"
+HF_PAGE_URL = "https://huggingface.co/papers?date=2026-05-08"
+
+
+def without_data_props(page: bytes) -> bytes:
+    return re.sub(rb' data-props="[^"]*"', b"", page)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        without_data_props,
+        lambda page: page.replace(b'data-target="DailyPapers"', b'data-target="PaperList"'),
+    ],
+    ids=["no-data-props", "other-data-target"],
+)
+def test_hf_page_without_its_data_block_names_the_url(
+    fixture_bytes: Read, edit: Callable[[bytes], bytes]
+) -> None:
+    with pytest.raises(ParseError, match='no data-target="DailyPapers" element') as caught:
+        hf_page.parse(edit(fixture_bytes(HF_PAGE)), HF_PAGE_URL)
+    assert caught.value.url == HF_PAGE_URL
+
+
+def test_hf_page_data_cut_short_is_not_json(fixture_bytes: Read) -> None:
+    page = fixture_bytes(HF_PAGE)
+    start = page.index(b'data-props="') + len(b'data-props="')
+    cut = page[: start + 2000] + page[page.index(b'"', start) :]  # the attribute truncated
+    with pytest.raises(ParseError, match="data-props attribute is not valid JSON"):
+        hf_page.parse(cut, HF_PAGE_URL)
+
+
+def test_hf_page_data_without_the_papers_list(fixture_bytes: Read) -> None:
+    page = fixture_bytes(HF_PAGE).replace(b"{&quot;dailyPapers&quot;:", b"{&quot;papers&quot;:")
+    with pytest.raises(ParseError, match="no 'dailyPapers' list"):
+        hf_page.parse(page, HF_PAGE_URL)
+
+
 def test_hf_error_object_is_reported() -> None:
     with pytest.raises(FeedErrorReported, match="Invalid date"):
         hf.parse(b'{"error": "Invalid date"}', "https://huggingface.co/api/daily_papers")
@@ -244,6 +284,52 @@ def test_list_new_page_sections(fixture_bytes: Read) -> None:
     )
     assert papers[1].journal_ref == "Proc. LREC 2026, 1-10"
     assert all(p.published == dt.date(2026, 7, 28) for p in papers)
+
+
+RECENT = "arxiv_list_cs.CL_recent_2026-07-28_trimmed.html"
+RECENT_URL = "https://arxiv.org/list/cs.CL/recent"
+
+
+def test_list_page_without_dlpage_names_the_url(fixture_bytes: Read) -> None:
+    page = fixture_bytes(RECENT).replace(b"<div id='dlpage'>", b"<div>")
+    with pytest.raises(ParseError, match="no 'dlpage' section") as caught:
+        arxiv_list.parse(page, RECENT_URL)
+    assert caught.value.url == RECENT_URL
+
+
+def test_list_recent_entries_have_no_abstract_and_lose_their_descriptors(
+    fixture_bytes: Read,
+) -> None:
+    papers = arxiv_list.parse(fixture_bytes(RECENT), RECENT_URL)
+    assert all(p.abstract == "" for p in papers)  # /recent shows no abstracts
+    labels = ("Title:", "Comments:", "Journal-ref:", "Subjects:")
+    fields = [f for p in papers for f in (p.title, p.comments, p.journal_ref) if f]
+    assert len(fields) == 17 + 9  # every title, nine comments, no journal reference
+    assert not [f for f in fields if f.startswith(labels) or "\n" in f or "  " in f]
+
+
+def test_list_new_entry_without_abstract_keeps_its_other_fields(fixture_bytes: Read) -> None:
+    page = fixture_bytes("arxiv_list_cs.CL_new_CONSTRUCTED.html")
+    page = page.replace(b"<p class='mathjax'>A toolkit.</p>", b"")
+    papers = arxiv_list.parse(page, "https://arxiv.org/list/cs.CL/new")
+    assert len(papers) == 5
+    assert papers[1].id == "2607.22456" and papers[1].abstract == ""
+    assert papers[1].journal_ref == "Proc. LREC 2026, 1-10"
+    assert papers[2].abstract == "A survey."  # the next entry keeps its own
+
+
+def test_list_bad_entry_is_skipped_and_logged(
+    fixture_bytes: Read, caplog: pytest.LogCaptureFixture
+) -> None:
+    page = fixture_bytes(RECENT).replace(
+        b'<a href ="/abs/2607.22456" title="Abstract" id="2607.22456">', b"<a>"
+    )
+    with caplog.at_level(logging.WARNING, logger="digest.sources"):
+        papers = arxiv_list.parse(page, RECENT_URL)
+    assert len(papers) == 16 and "2607.22456" not in {p.id for p in papers}
+    assert papers[0].id == "2607.22529" and papers[1].id == "2607.22376"
+    [record] = caplog.records
+    assert RECENT_URL in record.getMessage() and "2607.22456" in record.getMessage()
 
 
 def test_list_no_updates_is_empty(fixture_bytes: Read) -> None:

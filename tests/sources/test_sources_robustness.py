@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,25 @@ def test_mutated_real_documents(kind: str, data: st.DataObject) -> None:
 @given(other=st.sampled_from(sorted(SAMPLES)))
 def test_other_formats(kind: str, other: str) -> None:
     parse_or_parse_error(kind, SAMPLE_BYTES[other])
+
+
+# What an HTML parser may be handed instead of a page: the other formats' real samples, and
+# the URL-like or file-name-like text BeautifulSoup would warn about.
+NOT_PAGES = {
+    **{kind: data for kind, data in SAMPLE_BYTES.items() if kind not in ("arxiv_list", "hf_page")},
+    "url": b"https://arxiv.org/list/cs.CL/new",
+    "file name": b"arxiv_list_cs.CL_new.html",
+}
+
+
+@pytest.mark.parametrize("kind", ["arxiv_list", "hf_page"])
+@pytest.mark.parametrize("other", sorted(NOT_PAGES))
+def test_html_parsers_refuse_what_is_no_page_without_warnings(kind: str, other: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ParseError) as caught:
+            PARSERS[kind](NOT_PAGES[other], "https://example.org/not-a-page")
+    assert caught.value.url == "https://example.org/not-a-page"
 
 
 @settings(max_examples=300, deadline=None)

@@ -12,8 +12,9 @@ from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from typing import Any
 
+from bs4 import BeautifulSoup, ParserRejectedMarkup, Tag
+from bs4.filter import SoupStrainer
 from lxml import etree
-from lxml import html as lxml_html
 
 from digest.errors import ParseError
 
@@ -30,8 +31,6 @@ _XML_PARSER = etree.XMLParser(
     huge_tree=False,
     remove_blank_text=True,  # indentation between elements: ~30% less parsing work
 )
-
-_HTML_PARSER = lxml_html.HTMLParser(encoding="utf-8", no_network=True, remove_comments=True)
 
 
 def snippet(data: bytes, limit: int = 60) -> str:
@@ -70,19 +69,31 @@ def load_xml(data: bytes, url: str, expected: str) -> etree._Element:
     return root
 
 
-def load_html(data: bytes, url: str, expected: str) -> lxml_html.HtmlElement:
-    """Parse an HTML page (lxml's forgiving parser); only empty or binary junk fails."""
-    if not data.strip():
+def load_html(
+    data: bytes, url: str, expected: str, only: SoupStrainer | None = None
+) -> BeautifulSoup:
+    """Parse an HTML page with BeautifulSoup on lxml's forgiving parser, keeping only what
+    `only` matches (and everything inside it) when given. Empty input, input with no tag at
+    all and XML documents are ParseErrors: none of them is a page.
+    """
+    # The sites we read serve UTF-8 and rarely say so in the page: decode it ourselves rather
+    # than let the encoding be guessed. Invalid bytes become U+FFFD instead of stopping it.
+    text = data.decode("utf-8", errors="replace")
+    if not text.strip() or "<" not in text or _looks_like_xml(text):
+        # (BeautifulSoup would also warn on these: "looks like a filename", "XML as HTML".)
         raise ParseError(describe_unexpected(data, expected), url=url)
-    # The sites we read serve UTF-8 and rarely say so in the page; without a hint libxml2
-    # would guess Latin-1. Invalid bytes become U+FFFD instead of stopping the parser.
-    clean = data.decode("utf-8", errors="replace").encode("utf-8")
     try:
-        return lxml_html.document_fromstring(clean, parser=_HTML_PARSER)
-    except (etree.ParserError, etree.XMLSyntaxError, ValueError) as err:
+        return BeautifulSoup(text, "lxml", parse_only=only)
+    except (ParserRejectedMarkup, ValueError) as err:
         raise ParseError(
             f"expected {expected} but could not read it as HTML ({err})", url=url
         ) from err
+
+
+def _looks_like_xml(text: str) -> bool:
+    """An XML document that is not XHTML: an RSS or Atom feed, say."""
+    head = text[:500].lstrip()
+    return head.startswith("<?xml") and "<html" not in head.lower()
 
 
 def load_json(data: bytes, url: str, expected: str) -> Any:
@@ -92,11 +103,33 @@ def load_json(data: bytes, url: str, expected: str) -> Any:
         raise ParseError(describe_unexpected(data, expected), url=url) from err
 
 
-def text_of(element: etree._Element | None) -> str:
-    """All text inside an element (children included), or "" for a missing element."""
+def text_of(element: Tag | None) -> str:
+    """All text inside an element (children included), or "" for a missing element.
+
+    Comments and the code of <script> and <style> are not text.
+    """
     if element is None:
         return ""
-    return "".join(str(piece) for piece in element.itertext())
+    return element.get_text()
+
+
+def attribute(element: Tag, name: str) -> str:
+    """An attribute's value, "" when absent; a multi-valued one (class) joined by spaces."""
+    value = element.get(name)
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else " ".join(value)
+
+
+def classes(element: Tag) -> list[str]:
+    value = element.get("class")
+    if value is None:
+        return []
+    return value.split() if isinstance(value, str) else list(value)
+
+
+def has_class(element: Tag, css_class: str) -> bool:
+    return css_class in classes(element)
 
 
 # --- authors ------------------------------------------------------------------------------
