@@ -1,15 +1,16 @@
-"""All HTTP lives here: polite, bounded, conditional GETs that return bytes or raise FetchError.
+"""The Fetcher, where all HTTP lives: polite, bounded, conditional GETs that return bytes or
+raise FetchError.
 
 Politeness is per host: one request at a time, a minimum interval between requests, and any
 wait the server asked for (Retry-After, or our own backoff after a failure) is honoured by every
-thread that talks to that host. Bodies are decoded by us, not by httpx, so that `max_bytes`
-bounds the decoded size while decompressing: a small gzip body cannot inflate past the limit.
-Nothing here parses listings.
+thread that talks to that host. Bodies are decoded by us (digest.collect.decoding), not by
+httpx, so that `max_bytes` bounds the decoded size while decompressing: a small gzip body
+cannot inflate past the limit. Headers are read in digest.collect.http_headers. Nothing here
+parses listings.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 import re
 import threading
@@ -18,14 +19,17 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 
 import httpx
 
+from digest.collect.decoding import IncompleteStream, decoder_for
+from digest.collect.http_headers import content_length, merge_validators, parse_retry_after
 from digest.config.settings import FetchSettings
 from digest.errors import FetchError
 from digest.models import Validators
+
+__all__ = ["FetchResult", "FetchStatusError", "Fetcher", "body_snippet", "parse_retry_after"]
 
 MAX_REDIRECTS = 5
 ERROR_BODY_LIMIT = 65_536  # bytes of an error response kept for the caller (error documents)
@@ -283,7 +287,7 @@ class Fetcher:
                 url=str(hop),
                 status=304,
                 body=b"",
-                validators=_merge_validators(validators, response.headers),
+                validators=merge_validators(validators, response.headers),
                 content_type=content_type,
             )
         if 200 <= status < 300:
@@ -292,7 +296,7 @@ class Fetcher:
                 url=str(hop),
                 status=status,
                 body=body,
-                validators=_merge_validators(Validators(), response.headers),
+                validators=merge_validators(Validators(), response.headers),
                 content_type=content_type,
             )
         error_body = self._read_error_body(url, response, where)
@@ -331,11 +335,11 @@ class Fetcher:
 
         With `truncate`, return the first `limit` bytes instead of failing.
         """
-        decoder = _decoder_for(response.headers.get("content-encoding"))
+        decoder = decoder_for(response.headers.get("content-encoding"))
         if decoder is None:
             encoding = response.headers.get("content-encoding")
             raise FetchError(f"unsupported Content-Encoding {encoding!r}{where}", url=url)
-        declared = _content_length(response)
+        declared = content_length(response)
         too_large = f"response larger than {_size(limit)}{where}"
         if decoder.identity and declared is not None and declared > limit and not truncate:
             raise FetchError(f"{too_large} (Content-Length {declared})", url=url)
@@ -359,7 +363,7 @@ class Fetcher:
             ) from None
         except zlib.error as exc:
             raise FetchError(f"could not decompress the body{where}: {exc}", url=url) from None
-        except _IncompleteStream:
+        except IncompleteStream:
             raise FetchError(
                 f"compressed body ends early after {response.num_bytes_downloaded} bytes{where}",
                 url=url,
@@ -369,122 +373,6 @@ class Fetcher:
         if size > limit and not truncate:
             raise FetchError(too_large, url=url)
         return b"".join(parts)[:limit] if truncate else b"".join(parts)
-
-
-class _IncompleteStream(Exception):
-    """A compressed body ended before its end-of-stream marker."""
-
-
-class _Decoder:
-    """Decodes a Content-Encoding chunk by chunk without ever inflating past a byte budget."""
-
-    def __init__(self, coding: str) -> None:
-        self.identity = coding == "identity"
-        self._coding = coding
-        self._inflater: zlib._Decompress | None = None
-
-    def feed(self, data: bytes, *, room: int) -> bytes:
-        """Decode `data`; output stops just past `room` bytes so the caller can see it overflow."""
-        if self.identity:
-            return data
-        out: list[bytes] = []
-        produced = 0
-        while data:
-            inflater = self._inflater or self._start(data)
-            # max_length bounds the inflated size: one past the budget is enough to tell overflow.
-            piece = inflater.decompress(data, max(room - produced, 0) + 1)
-            out.append(piece)
-            produced += len(piece)
-            if produced > room:
-                break
-            if inflater.eof:
-                data = inflater.unused_data
-                self._inflater = None
-                if not data.startswith(b"\x1f\x8b"):
-                    break  # junk after the last gzip member: ignore it, as browsers do
-            else:
-                data = inflater.unconsumed_tail
-        return b"".join(out)
-
-    def finish(self) -> bytes:
-        if self.identity or self._inflater is None:
-            return b""
-        if not self._inflater.eof:
-            raise _IncompleteStream
-        return self._inflater.flush()
-
-    def _start(self, data: bytes) -> zlib._Decompress:
-        if self._coding == "deflate":
-            # "deflate" is meant to be zlib-wrapped, but some servers send raw deflate data.
-            wbits = zlib.MAX_WBITS if _looks_like_zlib(data) else -zlib.MAX_WBITS
-        else:
-            wbits = zlib.MAX_WBITS | 16  # gzip wrapper
-        self._inflater = zlib.decompressobj(wbits)
-        return self._inflater
-
-
-def _decoder_for(content_encoding: str | None) -> _Decoder | None:
-    """A decoder for the response's Content-Encoding, or None if we can't decode it."""
-    codings = [c.strip().lower() for c in (content_encoding or "").split(",") if c.strip()]
-    codings = [c for c in codings if c != "identity"]
-    if not codings:
-        return _Decoder("identity")
-    if len(codings) == 1 and codings[0] in ("gzip", "x-gzip", "deflate"):
-        return _Decoder("deflate" if codings[0] == "deflate" else "gzip")
-    return None
-
-
-def _looks_like_zlib(data: bytes) -> bool:
-    return len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
-
-
-def _content_length(response: httpx.Response) -> int | None:
-    value = response.headers.get("content-length")
-    if value is None or not value.strip().isdigit():
-        return None
-    return int(value)
-
-
-def _merge_validators(previous: Validators, headers: httpx.Headers) -> Validators:
-    """Validators from the response, keeping the previous ones the response does not repeat."""
-    return Validators(
-        etag=headers.get("etag") or previous.etag,
-        last_modified=headers.get("last-modified") or previous.last_modified,
-    )
-
-
-def parse_retry_after(
-    value: str | None,
-    server_date: str | None = None,
-    *,
-    now: Callable[[], float] = time.time,
-) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), None if absent.
-
-    An HTTP-date is measured against the response's own Date header when it has one, so a
-    skewed local clock does not matter; otherwise against `now()` (Unix time).
-    """
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
-    target = _parse_http_date(text)
-    if target is None:
-        return None
-    reference = _parse_http_date(server_date) if server_date else None
-    base = reference.timestamp() if reference is not None else now()
-    return max(0.0, target.timestamp() - base)
-
-
-def _parse_http_date(text: str) -> dt.datetime | None:
-    try:
-        parsed = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed
 
 
 def body_snippet(body: bytes, limit: int = SNIPPET_CHARS) -> str:

@@ -21,14 +21,8 @@ from email_helpers import (
 from hypothesis import given
 from hypothesis import strategies as st
 
-from digest.compose.render import (
-    DEFAULT_TEMPLATE_DIR,
-    cut_segments,
-    format_authors,
-    highlight_segments,
-    render_digest,
-    safe_url,
-)
+from digest.compose.render import DEFAULT_TEMPLATE_DIR, render_digest
+from digest.compose.text import cut_segments, format_authors, highlight_segments, safe_url
 from digest.config.settings import DEFAULT_SUBJECT, RenderSettings
 from digest.config.subject import render_subject
 from digest.errors import ConfigError

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from support.http_server import TEST_USER_AGENT
 
-from digest.collect.fetch import FetchResult, body_snippet, parse_retry_after
+from digest.collect.fetch import FetchResult, body_snippet
+from digest.collect.http_headers import parse_retry_after
 from digest.config.settings import FetchSettings
 from digest.models import Validators
 

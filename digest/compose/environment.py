@@ -1,0 +1,48 @@
+"""The Jinja environment the digest templates render in: where the templates are, the
+filters and globals they use, the stylesheet inlined once, and the paper cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+
+from digest.compose.paper_cache import PaperCache, paper_block
+from digest.compose.styles import InlineStyleLoader, StyleSheet
+from digest.compose.text import highlight_html, text_heading, wrap_paragraphs, wrap_text
+
+DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates"
+HTML_TEMPLATE = "digest.html.j2"
+TEXT_TEMPLATE = "digest.txt.j2"
+PAPER_HTML_TEMPLATE = "partials/paper.html.j2"
+PAPER_TEXT_TEMPLATE = "partials/paper.txt.j2"
+STYLESHEET = "digest.css"
+
+
+def make_environment(template_dir: Path | None = None) -> jinja2.Environment:
+    """The Jinja environment for the digest templates: HTML autoescaped, undefined is an error."""
+    files = jinja2.FileSystemLoader(str(template_dir or DEFAULT_TEMPLATE_DIR))
+    env = jinja2.Environment(
+        loader=files,
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2", "html"), default=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )
+    env.filters["wrap"] = wrap_text
+    env.filters["wrap_paragraphs"] = wrap_paragraphs
+    env.filters["heading"] = text_heading
+    env.filters["highlight"] = highlight_html
+    # The light-mode stylesheet is inlined per element path once, when templates load, not
+    # per message (see digest/compose/styles.py).
+    sheet = StyleSheet(files.get_source(env, STYLESHEET)[0])
+    env.loader = InlineStyleLoader(files, sheet)
+    env.globals["css"] = sheet
+    env.filters["inline_css"] = sheet.fragment
+    cache = PaperCache()
+    env.extend(paper_cache=cache)
+    env.globals["paper_html"] = paper_block(env, PAPER_HTML_TEMPLATE, html=True)
+    env.globals["paper_text"] = paper_block(env, PAPER_TEXT_TEMPLATE, html=False)
+    return env

@@ -1,0 +1,115 @@
+"""Explain the papers a profile ranked: the keywords each matched and where (the Match
+spans a digest highlights), its best topic, and the note on its other reasons (followed
+author, category, upvotes, updated version)."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Mapping, Set
+from dataclasses import dataclass
+
+import numpy as np
+
+from digest.models import Field, Match, Paper, Profile, Ranked
+from digest.rank.fields import field_text
+from digest.rank.hits import TermHits
+from digest.rank.index import PaperIndex
+from digest.rank.scoring import Pairs, ResolvedTerm
+
+_POINTS = operator.itemgetter(0)
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainContext:
+    """What explaining one paper needs, worked out once per profile."""
+
+    index: PaperIndex
+    profile: Profile
+    terms: list[ResolvedTerm]
+    authored: Mapping[int, list[str]]
+    in_category: Mapping[int, tuple[bool, str]]
+    replaced: Set[str]  # ids of papers that are new versions of ones already sent
+
+
+_Found = tuple[float, str, str, TermHits]  # contribution, topic, keyword text, hits
+
+
+def explain_all(
+    context: ExplainContext, best: list[tuple[float, int]], pairs: Pairs
+) -> tuple[Ranked, ...]:
+    """Explain the papers returned. Which keywords each one matched is found among the
+    (paper, keyword) pairs of the scoring, for all of them at once; the loop below runs for
+    every paper of every digest, so it is kept lean."""
+    if not best:
+        return ()
+    slot_of = {doc: slot for slot, (_score, doc) in enumerate(best)}
+    found: list[list[_Found]] = [[] for _ in best]
+    if len(pairs.docs):
+        shown = np.zeros(len(context.index.papers), dtype=bool)
+        shown[list(slot_of)] = True
+        picked = np.flatnonzero(shown[pairs.docs])
+        terms = context.terms
+        for doc, term_no, points in zip(
+            pairs.docs[picked].tolist(),
+            pairs.term_no[picked].tolist(),
+            pairs.points[picked].tolist(),
+            strict=True,
+        ):
+            topic, text, hits, _weight = terms[term_no]
+            found[slot_of[doc]].append((points, topic, text, hits))
+    papers = context.index.papers
+    one_topic = len(context.profile.topics) == 1
+    noted = context.authored.keys() | context.in_category.keys()
+    always_noted = bool(context.profile.popularity_weight or context.replaced)
+    explained = []
+    for (score, doc), reasons in zip(best, found, strict=True):
+        if len(reasons) > 1:
+            reasons.sort(key=_POINTS, reverse=True)  # (stable: ties keep keyword order)
+        matches = [
+            match
+            for _points, topic, text, hits in reasons
+            for match in hits.matches_in(doc, text, topic)
+        ]
+        if one_topic or len(reasons) < 2:
+            best_topic = reasons[0][1] if reasons else ""
+        else:
+            best_topic = _best_topic(reasons)
+        paper = papers[doc]
+        note, is_update = "", False
+        if always_noted or doc in noted:
+            note, is_update = _other_reasons(context, doc, paper, matches)
+        explained.append(Ranked(paper, score, tuple(matches), best_topic, is_update, note))
+    return tuple(explained)
+
+
+def _best_topic(reasons: list[_Found]) -> str:
+    by_topic: dict[str, float] = {}
+    for points, topic, _text, _hits in reasons:
+        by_topic[topic] = by_topic.get(topic, 0.0) + points
+    return max(by_topic, key=by_topic.__getitem__)
+
+
+def _other_reasons(
+    context: ExplainContext, doc: int, paper: Paper, matches: list[Match]
+) -> tuple[str, bool]:
+    """Adds the author and category matches; returns the note (followed author, category,
+    upvotes, updated version) and whether the paper is an update of one already sent."""
+    notes: list[str] = []
+    if doc in context.authored:
+        authors_text = field_text(paper, Field.AUTHORS)
+        for spelled in dict.fromkeys(context.authored[doc]):
+            at = authors_text.find(spelled)
+            spans = ((at, at + len(spelled)),) if at >= 0 else ()
+            matches.append(Match(spelled, Field.AUTHORS, "", spans))
+            notes.append(f"followed author: {spelled}")
+    if doc in context.in_category:
+        primary, spelled = context.in_category[doc]
+        at = field_text(paper, Field.CATEGORIES).find(spelled)
+        matches.append(Match(spelled, Field.CATEGORIES, "", ((at, at + len(spelled)),)))
+        notes.append(f"category: {spelled}" + ("" if primary else " (cross-list)"))
+    if context.profile.popularity_weight and paper.hf and paper.hf.upvotes > 0:
+        notes.append(f"{paper.hf.upvotes} upvotes on Hugging Face")
+    is_update = paper.id in context.replaced
+    if is_update:
+        notes.append("updated version of a paper you were sent")
+    return "; ".join(notes), is_update
