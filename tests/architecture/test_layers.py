@@ -105,3 +105,13 @@ def test_the_check_sees_a_violation(tmp_path: Path) -> None:
     assert "digest.models" in names
     assert unit_of("digest.compose.render") == (2, "compose")
     assert unit_of("digest.jobs.pipeline")[0] > unit_of("digest.store.sqlite")[0]
+
+
+def test_every_module_is_small() -> None:
+    # A module over 500 lines holds more than one job; split it.
+    long = [
+        f"{path.relative_to(REPO)}: {count} lines"
+        for path in sources()
+        if (count := len(path.read_text(encoding="utf-8").splitlines())) > 500
+    ]
+    assert long == []
