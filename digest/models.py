@@ -148,6 +148,7 @@ class Subscriber:
     timezone: str = "UTC"
     id: int | None = None  # store row id, None before it is saved
     active: bool = True
+    created: dt.datetime | None = None  # when they subscribed (UTC); None before it is saved
 
 
 # --- Ranking ------------------------------------------------------------------------------
@@ -255,6 +256,7 @@ class DeliveryState(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+    CLOSED = "closed"  # no mail that day: nothing new matched (the day is done all the same)
 
 
 @dataclass(frozen=True, slots=True)

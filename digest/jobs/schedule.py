@@ -1,17 +1,18 @@
 """When each subscriber's digest is due, and when the next fetch happens: pure, clock injected.
 
 Each local date has one delivery moment: the subscriber's `deliver_at` on that date in their
-zone. A subscriber is due when the latest delivery moment at or before now has no digest yet;
-the digest is keyed by that moment's local date (the outbox is unique per subscriber and day).
+zone. A subscriber is due when the latest delivery moment at or before now has no digest (nor
+a day closed without one) yet; the digest is keyed by that moment's local date (the outbox is
+unique per subscriber and day).
 - DST: a time the clocks skip (02:30 on a spring-forward night) is delivered one gap later,
   as Python resolves it (03:30 local); a repeated time (01:30 on a fall-back night) is reached
   at its first occurrence, and the second finds that day's digest, so it is sent once.
-- A machine asleep over the time finds the subscriber due at its first tick after waking,
-  once; after several days asleep only the latest day is composed (papers are not lost: the
-  next digest covers everything since the previous one).
-- A moment just before midnight is not skipped when the next tick falls after midnight: the
-  latest moment is still yesterday's, and yesterday has no digest yet.
-- A new subscriber gets a first digest at the next tick, then one at each delivery time.
+- A machine asleep over the time sends that day's digest at its first tick after waking, as
+  long as it is still that local day (or within DELIVERY_GRACE of the moment, so a 23:58
+  reader is not skipped by a tick at 00:00). A day missed for longer is not made up for: the
+  next digest covers everything since the previous one, and no reader gets two in one day.
+- A new subscriber's first digest comes at their first delivery time after subscribing, not
+  at once with a digest dated the day before.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from zoneinfo import ZoneInfo
 from digest.models import Subscriber
 
 HasDigestForDay = Callable[[Subscriber, dt.date], bool]
+# How late a tick may find a delivery moment of an earlier local day and still deliver it:
+# longer than any tick interval plus a fetch in front of it, far shorter than a day.
+DELIVERY_GRACE = dt.timedelta(hours=1)
 
 
 def wall_moment(day: dt.date, at: dt.time, zone: ZoneInfo) -> dt.datetime:
@@ -63,6 +67,11 @@ def due_day(
 ) -> dt.date | None:
     """The day whose digest should be composed for `subscriber` now, or None."""
     day = latest_delivery_day(subscriber, now)
+    moment = delivery_moment(subscriber, day)
+    if subscriber.created is not None and moment < subscriber.created:
+        return None  # subscribed after that moment: their first digest is at the next one
+    if local_date(subscriber, now) != day and now - moment > DELIVERY_GRACE:
+        return None  # a day missed long ago, now another local day: wait for today's moment
     return None if has_digest_for_day(subscriber, day) else day
 
 

@@ -272,6 +272,25 @@ class SqliteStore:
             )
         return rows.outbox_item(inserted)
 
+    def close_day(
+        self, *, subscriber_id: int, recipient: str, day: dt.date, closed_at: dt.datetime
+    ) -> bool:
+        """Mark the day done without a message (nothing new matched): no mail, no ledger rows,
+        and the next digest's window starts here. False if the day already had a row."""
+        now = rows.stamp(closed_at)
+        with self._db.transaction() as tx:
+            inserted = tx.execute(
+                """
+                INSERT INTO outbox (subscriber_id, recipient, day, message_id, message,
+                                    paper_ids, state, created_at, updated_at)
+                VALUES (?, ?, ?, '', x'', '[]', 'closed', ?, ?)
+                ON CONFLICT (subscriber_id, day) DO NOTHING
+                RETURNING id
+                """,
+                (subscriber_id, recipient, day.isoformat(), now, now),
+            ).fetchone()
+        return inserted is not None
+
     def digest_days(self, days: Iterable[dt.date]) -> set[tuple[int, dt.date]]:
         """(subscriber id, day) of every digest composed for one of `days`, whatever its state."""
         found = self._db.rows_in(

@@ -49,18 +49,20 @@ def day(text: str) -> dt.date:
 
 # -- subscribers -------------------------------------------------------------------------
 
-SUBSCRIBER_COLUMNS = "id, email, profile, deliver_at, timezone, active"
+SUBSCRIBER_COLUMNS = "id, email, profile, deliver_at, timezone, active, created_at"
 
 
 def subscriber_values(subscriber: Subscriber, now: str) -> Row:
     """email, profile, deliver_at, timezone, created_at, updated_at"""
     profile = json.dumps(profile_to_dict(subscriber.profile), ensure_ascii=False)
     clock = subscriber.deliver_at.strftime("%H:%M")
-    return (subscriber.email, profile, clock, subscriber.timezone, now, now)
+    # A subscriber moved from elsewhere keeps when they subscribed; a new one is "now".
+    created = stamp(subscriber.created) if subscriber.created is not None else now
+    return (subscriber.email, profile, clock, subscriber.timezone, created, now)
 
 
 def subscriber(row: Row) -> Subscriber:
-    sid, email, profile, deliver_at, timezone, active = row
+    sid, email, profile, deliver_at, timezone, active, created = row
     hours, minutes = deliver_at.split(":")
     return Subscriber(
         id=sid,
@@ -69,6 +71,7 @@ def subscriber(row: Row) -> Subscriber:
         deliver_at=dt.time(int(hours), int(minutes)),
         timezone=timezone,
         active=bool(active),
+        created=moment(created),
     )
 
 

@@ -203,3 +203,34 @@ def test_fetch_times_in_new_york() -> None:
     assert last_fetch_slot(times, zone, now) == utc(2024, 11, 28, 11, 30)  # 06:30 EST
     late = utc(2024, 11, 29, 0, 0)  # 19:00 on the 28th in New York
     assert next_fetch(times, zone, late) == utc(2024, 11, 29, 5, 30)  # 00:30 EST on the 29th
+
+
+def test_a_new_subscriber_waits_for_their_first_delivery_time() -> None:
+    # Subscribed at 23:59 Berlin time with --at 07:00: no digest dated the day before at once.
+    created = utc(2024, 11, 23, 22, 59)
+    reader = Subscriber(
+        "new@example.org", PROFILE, dt.time(7, 0), "Europe/Berlin", id=1, created=created
+    )
+    outbox = Outbox()
+    fired = [
+        (now, days)
+        for now in ticks(utc(2024, 11, 23, 23, 0), utc(2024, 11, 25, 12, 0), 5)
+        if (days := outbox.tick([reader], now))
+    ]
+    assert fired == [
+        (utc(2024, 11, 24, 6, 0), [(reader.email, dt.date(2024, 11, 24))]),
+        (utc(2024, 11, 25, 6, 0), [(reader.email, dt.date(2024, 11, 25))]),
+    ]
+
+
+def test_a_fresh_start_after_midnight_sends_today_at_their_time_not_yesterday_at_once() -> None:
+    reader = person("berlin", "07:00", "Europe/Berlin")
+    outbox = Outbox()
+    outbox.days.add((reader.id, dt.date(2024, 11, 21)))  # last digest days ago
+    # The scheduler starts at 00:40 on Tuesday 24 Nov, Berlin time.
+    fired = [
+        (now, days)
+        for now in ticks(utc(2024, 11, 23, 23, 40), utc(2024, 11, 24, 22, 0), 5)
+        if (days := outbox.tick([reader], now))
+    ]
+    assert fired == [(utc(2024, 11, 24, 6, 0), [(reader.email, dt.date(2024, 11, 24))])]

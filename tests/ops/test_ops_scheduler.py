@@ -67,7 +67,11 @@ def test_scheduler_delivers_what_is_due_and_stops_cleanly_on_sigterm(
     now = dt.datetime.now(dt.UTC)
     profile = profile_from_options(list(ALICE_WORDS))
     with opened_store(inst.database) as store:
-        store.save_subscriber(Subscriber("due@example.org", profile, dt.time(0, 0), "UTC"))
+        # Subscribed two days ago: today's 00:00 moment is theirs.
+        created = now - dt.timedelta(days=2)
+        store.save_subscriber(
+            Subscriber("due@example.org", profile, dt.time(0, 0), "UTC", created=created)
+        )
         # Already had the digest of their latest delivery time: nothing due until the next one.
         later = store.save_subscriber(Subscriber("later@example.org", profile, dt.time(23, 59)))
         assert later.id is not None

@@ -125,8 +125,14 @@ class StoreContract:
             authors=("Yang Song",),
             categories=("cs.LG", "stat.ML"),
         )
+        before = dt.datetime.now(dt.UTC)
         bob = store.save_subscriber(Subscriber("bob@example.org", profile("x")))
         ada = store.save_subscriber(Subscriber("ada@example.org", rich, dt.time(23, 59)))
+        # When they subscribed is kept (a first digest waits for their first delivery time).
+        assert bob.created is not None and before <= bob.created <= dt.datetime.now(dt.UTC)
+        again = store.save_subscriber(Subscriber("bob@example.org", profile("y")))
+        assert again.created == bob.created
+        bob = again
         assert [s.email for s in store.subscribers()] == ["bob@example.org", "ada@example.org"]
         assert store.subscribers() == [bob, ada]
         assert ada.profile == rich and ada.deliver_at == dt.time(23, 59)
@@ -282,6 +288,26 @@ class StoreContract:
         # first digest's version kept.
         assert store.ledger_versions(sub.id, ["2401.00001", "2401.00009"]) == {"2401.00001": 1}
         assert store.pending() == [first]
+        assert store.last_digest_at(sub.id) == NOON
+
+    def test_a_closed_day_is_done_without_mail_or_ledger(self, store: Store) -> None:
+        sub = subscribe(store, "ada@example.org", "diffusion")
+        assert sub.id is not None
+        assert store.close_day(subscriber_id=sub.id, recipient=sub.email, day=DAY, closed_at=NOON)
+        closed = store.outbox_for(sub.id, DAY)
+        assert closed is not None and closed.state is DeliveryState.CLOSED
+        assert closed.message == b"" and closed.paper_ids == ()
+        assert store.digest_days([DAY]) == {(sub.id, DAY)}
+        assert store.last_digest_at(sub.id) == NOON  # the next digest covers what came after
+        assert store.pending() == [] and store.failed() == [] and store.pending_count() == 0
+        assert store.claim_pending("w", 60, NOON) is None
+        # A day already closed (or composed) stays as it is.
+        later = NOON + dt.timedelta(hours=1)
+        assert not store.close_day(
+            subscriber_id=sub.id, recipient=sub.email, day=DAY, closed_at=later
+        )
+        with pytest.raises(AlreadyQueued):
+            queue(store, sub, [("2401.00001", 1)])
         assert store.last_digest_at(sub.id) == NOON
 
     def test_a_digest_for_an_unknown_subscriber_is_refused_whole(self, store: Store) -> None:
@@ -527,6 +553,9 @@ class StoreContract:
             "last_digest_at": lambda: store.last_digest_at(1),
             "enqueue": lambda: queue(store, sub),
             "digest_days": lambda: store.digest_days([DAY]),
+            "close_day": lambda: store.close_day(
+                subscriber_id=1, recipient="a@example.org", day=DAY, closed_at=NOON
+            ),
             "pending": lambda: store.pending(),
             "pending_count": lambda: store.pending_count(),
             "failed": lambda: store.failed(),
