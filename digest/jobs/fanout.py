@@ -151,6 +151,11 @@ def _enqueue_one(
         return _compose_failed(subscriber.email, day, result)
     message = result.result
     if message is None:
+        # Nothing new matched at their time: the day is done without mail. Papers that come
+        # later wait for the next day's digest, and no tick composes this one again.
+        ctx.store.close_day(
+            subscriber_id=subscriber.id, recipient=subscriber.email, day=day, closed_at=now
+        )
         return ComposeOutcome(subscriber.email, day, ComposeState.EMPTY)
     try:
         ctx.store.enqueue(

@@ -18,7 +18,7 @@ from digest.jobs.context import RunContext
 from digest.jobs.run import deliver_due, fetch_once
 from digest.jobs.schedule import latest_delivery_day
 from digest.jobs.wiring import fetcher_reader, sender_factory
-from digest.models import Subscriber
+from digest.models import DeliveryState, Subscriber
 from digest.store import Store
 
 FETCHED = dt.datetime(2024, 11, 28, 5, 0, tzinfo=dt.UTC)
@@ -211,3 +211,25 @@ def test_tick_with_fetch_is_the_cron_form_of_the_scheduler(
     assert "source arxiv ok" in out and "delivered 1 digests" in out
     assert [m.rcpt_tos for m in inst.smtp.handler.received] == [["reader@example.org"]]
     assert [run.kind for run in store.recent_runs()] == ["tick", "fetch"]
+
+
+def test_nothing_new_at_their_time_closes_the_day_and_late_papers_wait_for_tomorrow(
+    ops_installation: Installation, store: Store
+) -> None:
+    inst = ops_installation
+    reader = add(store, "reader@example.org", dt.time(7, 0), "UTC")
+    assert reader.id is not None
+    # 07:05 on the 28th: their time, and the store holds no paper yet.
+    assert tick(inst, store, at_utc(7, 5)) == []
+    closed = store.outbox_for(reader.id, dt.date(2024, 11, 28))
+    assert closed is not None and closed.state is DeliveryState.CLOSED
+    runs = len(store.recent_runs(50))
+
+    fetch(inst, store, at_utc(8, 0))  # papers arrive after their time
+    for hour in (8, 12, 18, 23):
+        assert tick(inst, store, at_utc(hour, 5)) == []  # not mailed late, not composed again
+    assert len(store.recent_runs(50)) == runs + 1  # the fetch; the idle ticks left no trace
+
+    assert tick(inst, store, at_utc(7, 5, day=29)) == ["reader@example.org"]
+    (mail,) = inst.smtp.handler.to("reader@example.org")
+    assert "arxiv.org/abs/" in mail.data.decode("utf-8", "replace")
