@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("preview"), help="output folder (./preview)")
     p.add_argument("--top", type=int, default=10, help="papers to list in the terminal (10)")
     p.add_argument("--send-to", help="also mail the preview to this one address (ledger untouched)")
+    _now_option(p)
     p.set_defaults(handler="preview")
 
     p = commands.add_parser("fetch", help="fetch today's listings and save them for later previews")
@@ -97,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler="subscribers")
 
     p = commands.add_parser("run", help="the daily job once: fetch, rank, mail every subscriber")
+    _now_option(p)
     p.set_defaults(handler="run")
 
     p = commands.add_parser(
@@ -110,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="fetch the listings first (skipped if another process is fetching)",
     )
+    _now_option(p)
     p.set_defaults(handler="tick")
 
     p = commands.add_parser("retry", help="re-attempt deliveries that failed")
@@ -139,4 +142,13 @@ def _profile_options(p: argparse.ArgumentParser) -> None:
         "--describe",
         metavar="SENTENCE",
         help="your interest in one sentence, for matching by meaning ([semantic] extra)",
+    )
+
+
+def _now_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--now",
+        metavar="WHEN",
+        help="act as if it were this moment (re-run a given day): YYYY-MM-DD (noon in the "
+        "[digest] timezone) or an ISO date and time (UTC unless it has an offset)",
     )

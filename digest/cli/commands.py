@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime as dt
 import sys
 import threading
 from contextlib import closing
@@ -19,10 +20,10 @@ from digest.cli.printing import (
 from digest.config.addresses import validate_address
 from digest.config.load import load_settings
 from digest.config.profiles import load_profile, profile_from_options
-from digest.config.settings import Settings, check_timezone, parse_clock
+from digest.config.settings import Settings, check_timezone, parse_clock, parse_moment
 from digest.errors import DigestError
-from digest.jobs.context import ProgressSink, no_progress, terminal_progress, utc_now
-from digest.jobs.preview import preview, read_listings, send_preview
+from digest.jobs.context import Clock, ProgressSink, no_progress, terminal_progress, utc_now
+from digest.jobs.preview import Collected, preview, read_listings, send_preview
 from digest.jobs.schedule import local_dates, next_fetch
 from digest.jobs.service import fetch_job, retry_job, run_job, save_job, tick_job
 from digest.jobs.signals import stop_on_signals
@@ -57,6 +58,17 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def _clock(args: argparse.Namespace, settings: Settings) -> Clock:
+    """The job's clock: the real one, or the moment `--now` names (the same all through)."""
+    if not getattr(args, "now", None):
+        return utc_now
+    try:
+        fixed = parse_moment(args.now, settings.zone)
+    except ValueError as err:
+        raise DigestError(f"--now: {err}") from err
+    return lambda: fixed
+
+
 def _progress() -> ProgressSink:
     # A counter only where someone watches: a terminal, not cron or a log file.
     return terminal_progress if sys.stderr.isatty() else no_progress
@@ -67,7 +79,7 @@ def _progress() -> ProgressSink:
 
 def cmd_preview(args: argparse.Namespace, out: Out = print) -> int:
     settings = _settings(args)
-    now = utc_now()
+    now = _clock(args, settings)()
     profile = _profile_from_args(args)
     if args.email:
         with closing(open_store(settings.database, readonly=True)) as store:
@@ -78,7 +90,9 @@ def cmd_preview(args: argparse.Namespace, out: Out = print) -> int:
             collected = read_listings(
                 settings, subscriber, now, snapshot=args.snapshot, progress=_progress()
             )
-            result = preview(settings, subscriber, collected, now=now, store=store)
+            result = preview(
+                settings, subscriber, collected, now=now, store=store, day=_day(args, collected)
+            )
     elif profile is None:
         raise DigestError(
             "say whose digest to preview: --keyword/--author/--category, --profile FILE "
@@ -89,7 +103,7 @@ def cmd_preview(args: argparse.Namespace, out: Out = print) -> int:
         collected = read_listings(
             settings, subscriber, now, snapshot=args.snapshot, progress=_progress()
         )
-        result = preview(settings, subscriber, collected, now=now)
+        result = preview(settings, subscriber, collected, now=now, day=_day(args, collected))
 
     made = result.composition
     args.out.mkdir(parents=True, exist_ok=True)
@@ -105,6 +119,13 @@ def cmd_preview(args: argparse.Namespace, out: Out = print) -> int:
         send_preview(settings, result, address, now, sender_factory(settings))
         out(f"Sent the preview to {address} (nothing recorded as sent).")
     return 0
+
+
+def _day(args: argparse.Namespace, collected: Collected) -> dt.date | None:
+    """A snapshot's digest carries the snapshot's day, not today's (unless --now says)."""
+    if args.snapshot is None or args.now:
+        return None
+    return max((listing.request.day for listing in collected.listings), default=None)
 
 
 def cmd_fetch(args: argparse.Namespace, out: Out = print) -> int:
@@ -167,7 +188,7 @@ def cmd_subscribers(args: argparse.Namespace, out: Out = print) -> int:
 def cmd_run(args: argparse.Namespace, out: Out = print) -> int:
     settings = _settings(args)
     with stop_on_signals(threading.Event()) as stop:
-        report = run_job(settings, stop=stop, progress=_progress())
+        report = run_job(settings, stop=stop, progress=_progress(), clock=_clock(args, settings))
     print_report(report, out)
     return _exit_status(report, stop)
 
@@ -177,8 +198,8 @@ def cmd_tick(args: argparse.Namespace, out: Out = print) -> int:
     fetched = None
     with stop_on_signals(threading.Event()) as stop:
         if args.fetch:
-            fetched = fetch_job(settings, progress=_progress())
-        report = tick_job(settings, stop=stop, progress=_progress())
+            fetched = fetch_job(settings, progress=_progress(), clock=_clock(args, settings))
+        report = tick_job(settings, stop=stop, progress=_progress(), clock=_clock(args, settings))
     if fetched is not None:
         for source in fetched.sources:
             out(f"  source {source_line(source)}")

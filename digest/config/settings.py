@@ -179,6 +179,22 @@ def check_timezone(name: str) -> str:
     return name
 
 
+def parse_moment(text: str, zone: ZoneInfo) -> dt.datetime:
+    """'2024-11-28' (noon in `zone`) or an ISO date and time (UTC unless it has an offset)
+    -> an aware UTC datetime. Raises ValueError with a plain message."""
+    raw = text.strip()
+    try:
+        if len(raw) == 10:
+            day = dt.date.fromisoformat(raw)
+            return dt.datetime.combine(day, dt.time(12, 0), zone).astimezone(dt.UTC)
+        moment = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(
+            f"not a date or moment {text!r} (expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[+HH:MM])"
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+
+
 def parse_clock(text: str) -> dt.time:
     """'07:30' -> time(7, 30). Raises ValueError with a plain message."""
     match = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())

@@ -29,6 +29,8 @@ from digest.rank.select import window_start
 from digest.rank.semantic import EmbeddingCache, MemoryEmbeddingCache, StoreEmbeddingCache
 from digest.store.roles import Store
 
+__all__ = ["Collected", "Preview", "preview", "read_listings", "send_preview"]
+
 
 @dataclass(frozen=True, slots=True)
 class Preview:
@@ -68,8 +70,10 @@ def preview(
     *,
     now: dt.datetime,
     store: Store | None = None,
+    day: dt.date | None = None,
 ) -> Preview:
-    """The digest `subscriber` would get from `collected`, with nothing written anywhere."""
+    """The digest `subscriber` would get from `collected`, with nothing written anywhere,
+    dated `day` (default: the operator's day at `now`)."""
     # Every paper of the listings is as new as it would be in today's run.
     seen = [SeenPaper(paper, now, now) for paper in collected.papers]
     corpus = None
@@ -96,7 +100,7 @@ def preview(
         secrets.token_hex(8),
     )
     since = window_start(now, settings.lookback_days, None)
-    task = ComposeTask(subscriber, listing_day(settings, now), sent, since)
+    task = ComposeTask(subscriber, day or listing_day(settings, now), sent, since)
     return Preview(composer.compose(task), collected, day_index.note)
 
 

@@ -22,7 +22,7 @@ from digest.collect.listings import Collected, collect, listing_requests
 from digest.collect.snapshot import save_snapshot
 from digest.config.settings import Settings
 from digest.deliver.delivery import worker_id
-from digest.jobs.context import ProgressSink, RunContext, no_progress, utc_now
+from digest.jobs.context import Clock, ProgressSink, RunContext, no_progress, utc_now
 from digest.jobs.ingest import followed_categories, listing_day
 from digest.jobs.run import deliver_due, fetch_once, retry_failed, run_once
 from digest.jobs.schedule import last_fetch_slot
@@ -39,13 +39,18 @@ FETCH_LEASE_SECONDS = 3600.0  # longer than any fetch with catch-up and arXiv's 
 
 @contextmanager
 def job_context(
-    settings: Settings, *, stop: threading.Event | None, progress: ProgressSink
+    settings: Settings,
+    *,
+    stop: threading.Event | None,
+    progress: ProgressSink,
+    clock: Clock = utc_now,
 ) -> Iterator[RunContext]:
     with closing(open_store(settings.database)) as store:
         yield RunContext(
             settings,
             store,
             sender_factory(settings),
+            clock=clock,
             stop=stop or threading.Event(),
             progress=progress,
         )
@@ -56,21 +61,26 @@ def run_job(
     *,
     stop: threading.Event | None = None,
     progress: ProgressSink = no_progress,
+    clock: Clock = utc_now,
 ) -> RunReport:
     with (
-        job_context(settings, stop=stop, progress=progress) as ctx,
+        job_context(settings, stop=stop, progress=progress, clock=clock) as ctx,
         Fetcher(settings.fetch) as fetcher,
     ):
         return run_once(ctx, fetcher_reader(fetcher))
 
 
 def fetch_job(
-    settings: Settings, *, only_if_stale: bool = False, progress: ProgressSink = no_progress
+    settings: Settings,
+    *,
+    only_if_stale: bool = False,
+    progress: ProgressSink = no_progress,
+    clock: Clock = utc_now,
 ) -> RunReport | None:
     """Fetch unless another process is fetching (a job lease), or, with `only_if_stale`, unless
     a fetch already ran since the latest scheduled fetch time. None when skipped."""
     owner = worker_id()
-    with job_context(settings, stop=None, progress=progress) as ctx:
+    with job_context(settings, stop=None, progress=progress, clock=clock) as ctx:
         store, now = ctx.store, ctx.clock()
         if only_if_stale:
             last = store.last_run_started(("fetch", "run"))
@@ -92,8 +102,9 @@ def tick_job(
     *,
     stop: threading.Event | None = None,
     progress: ProgressSink = no_progress,
+    clock: Clock = utc_now,
 ) -> RunReport:
-    with job_context(settings, stop=stop, progress=progress) as ctx:
+    with job_context(settings, stop=stop, progress=progress, clock=clock) as ctx:
         return deliver_due(ctx)
 
 
