@@ -20,6 +20,7 @@ import jinja2
 import markdown
 from markupsafe import Markup, escape
 
+from digest.compose.feedback import feedback_map, safe_mailto, with_feedback
 from digest.compose.styles import InlineStyleLoader, StyleSheet
 from digest.config.settings import RenderSettings
 from digest.config.subject import render_subject
@@ -94,6 +95,7 @@ def make_environment(template_dir: Path | None = None) -> jinja2.Environment:
     env.filters["wrap_paragraphs"] = wrap_paragraphs
     env.filters["heading"] = text_heading
     env.filters["highlight"] = highlight_html
+    env.filters["with_feedback"] = with_feedback
     # The light-mode stylesheet is inlined per element path once, when templates load, not
     # per message (see digest/styles.py).
     sheet = StyleSheet(files.get_source(env, STYLESHEET)[0])
@@ -614,6 +616,10 @@ def _context(
         "profile_summary": one_line(profile.summary()),
         "manage_url": safe_url(digest.manage_url),
         "unsubscribe_url": safe_url(digest.unsubscribe_url),
+        "unsubscribe_mailto": None
+        if safe_url(digest.unsubscribe_url)
+        else safe_mailto(digest.unsubscribe_mailto),
+        "feedback": feedback_map(digest.feedback),
         "footer_html": markdown_html(settings.footer_markdown),
         "footer_text": settings.footer_markdown.strip(),
         "preheader": (f"Top: {first_title}" if first_title else subject)[:150],

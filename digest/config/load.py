@@ -27,6 +27,7 @@ from digest.config.settings import (
     DEFAULT_SENDER,
     DEFAULT_SUBJECT,
     MAX_CONNECTIONS,
+    PREVIOUS_SECRET_ENV,
     SECRET_ENV,
     SMTP_PASSWORD_ENV,
     SOURCE_KINDS,
@@ -45,12 +46,13 @@ from digest.config.settings import (
     user_agent,
 )
 from digest.config.tomlfile import KeyPath, TomlDocument, load_toml
+from digest.config.web import read_web, with_web_links
 from digest.errors import AddressError, ConfigError
 from digest.models import AnnounceType
 
 # --- reading the file ---------------------------------------------------------------------
 
-_TOP_KEYS = ("digest", "fetch", "source", "email", "smtp", "schedule", "logging")
+_TOP_KEYS = ("digest", "fetch", "source", "email", "smtp", "schedule", "logging", "web")
 
 
 class _Reader:
@@ -167,6 +169,7 @@ def settings_from_document(doc: TomlDocument | None, env: Mapping[str, str]) -> 
             for text in main.strings("arxiv_holidays")
         )
     templates = main.text("templates_dir")
+    web = read_web(doc, top.subtable("web"))
 
     return Settings(
         data_dir=data_dir,
@@ -176,7 +179,7 @@ def settings_from_document(doc: TomlDocument | None, env: Mapping[str, str]) -> 
         sources=_sources(doc, data.get("source")),
         fetch=_fetch(doc, top.subtable("fetch")),
         render=_render(doc, top.subtable("email")),
-        email=_email(doc, top.subtable("email"), env),
+        email=with_web_links(_email(doc, top.subtable("email"), env), web),
         smtp=_smtp(doc, data.get("smtp"), env),
         schedule=_schedule(doc, top.subtable("schedule")),
         lookback_days=main.whole("lookback_days", 3, low=1, high=60),
@@ -187,6 +190,7 @@ def settings_from_document(doc: TomlDocument | None, env: Mapping[str, str]) -> 
         templates_dir=(base / Path(templates).expanduser()) if templates else None,
         path=None if doc.path == "<defaults>" else Path(doc.path),
         logging=_logging(doc, top.subtable("logging")),
+        web=web,
     )
 
 
@@ -352,6 +356,7 @@ def _email(doc: TomlDocument, table: Mapping[str, Any], env: Mapping[str, str]) 
         manage_url=reader.text("manage_url"),
         send_empty=reader.flag("send_empty", False),
         secret=env.get(SECRET_ENV) or None,
+        previous_secret=env.get(PREVIOUS_SECRET_ENV) or None,
         operator=_operator(doc, reader),
     )
 

@@ -37,7 +37,17 @@ from digest.models import (
     Validators,
 )
 from digest.store.codec import paper_from_json, paper_to_json
-from digest.store.roles import AlreadyQueued, Claim, RunRecord, SeenPaper, SourceRecord
+from digest.store.roles import (
+    AlreadyQueued,
+    Claim,
+    RunRecord,
+    SeenPaper,
+    SourceRecord,
+    SubscriberRecord,
+    SubscriberState,
+    Vote,
+    VoteRecord,
+)
 
 # Each entry moves the schema one version up; never edit a released entry, add a new one.
 MIGRATIONS: tuple[str, ...] = (
@@ -150,6 +160,36 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX ledger_outbox ON ledger(outbox_id);
     """,
+    # 5: subscribers serve themselves (the web pages). A subscription has a state (pending
+    # until the confirmation link is used, active, paused, unsubscribed; `active` stays the
+    # "gets digests" flag); addresses are one subscriber whatever their case (email_key, the
+    # lower-cased address, is unique; the first spelling is kept for sending; of rows that
+    # already differ only in case the active, else oldest, one keeps the key and the others
+    # are retired). Votes: "more like this" / "not for me", one per subscriber and paper.
+    """
+    ALTER TABLE subscribers ADD COLUMN state TEXT NOT NULL DEFAULT 'active';
+    UPDATE subscribers SET state = 'unsubscribed' WHERE active = 0;
+    ALTER TABLE subscribers ADD COLUMN email_key TEXT NOT NULL DEFAULT '';
+    UPDATE subscribers SET email_key = lower(email);
+    UPDATE subscribers SET email_key = email_key || ' #' || id, state = 'unsubscribed',
+        active = 0
+        WHERE id <> (SELECT t.id FROM subscribers AS t
+                     WHERE lower(t.email) = lower(subscribers.email)
+                     ORDER BY t.active DESC, t.id LIMIT 1);
+    CREATE UNIQUE INDEX subscribers_email_key ON subscribers(email_key);
+    ALTER TABLE subscribers ADD COLUMN confirm_nonce TEXT;
+    ALTER TABLE subscribers ADD COLUMN pending_until TEXT;
+    ALTER TABLE subscribers ADD COLUMN confirmed_at TEXT;
+    CREATE INDEX subscribers_state ON subscribers(state);
+
+    CREATE TABLE votes (
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers(id),
+        paper_id TEXT NOT NULL,
+        vote TEXT NOT NULL CHECK (vote IN ('up', 'down')),
+        at TEXT NOT NULL,
+        PRIMARY KEY (subscriber_id, paper_id)
+    ) WITHOUT ROWID;
+    """,
 )
 
 
@@ -249,17 +289,23 @@ class SqliteStore:
             db.execute(
                 """
                 INSERT INTO subscribers
-                    (email, profile, deliver_at, timezone, active, created_at, updated_at)
-                VALUES (?, ?, ?, ?, 1, ?, ?)
-                ON CONFLICT (email) DO UPDATE SET
+                    (email, email_key, profile, deliver_at, timezone, active, state,
+                     confirmed_at, created_at, updated_at)
+                VALUES (?, lower(?), ?, ?, ?, 1, 'active', ?, ?, ?)
+                ON CONFLICT (email_key) DO UPDATE SET
                     profile = excluded.profile, deliver_at = excluded.deliver_at,
-                    timezone = excluded.timezone, active = 1, updated_at = excluded.updated_at
+                    timezone = excluded.timezone, active = 1, state = 'active',
+                    confirm_nonce = NULL, pending_until = NULL,
+                    confirmed_at = coalesce(subscribers.confirmed_at, excluded.confirmed_at),
+                    updated_at = excluded.updated_at
                 """,
                 (
+                    subscriber.email,
                     subscriber.email,
                     profile,
                     subscriber.deliver_at.strftime("%H:%M"),
                     subscriber.timezone,
+                    now,
                     now,
                     now,
                 ),
@@ -271,7 +317,8 @@ class SqliteStore:
     def deactivate_subscriber(self, email: str) -> bool:
         with self._transaction() as db:
             cursor = db.execute(
-                "UPDATE subscribers SET active = 0, updated_at = ? WHERE email = ? AND active = 1",
+                "UPDATE subscribers SET active = 0, state = 'unsubscribed', confirm_nonce = NULL, "
+                "updated_at = ? WHERE email_key = lower(?) AND state <> 'unsubscribed'",
                 (_now(), email),
             )
             return cursor.rowcount > 0
@@ -279,7 +326,7 @@ class SqliteStore:
     def subscriber(self, email: str) -> Subscriber | None:
         row = self._db.execute(
             "SELECT id, email, profile, deliver_at, timezone, active FROM subscribers "
-            "WHERE email = ?",
+            "WHERE email_key = lower(?)",
             (email,),
         ).fetchone()
         return _subscriber(row) if row else None
@@ -722,6 +769,164 @@ class SqliteStore:
                 (key, value),
             )
 
+    # -- subscriptions, votes, paper stamps (the web pages; migration 5) ------------------
+
+    def subscriber_record(self, email: str) -> SubscriberRecord | None:
+        row = self._db.execute(
+            f"SELECT {_RECORD_COLUMNS} FROM subscribers WHERE email_key = lower(?)", (email,)
+        ).fetchone()
+        return _record(row) if row else None
+
+    def subscriber_records(self) -> list[SubscriberRecord]:
+        rows = self._db.execute(f"SELECT {_RECORD_COLUMNS} FROM subscribers ORDER BY id")
+        return [_record(row) for row in rows.fetchall()]
+
+    def request_subscription(
+        self, subscriber: Subscriber, *, nonce: str, until: dt.datetime, now: dt.datetime
+    ) -> SubscriberRecord:
+        profile = json.dumps(profile_to_dict(subscriber.profile), ensure_ascii=False)
+        at, stamp, until_stamp = subscriber.deliver_at.strftime("%H:%M"), _stamp(now), _stamp(until)
+        with self._guard(), self._transaction() as db:
+            row = db.execute(
+                "SELECT state FROM subscribers WHERE email_key = lower(?)", (subscriber.email,)
+            ).fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO subscribers (email, email_key, profile, deliver_at, timezone, "
+                    "active, state, confirm_nonce, pending_until, created_at, updated_at) "
+                    "VALUES (?, lower(?), ?, ?, ?, 0, 'pending', ?, ?, ?, ?)",
+                    (
+                        subscriber.email,
+                        subscriber.email,
+                        profile,
+                        at,
+                        subscriber.timezone,
+                        nonce,
+                        until_stamp,
+                        stamp,
+                        stamp,
+                    ),
+                )
+            elif row[0] in (SubscriberState.PENDING, SubscriberState.UNSUBSCRIBED):
+                db.execute(
+                    "UPDATE subscribers SET profile = ?, deliver_at = ?, timezone = ?, active = 0, "
+                    "state = 'pending', confirm_nonce = ?, pending_until = ?, updated_at = ? "
+                    "WHERE email_key = lower(?)",
+                    (profile, at, subscriber.timezone, nonce, until_stamp, stamp, subscriber.email),
+                )
+        record = self.subscriber_record(subscriber.email)
+        assert record is not None
+        return record
+
+    def confirm_subscription(
+        self, email: str, nonce: str, now: dt.datetime
+    ) -> SubscriberRecord | None:
+        stamp = _stamp(now)
+        with self._guard(), self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE subscribers SET state = 'active', active = 1, confirm_nonce = NULL, "
+                "pending_until = NULL, confirmed_at = ?, updated_at = ? "
+                "WHERE email_key = lower(?) AND state = 'pending' AND confirm_nonce = ? "
+                "AND pending_until >= ?",
+                (stamp, stamp, email, nonce, stamp),
+            )
+            changed = cursor.rowcount > 0
+        return self.subscriber_record(email) if changed else None
+
+    def set_subscriber_state(self, email: str, state: SubscriberState, now: dt.datetime) -> bool:
+        allowed = {
+            SubscriberState.PAUSED: "('active')",
+            SubscriberState.ACTIVE: "('paused')",
+            SubscriberState.UNSUBSCRIBED: "('active', 'paused', 'pending')",
+        }
+        if state not in allowed:
+            raise StoreError(f"{self.path}: a subscription cannot be set to {state.value}")
+        with self._guard(), self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE subscribers SET state = ?, active = ?, confirm_nonce = NULL, "
+                f"updated_at = ? WHERE email_key = lower(?) AND state IN {allowed[state]}",
+                (state.value, int(state is SubscriberState.ACTIVE), _stamp(now), email),
+            )
+            return cursor.rowcount > 0
+
+    def update_subscriber(self, subscriber: Subscriber, now: dt.datetime) -> Subscriber | None:
+        profile = json.dumps(profile_to_dict(subscriber.profile), ensure_ascii=False)
+        with self._guard(), self._transaction() as db:
+            db.execute(
+                "UPDATE subscribers SET profile = ?, deliver_at = ?, timezone = ?, updated_at = ? "
+                "WHERE email_key = lower(?)",
+                (
+                    profile,
+                    subscriber.deliver_at.strftime("%H:%M"),
+                    subscriber.timezone,
+                    _stamp(now),
+                    subscriber.email,
+                ),
+            )
+        return self.subscriber(subscriber.email)
+
+    def expire_pending(self, now: dt.datetime) -> int:
+        """Lapsed sign-ups: forgotten, or back to unsubscribed if they had digests before."""
+        stamp = _stamp(now)
+        lapsed = "state = 'pending' AND pending_until < ?"
+        with self._guard(), self._transaction() as db:
+            gone = db.execute(
+                f"DELETE FROM subscribers WHERE {lapsed} "
+                "AND id NOT IN (SELECT subscriber_id FROM outbox) "
+                "AND id NOT IN (SELECT subscriber_id FROM votes)",
+                (stamp,),
+            ).rowcount
+            back = db.execute(
+                "UPDATE subscribers SET state = 'unsubscribed', confirm_nonce = NULL, "
+                f"pending_until = NULL, updated_at = ? WHERE {lapsed}",
+                (stamp, stamp),
+            ).rowcount
+            return gone + back
+
+    def record_vote(self, subscriber_id: int, paper_id: str, vote: Vote, at: dt.datetime) -> None:
+        with self._guard(), self._transaction() as db:
+            db.execute(
+                "INSERT INTO votes (subscriber_id, paper_id, vote, at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (subscriber_id, paper_id) DO UPDATE SET "
+                "vote = excluded.vote, at = excluded.at",
+                (subscriber_id, paper_id, Vote(vote).value, _stamp(at)),
+            )
+
+    def undo_vote(self, subscriber_id: int, paper_id: str) -> bool:
+        with self._guard(), self._transaction() as db:
+            cursor = db.execute(
+                "DELETE FROM votes WHERE subscriber_id = ? AND paper_id = ?",
+                (subscriber_id, paper_id),
+            )
+            return cursor.rowcount > 0
+
+    def votes(self, subscriber_id: int) -> list[VoteRecord]:
+        with self._guard():
+            rows = self._db.execute(
+                "SELECT paper_id, vote, at FROM votes WHERE subscriber_id = ? "
+                "ORDER BY at DESC, paper_id",
+                (subscriber_id,),
+            ).fetchall()
+        return [
+            VoteRecord(subscriber_id, paper, Vote(vote), dt.datetime.fromisoformat(at))
+            for paper, vote, at in rows
+        ]
+
+    def papers_stamp(self) -> tuple[int, dt.datetime | None]:
+        with self._guard():
+            count, latest = self._db.execute(
+                "SELECT count(*), max(last_seen) FROM papers"
+            ).fetchone()
+        return int(count), dt.datetime.fromisoformat(latest) if latest else None
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Every error of the methods above surfaces as a StoreError naming the database."""
+        try:
+            yield
+        except sqlite3.Error as err:
+            raise StoreError(f"{self.path}: {err}") from err
+
 
 _OUTBOX_COLUMNS = (
     "id, subscriber_id, recipient, day, message_id, message, paper_ids, state, attempts, last_error"
@@ -754,6 +959,24 @@ def _subscriber(row: tuple[Any, ...]) -> Subscriber:
         deliver_at=dt.time(int(hours), int(minutes)),
         timezone=timezone,
         active=bool(active),
+    )
+
+
+_RECORD_COLUMNS = (
+    "id, email, profile, deliver_at, timezone, active, state, created_at, updated_at, "
+    "confirmed_at, pending_until"
+)
+
+
+def _record(row: tuple[Any, ...]) -> SubscriberRecord:
+    created, updated, confirmed, until = row[7:11]
+    return SubscriberRecord(
+        subscriber=_subscriber(row[:6]),
+        state=SubscriberState(row[6]),
+        created_at=dt.datetime.fromisoformat(created),
+        updated_at=dt.datetime.fromisoformat(updated),
+        confirmed_at=dt.datetime.fromisoformat(confirmed) if confirmed else None,
+        pending_until=dt.datetime.fromisoformat(until) if until else None,
     )
 
 

@@ -1,0 +1,69 @@
+"""The pages' templates (templates/web/): one Jinja environment, autoescaped, strict, with
+what every page needs (the CSRF token, the form's choices) passed in explicitly."""
+
+from __future__ import annotations
+
+import functools
+import zoneinfo
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup, escape
+from starlette.responses import HTMLResponse
+
+from digest.config.categories import CATEGORY_GROUPS, CATEGORY_NAMES
+from digest.config.settings import Settings
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "web"
+STATIC = TEMPLATES / "static"
+# Zones the browser may report that are links in the IANA database still load fine.
+COMMON_ZONES = ("UTC", "Europe/London", "Europe/Berlin", "America/New_York", "Asia/Tokyo")
+
+
+@functools.lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.filters["marked"] = marked
+    env.globals["category_groups"] = CATEGORY_GROUPS
+    env.globals["category_names"] = CATEGORY_NAMES
+    env.globals["zones"] = zones()
+    return env
+
+
+@functools.lru_cache(maxsize=1)
+def zones() -> tuple[str, ...]:
+    names = {z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith("Etc/")}
+    return ("UTC", *sorted(names))
+
+
+def marked(segments: Any) -> Markup:
+    """(text, highlighted) runs as escaped HTML, the matched ones in <mark>."""
+    return Markup(
+        "".join(f"<mark>{escape(t)}</mark>" if hit else str(escape(t)) for t, hit in segments)
+    )
+
+
+def page(
+    settings: Settings,
+    name: str,
+    *,
+    csrf: str,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    html = (
+        environment().get_template(name).render(title=settings.render.title, csrf=csrf, **context)
+    )
+    response = HTMLResponse(html, status_code=status, headers=headers)
+    # Pages behind a signed link hold the token in their forms: never cache them.
+    response.headers["cache-control"] = "no-store"
+    return response
