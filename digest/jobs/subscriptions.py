@@ -61,7 +61,11 @@ def describe_changes(old: Subscriber, new: Subscriber) -> list[str]:
         ("authors", _listed(a.authors), _listed(b.authors)),
         ("categories", _listed(a.categories), _listed(b.categories)),
         ("only those categories", _yes(a.require_categories), _yes(b.require_categories)),
-        ("sources", _listed(a.sources) if a.sources else "all", _listed(b.sources) or "all"),
+        (
+            "sources",
+            _listed(a.sources) if a.sources else "all",
+            _listed(b.sources) if b.sources else "all",
+        ),
         ("description", a.description or "(none)", b.description or "(none)"),
         ("most papers", str(a.max_papers), str(b.max_papers)),
         ("minimum score", f"{a.min_score:g}", f"{b.min_score:g}"),

@@ -184,7 +184,7 @@ async def unsubscribe_page(request: Request) -> Response:
     themselves). A GET shows the one button that sends that same POST."""
     web = state_of(request)
     token = request.path_params["token"]
-    if request.method == "GET":
+    if request.method != "POST":
         return render(request, "unsubscribe.html.j2", token=token)
     form = await request.form(max_files=0, max_fields=20)
     if form.get(ONE_CLICK[0]) != ONE_CLICK[1]:

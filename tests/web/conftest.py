@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,16 +41,28 @@ class Site:
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, follow_redirects=False, timeout=10)
 
-    def links_to(self, address: str, path: str) -> list[str]:
-        """Links of this site under `path` in the mails sent to `address`, in order."""
-        found = []
-        for mail in self.installation.smtp.handler.to(address):
-            text = mail.message.get_body(("plain",))
-            assert text is not None
-            found += re.findall(
-                re.escape(self.url + path) + r"[A-Za-z0-9_.\-]+", text.get_content()
-            )
-        return found
+    def links_to(self, address: str, path: str, *, at_least: int = 1) -> list[str]:
+        """Links of this site under `path` in the mails sent to `address`, in order. The
+        pages mail after answering, so this waits (a few seconds at most) for `at_least`."""
+        pattern = re.escape(self.url + path) + r"[A-Za-z0-9_.\-]+"
+        deadline = time.monotonic() + 5
+        while True:
+            found = []
+            for mail in self.installation.smtp.handler.to(address):
+                text = mail.message.get_body(("plain",))
+                assert text is not None
+                found += re.findall(pattern, text.get_content())
+            if len(found) >= at_least or time.monotonic() > deadline:
+                return found
+            time.sleep(0.02)
+
+    def wait_for_mails(self, address: str, count: int) -> list[Received]:
+        deadline = time.monotonic() + 5
+        while len(self.installation.smtp.handler.to(address)) < count:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        return self.installation.smtp.handler.to(address)
 
     def run(self) -> None:
         """`digest run`: fetch the day's listings and mail every active subscriber."""
