@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from contextlib import closing
 from dataclasses import dataclass
 
 from jinja2 import Environment
@@ -21,9 +22,10 @@ from digest.jobs.dayindex import DayIndex, build_day_index, recent_window, wants
 from digest.jobs.digests import Composer, ComposeTask
 from digest.jobs.preview import throwaway_key
 from digest.jobs.schedule import local_date
-from digest.models import Digest, Subscriber
+from digest.models import Digest, Profile, Subscriber
 from digest.rank.select import window_start
 from digest.rank.semantic import MemoryEmbeddingCache, StoreEmbeddingCache
+from digest.store import open_store
 from digest.store.roles import Store
 
 REBUILD_AFTER = dt.timedelta(minutes=10)  # the lookback window moves with the clock
@@ -54,13 +56,43 @@ class StorePreviewer:
         self._key = throwaway_key()  # the preview's links are never honoured
 
     def day_index(self, store: Store, subscriber: Subscriber, now: dt.datetime) -> DayIndex:
+        """The cached index; when the store has other papers (a fetch ran) or the window
+        moved, the stale one keeps serving while a thread builds the new one, so no request
+        waits seconds for indexing. Only the very first request (before `warm`) builds."""
         semantic = wants_semantic(self.settings, [subscriber.profile])
         key = (store.papers_stamp(), semantic)
-        with self._lock:
-            cached = self._cached
-            if cached is None or cached.key != key or now - cached.built > REBUILD_AFTER:
-                cached = self._cached = _Cached(key, now, self._build(store, subscriber, now))
+        cached = self._cached
+        stale = cached is None or cached.key != key or now - cached.built > REBUILD_AFTER
+        if cached is not None and stale and not semantic and not cached.key[1]:
+            self._rebuild_later(subscriber, now)
             return cached.day_index
+        if stale:
+            with self._lock:
+                cached = self._cached
+                if cached is None or cached.key != key or now - cached.built > REBUILD_AFTER:
+                    cached = self._cached = _Cached(key, now, self._build(store, subscriber, now))
+        assert cached is not None
+        return cached.day_index
+
+    def warm(self, now: dt.datetime) -> None:
+        """Build the index ahead of the first request (`digest serve` does at start)."""
+        probe = Subscriber("preview@example.org", Profile(authors=("nobody",)))
+        with closing(open_store(self.settings.database)) as store:
+            self.day_index(store, probe, now)
+
+    def _rebuild_later(self, subscriber: Subscriber, now: dt.datetime) -> None:
+        if not self._lock.acquire(blocking=False):
+            return  # a rebuild is under way
+
+        def rebuild() -> None:
+            try:
+                with closing(open_store(self.settings.database)) as store:
+                    key = (store.papers_stamp(), False)
+                    self._cached = _Cached(key, now, self._build(store, subscriber, now))
+            finally:
+                self._lock.release()
+
+        threading.Thread(target=rebuild, name="preview-index", daemon=True).start()
 
     def _build(self, store: Store, subscriber: Subscriber, now: dt.datetime) -> DayIndex:
         corpus_start, eligible_from = recent_window(self.settings, now)

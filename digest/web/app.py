@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, closing, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from digest.config.settings import Settings
+from digest.errors import DigestError
 from digest.jobs.storepreview import StorePreviewer
 from digest.store import open_store
 from digest.store.roles import Store
@@ -47,6 +49,7 @@ class WebState:
     previewer: StorePreviewer = field(init=False)
     clients: RateLimiter = field(init=False)
     addresses: RateLimiter = field(init=False)
+    landing_html: str | None = None  # the landing page, rendered once (see subscribe.landing)
 
     def __post_init__(self) -> None:
         web = self.settings.web
@@ -91,11 +94,14 @@ def render(request: Request, name: str, *, status: int = 200, **context: Any) ->
     headers = context.pop("headers", None)
     context.setdefault("source_names", tuple(s.name for s in web.settings.sources))
     response = page(web.settings, name, csrf=token, status=status, headers=headers, **context)
-    if token != request.cookies.get(CSRF_COOKIE):
-        response.set_cookie(
-            CSRF_COOKIE, token, httponly=True, samesite="lax", secure=web.secure_cookies, path="/"
-        )
+    set_csrf_cookie(request, response, token)
     return response
+
+
+def set_csrf_cookie(request: Request, response: Response, token: str) -> None:
+    if token != request.cookies.get(CSRF_COOKIE):
+        secure = state_of(request).secure_cookies
+        response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="lax", secure=secure)
 
 
 def message(
@@ -186,6 +192,19 @@ class AccessLog:
             )
 
 
+def _warm(state: WebState) -> None:
+    """Index the store's papers for previews in the background, before anyone asks."""
+
+    def warm() -> None:
+        try:
+            if state.settings.database.exists():
+                state.previewer.warm(state.clock())
+        except DigestError as err:
+            event(log, "warm_failed", f"preview index not built: {err}", level=logging.WARNING)
+
+    threading.Thread(target=warm, name="preview-warm", daemon=True).start()
+
+
 def create_app(settings: Settings, *, clock: Clock = utc_now) -> Any:
     """The pages as one ASGI app, wrapped in the body limit, the headers and the access log."""
     from digest.web import manage, subscribe
@@ -201,8 +220,15 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Any:
         Route("/vote/{token}", manage.vote_page, methods=["GET", "POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes)
-    app.state.web = WebState(settings, clock)
+    state = WebState(settings, clock)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        _warm(state)
+        yield
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.web = state
     web = settings.web
     hardened = Hardened(app, max_body=web.max_body_bytes, https=web.public_url.startswith("https"))
     return AccessLog(hardened)

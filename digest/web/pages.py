@@ -32,10 +32,45 @@ def environment() -> jinja2.Environment:
         auto_reload=False,
     )
     env.filters["marked"] = marked
-    env.globals["category_groups"] = CATEGORY_GROUPS
-    env.globals["category_names"] = CATEGORY_NAMES
-    env.globals["zones"] = zones()
+    env.globals["zone_options"] = zone_options
+    env.globals["category_boxes"] = category_boxes
     return env
+
+
+# The two long lists of the form are built once per choice, not per request: rendering four
+# hundred <option>s through the template was most of the landing page's cost.
+@functools.lru_cache(maxsize=512)
+def zone_options(selected: str) -> Markup:
+    return Markup(
+        "\n".join(
+            f"<option selected>{escape(z)}</option>"
+            if z == selected
+            else f"<option>{escape(z)}</option>"
+            for z in zones()
+        )
+    )
+
+
+@functools.lru_cache(maxsize=512)
+def category_boxes(selected: tuple[str, ...]) -> Markup:
+    parts = []
+    for group, entries in CATEGORY_GROUPS:
+        parts.append(f'<fieldset class="group">\n<legend>{escape(group)}</legend>')
+        for code, name in entries:
+            ticked = " checked" if code in selected else ""
+            parts.append(
+                f'<label class="check"><input type="checkbox" name="categories" '
+                f'value="{escape(code)}"{ticked}> <span class="code">{escape(code)}</span> '
+                f"{escape(name)}</label>"
+            )
+        parts.append("</fieldset>")
+    for code in selected:
+        if code not in CATEGORY_NAMES:  # one from a profile file: kept, and can be unticked
+            parts.append(
+                f'<label class="check"><input type="checkbox" name="categories" '
+                f'value="{escape(code)}" checked> <span class="code">{escape(code)}</span></label>'
+            )
+    return Markup("\n".join(parts))
 
 
 @functools.lru_cache(maxsize=1)

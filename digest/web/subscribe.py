@@ -8,7 +8,7 @@ import logging
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
 from digest.config.addresses import validate_address
 from digest.errors import AddressError
@@ -28,12 +28,15 @@ from digest.util.logs import event
 from digest.web.app import (
     checked_form,
     client_of,
+    csrf_token,
     message,
     render,
+    set_csrf_cookie,
     state_of,
     too_many,
 )
 from digest.web.forms import FormValues, read_profile_form
+from digest.web.pages import page
 
 log = logging.getLogger("digest.web")
 PREVIEW_ADDRESS = "preview@example.org"  # a preview belongs to nobody
@@ -45,8 +48,31 @@ CHECK_INBOX = (
 )
 
 
+_STAND_IN = "\x00csrf\x00"  # where the browser's own CSRF token goes
+
+
 async def landing(request: Request) -> Response:
-    return render(request, "landing.html.j2", values=DEFAULTS, errors={}, result=None)
+    """The landing page is the same for everyone but its CSRF token: rendered once, the
+    token put in per request (the most requested page costs no template work)."""
+    web = state_of(request)
+    cached: str | None = getattr(web, "landing_html", None)
+    if cached is None:
+        blank = page(
+            web.settings,
+            "landing.html.j2",
+            csrf=_STAND_IN,
+            values=DEFAULTS,
+            errors={},
+            result=None,
+            source_names=tuple(s.name for s in web.settings.sources),
+        )
+        cached = bytes(blank.body).decode()
+        web.landing_html = cached
+    token = csrf_token(request)
+    response = HTMLResponse(cached.replace(_STAND_IN, token))
+    response.headers["cache-control"] = "no-store"
+    set_csrf_cookie(request, response, token)
+    return response
 
 
 async def preview(request: Request) -> Response:
