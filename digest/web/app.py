@@ -30,7 +30,14 @@ from digest.store import open_store
 from digest.store.roles import Store
 from digest.util.logs import event
 from digest.web.pages import STATIC, page
-from digest.web.security import CSRF_COOKIE, CSRF_FIELD, Hardened, RateLimiter, csrf_ok
+from digest.web.security import (
+    CSRF_COOKIE,
+    CSRF_FIELD,
+    Hardened,
+    RateLimiter,
+    csrf_ok,
+    new_csrf_token,
+)
 
 log = logging.getLogger("digest.web")
 Clock = Callable[[], dt.datetime]
@@ -77,14 +84,8 @@ def csrf_token(request: Request) -> str:
     token = request.cookies.get(CSRF_COOKIE)
     if token and 20 <= len(token) <= 64:
         return token
-    fresh: str = request.scope.setdefault("digest.csrf", _new_token())
+    fresh: str = request.scope.setdefault("digest.csrf", new_csrf_token())
     return fresh
-
-
-def _new_token() -> str:
-    from digest.web.security import new_csrf_token
-
-    return new_csrf_token()
 
 
 def render(request: Request, name: str, *, status: int = 200, **context: Any) -> Response:

@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 from starlette.datastructures import FormData
 
 from digest.config.addresses import validate_address
-from digest.config.profile_form import FIELDS, LIST_FIELDS, ProfileFormError, profile_from_form
+from digest.config.profile_form import (
+    FIELDS,
+    LIST_FIELDS,
+    ProfileFormError,
+    form_values,
+    profile_from_form,
+)
 from digest.config.settings import Settings, check_timezone, parse_clock
 from digest.errors import AddressError, DigestError
 from digest.jobs.subscriptions import check_profile_sources
@@ -88,8 +94,6 @@ def read_profile_form(
 
 def values_for(subscriber: Subscriber) -> FormValues:
     """The form filled in for an existing subscriber (the manage page)."""
-    from digest.config.profile_form import form_values
-
     values: FormValues = dict(form_values(subscriber.profile))
     values["email"] = subscriber.email
     values["deliver_at"] = f"{subscriber.deliver_at:%H:%M}"
