@@ -329,3 +329,18 @@ def test_logs_hold_no_address_and_no_token(site: Site) -> None:
     assert "ann@" not in text and "example.org" not in text
     token = path_of(site, unsubscribe).removeprefix("/unsubscribe/")
     assert token not in text and token[:16] not in text
+
+
+def test_send_me_todays_digest_now_goes_through_the_outbox_once(site: Site) -> None:
+    subscribe_and_confirm(site, "ann@example.org")
+    client, csrf = session(site)
+    client.post("/link", data={"email": "ann@example.org", "csrf": csrf})
+    (manage,) = site.links_to("ann@example.org", "/manage/")
+    sent = client.post(path_of(site, manage), data={"csrf": csrf, "action": "send"})
+    assert "Today&#39;s digest is on its way." in sent.text
+    digests = [m for m in site.wait_for_mails("ann@example.org", 3) if m.message["List-Id"]]
+    assert len(digests) == 1
+    again = client.post(path_of(site, manage), data={"csrf": csrf, "action": "send"})
+    assert "already been made" in again.text
+    site.run()  # the run finds today's digest in the outbox: nothing more is sent
+    assert len([m for m in site.wait_for_mails("ann@example.org", 4) if m.message["List-Id"]]) == 1
