@@ -236,6 +236,9 @@ class Digest:
     sources: tuple[SourceOutcome, ...] = ()
     unsubscribe_url: str | None = None
     manage_url: str | None = None
+    unsubscribe_mailto: str | None = None  # shown in the body when there is no https link
+    # (paper id, "more like this" URL, "not for me" URL): signed for this subscriber
+    feedback: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def all_papers(self) -> tuple[Ranked, ...]:

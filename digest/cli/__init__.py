@@ -83,19 +83,48 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("subscribe", help="add a subscriber, or change their profile")
     p.add_argument("email")
     _profile_options(p)
-    p.add_argument("--at", default="07:00", help="delivery time, HH:MM in --tz (07:00)")
-    p.add_argument("--tz", default="UTC", help="IANA time zone, e.g. Europe/Berlin (UTC)")
+    p.add_argument("--at", help="delivery time, HH:MM in --tz (new subscribers: 07:00)")
+    p.add_argument("--tz", help="IANA time zone, e.g. Europe/Berlin (new subscribers: UTC)")
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace the whole profile of an existing subscriber (default: change only "
+        "what is given)",
+    )
     p.set_defaults(handler="subscribe")
 
     p = commands.add_parser("unsubscribe", help="stop sending to an address")
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("email", nargs="?")
     who.add_argument("--token", help="the signed token from an unsubscribe link")
+    who.add_argument(
+        "--mail",
+        action="store_true",
+        help="read an email on stdin (sent to [email] unsubscribe_mailto) and unsubscribe "
+        "the address its signed subject names: for a mail server's pipe alias",
+    )
     p.set_defaults(handler="unsubscribe")
 
-    p = commands.add_parser("subscribers", help="list subscribers and their profiles")
+    p = commands.add_parser(
+        "subscribers", help="list subscribers, their state (pending, active, paused) and profiles"
+    )
     p.add_argument("--all", action="store_true", help="include unsubscribed addresses")
     p.set_defaults(handler="subscribers")
+
+    p = commands.add_parser(
+        "feedback", help="record a subscriber's vote on a paper (as the email's links do)"
+    )
+    p.add_argument("email")
+    p.add_argument("paper_id", metavar="PAPER_ID", help="e.g. 2411.12345")
+    p.add_argument("vote", choices=("up", "down", "undo"), help="up: more like this; down: not")
+    p.set_defaults(handler="feedback")
+
+    p = commands.add_parser(
+        "serve", help="run the subscriber's web pages (host and port from [web])"
+    )
+    p.add_argument("--host", help="listen on this address (default: [web] host, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="listen on this port (default: [web] port, 8080)")
+    p.set_defaults(handler="serve")
 
     p = commands.add_parser("run", help="the daily job once: fetch, rank, mail every subscriber")
     _now_option(p)

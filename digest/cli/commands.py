@@ -19,18 +19,32 @@ from digest.cli.printing import (
 )
 from digest.config.addresses import validate_address
 from digest.config.load import load_settings
-from digest.config.profiles import load_profile, profile_from_options
+from digest.config.profiles import (
+    load_profile,
+    load_profile_data,
+    merge_profile_data,
+    profile_from_options,
+    profile_to_data,
+)
 from digest.config.settings import Settings, check_timezone, parse_clock, parse_moment
+from digest.config.tomlfile import load_toml
 from digest.errors import DigestError
 from digest.jobs.context import Clock, ProgressSink, no_progress, terminal_progress, utc_now
 from digest.jobs.preview import Collected, preview, read_listings, send_preview
 from digest.jobs.schedule import local_dates, next_fetch
 from digest.jobs.service import fetch_job, retry_job, run_job, save_job, tick_job
 from digest.jobs.signals import stop_on_signals
-from digest.jobs.subscriptions import address_for_token, check_profile_sources
+from digest.jobs.subscriptions import (
+    address_for_token,
+    check_profile_sources,
+    describe_changes,
+    record_feedback,
+    token_in_mail,
+)
 from digest.jobs.wiring import sender_factory
 from digest.models import DeliveryState, Profile, RunReport, SourceState, Subscriber
 from digest.store import open_store
+from digest.store.roles import SubscriberState
 from digest.util.logs import setup_logging
 
 
@@ -137,51 +151,114 @@ def cmd_fetch(args: argparse.Namespace, out: Out = print) -> int:
     return 0 if all(o.state is not SourceState.FAILED for o in collected.outcomes) else 1
 
 
+def _changed_profile(args: argparse.Namespace, old: Profile) -> Profile:
+    """An existing subscriber's profile with only what the options give changed."""
+    if args.profile:
+        load_profile(args.profile)  # its errors, with file and line, come first
+        data = merge_profile_data(profile_to_data(old), load_toml(args.profile).data)
+        return load_profile_data(data, str(args.profile))
+    profile = old
+    if args.keyword or args.exclude or args.author or args.category:
+        profile = profile_from_options(
+            args.keyword,
+            exclude=args.exclude,
+            authors=args.author,
+            categories=args.category,
+            base=old,
+        )
+    if args.describe is not None:
+        profile = dataclasses.replace(profile, description=args.describe.strip())
+    return profile
+
+
 def cmd_subscribe(args: argparse.Namespace, out: Out = print) -> int:
     settings = _settings(args)
     email = validate_address(args.email)
-    profile = _profile_from_args(args)
-    if profile is None:
-        raise DigestError(f"{email}: give a profile: --keyword/--author/--category or --profile")
-    check_profile_sources(profile, settings, who=email)
-    try:
-        deliver_at = parse_clock(args.at)
-        timezone = check_timezone(args.tz)
-    except ValueError as err:
-        raise DigestError(f"{email}: {err}") from err
     with closing(open_store(settings.database)) as store:
-        existed = store.subscriber(email) is not None
-        saved = store.save_subscriber(
-            Subscriber(email=email, profile=profile, deliver_at=deliver_at, timezone=timezone)
+        found = store.subscriber_record(email)
+        old = found.subscriber if found else None
+        if old is None or args.replace:
+            profile = _profile_from_args(args)
+            if profile is None:
+                raise DigestError(
+                    f"{email}: give a profile: --keyword/--author/--category or --profile"
+                )
+        else:
+            profile = _changed_profile(args, old.profile)
+        check_profile_sources(profile, settings, who=email)
+        try:
+            deliver_at = parse_clock(args.at) if args.at else None
+            timezone = check_timezone(args.tz) if args.tz else None
+        except ValueError as err:
+            raise DigestError(f"{email}: {err}") from err
+        wanted = Subscriber(
+            email=old.email if old else email,  # the spelling given first is kept
+            profile=profile,
+            deliver_at=deliver_at or (old.deliver_at if old else dt.time(7, 0)),
+            timezone=timezone or (old.timezone if old else "UTC"),
         )
-    verb = "Updated" if existed else "Subscribed"
-    out(f"{verb} {saved.email}: {saved.profile.summary()}")
-    out(f"Delivery at {saved.deliver_at:%H:%M} {saved.timezone}.")
+        saved = store.save_subscriber(wanted)
+    if found is None:
+        out(f"Subscribed {saved.email}: {saved.profile.summary()}")
+        out(f"Delivery at {saved.deliver_at:%H:%M} {saved.timezone}.")
+        return 0
+    assert old is not None
+    changes = describe_changes(old, saved)
+    if found.state is not SubscriberState.ACTIVE:
+        changes.insert(0, f"state: {found.state.value} -> active")
+    if not changes:
+        out(f"{saved.email}: nothing changed.")
+    for number, change in enumerate(changes):
+        out((f"Updated {saved.email}: " if number == 0 else "    ") + change)
     return 0
 
 
 def cmd_unsubscribe(args: argparse.Namespace, out: Out = print) -> int:
     settings = _settings(args)
     with closing(open_store(settings.database)) as store:
-        if args.token:
+        if args.mail:
+            email = address_for_token(settings, store, token_in_mail(sys.stdin.buffer.read()))
+        elif args.token:
             email = address_for_token(settings, store, args.token)
         else:
             email = validate_address(args.email)
+        found = store.subscriber(email)
         removed = store.deactivate_subscriber(email)
-    out(f"Unsubscribed {email}." if removed else f"{email} was not subscribed.")
+    shown = found.email if found else email
+    out(f"Unsubscribed {shown}." if removed else f"{shown} was not subscribed.")
     return 0
 
 
 def cmd_subscribers(args: argparse.Namespace, out: Out = print) -> int:
     settings = _settings(args)
     with closing(open_store(settings.database)) as store:
-        people = store.subscribers(active_only=not args.all)
-    if not people:
+        records = [
+            r
+            for r in store.subscriber_records()
+            if args.all or r.state is not SubscriberState.UNSUBSCRIBED
+        ]
+    if not records:
         out("No subscribers yet. Add one with: digest subscribe EMAIL --keyword ...")
-    for person in people:
-        flag = "" if person.active else " (unsubscribed)"
-        out(f"{person.email}{flag}  at {person.deliver_at:%H:%M} {person.timezone}")
+    for record in records:
+        person = record.subscriber
+        out(f"{person.email}  {record.state.value}  at {person.deliver_at:%H:%M} {person.timezone}")
         out(f"    {person.profile.summary()}")
+    return 0
+
+
+def cmd_feedback(args: argparse.Namespace, out: Out = print) -> int:
+    settings = _settings(args)
+    with closing(open_store(settings.database)) as store:
+        message = record_feedback(store, args.email, args.paper_id, args.vote, utc_now())
+    out(message)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, out: Out = print) -> int:
+    settings = _settings(args)
+    from digest.web.server import serve  # the web's libraries only for this command
+
+    serve(settings, host=args.host, port=args.port)
     return 0
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import jinja2
 
+from digest.compose.feedback import with_feedback
 from digest.compose.paper_cache import PaperCache, paper_block
 from digest.compose.styles import InlineStyleLoader, StyleSheet
 from digest.compose.text import highlight_html, text_heading, wrap_paragraphs, wrap_text
@@ -35,6 +36,7 @@ def make_environment(template_dir: Path | None = None) -> jinja2.Environment:
     env.filters["wrap_paragraphs"] = wrap_paragraphs
     env.filters["heading"] = text_heading
     env.filters["highlight"] = highlight_html
+    env.filters["with_feedback"] = with_feedback
     # The light-mode stylesheet is inlined per element path once, when templates load, not
     # per message (see digest/compose/styles.py).
     sheet = StyleSheet(files.get_source(env, STYLESHEET)[0])

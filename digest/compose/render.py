@@ -28,6 +28,7 @@ from digest.compose.environment import (
     TEXT_TEMPLATE,
     make_environment,
 )
+from digest.compose.feedback import feedback_map, safe_mailto
 from digest.compose.paper_cache import PaperCache
 from digest.compose.text import one_line, plural, safe_url
 from digest.compose.views import SectionView, compact_view, paper_view, source_lines
@@ -131,6 +132,10 @@ def _context(
         "profile_summary": one_line(profile.summary()),
         "manage_url": safe_url(digest.manage_url),
         "unsubscribe_url": safe_url(digest.unsubscribe_url),
+        "unsubscribe_mailto": None
+        if safe_url(digest.unsubscribe_url)
+        else safe_mailto(digest.unsubscribe_mailto),
+        "feedback": feedback_map(digest.feedback),
         "footer_html": markdown_html(settings.footer_markdown),
         "footer_text": settings.footer_markdown.strip(),
         "preheader": (f"Top: {first_title}" if first_title else subject)[:150],

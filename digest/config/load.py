@@ -35,6 +35,7 @@ from digest.config.settings import (
     DEFAULT_SENDER,
     DEFAULT_SUBJECT,
     MAX_CONNECTIONS,
+    PREVIOUS_SECRET_ENV,
     SECRET_ENV,
     SMTP_PASSWORD_ENV,
     SOURCE_KINDS,
@@ -53,6 +54,7 @@ from digest.config.settings import (
     user_agent,
 )
 from digest.config.tomlfile import KeyPath, TomlDocument, load_toml
+from digest.config.web import read_web, with_web_links
 from digest.errors import AddressError, ConfigError, DigestError
 from digest.models import AnnounceType
 
@@ -158,6 +160,7 @@ def settings_from_document(doc: TomlDocument | None, env: Mapping[str, str]) -> 
             for text in main.strings("arxiv_holidays")
         )
     templates = main.text("templates_dir")
+    web = read_web(doc, top.subtable("web"))
 
     return Settings(
         data_dir=data_dir,
@@ -167,7 +170,7 @@ def settings_from_document(doc: TomlDocument | None, env: Mapping[str, str]) -> 
         sources=_sources(doc, data.get("source")),
         fetch=_fetch(doc, top.subtable("fetch")),
         render=_render(doc, top.subtable("email")),
-        email=_email(doc, top.subtable("email"), env),
+        email=with_web_links(_email(doc, top.subtable("email"), env), web),
         smtp=_smtp(doc, data.get("smtp"), env),
         schedule=_schedule(doc, top.subtable("schedule")),
         lookback_days=main.whole("lookback_days", 3, low=1, high=60),
@@ -178,6 +181,7 @@ def settings_from_document(doc: TomlDocument | None, env: Mapping[str, str]) -> 
         templates_dir=(base / Path(templates).expanduser()) if templates else None,
         path=None if doc.path == "<defaults>" else Path(doc.path),
         logging=_logging(doc, top.subtable("logging")),
+        web=web,
     )
 
 
@@ -327,6 +331,7 @@ def _email(doc: TomlDocument, table: Mapping[str, Any], env: Mapping[str, str]) 
         manage_url=manage_url,
         send_empty=reader.flag("send_empty", False),
         secret=_secret(env),
+        previous_secret=_secret(env, PREVIOUS_SECRET_ENV),
         operator=_operator(doc, reader),
     )
 
@@ -335,11 +340,11 @@ _WEB = ("https", "http")
 MIN_SECRET_BYTES = 16
 
 
-def _secret(env: Mapping[str, str]) -> str | None:
-    secret = env.get(SECRET_ENV) or None
+def _secret(env: Mapping[str, str], name: str = SECRET_ENV) -> str | None:
+    secret = env.get(name) or None
     if secret is not None and len(secret.encode()) < MIN_SECRET_BYTES:
         raise ConfigError(
-            f"the environment variable {SECRET_ENV} holds {len(secret.encode())} bytes; "
+            f"the environment variable {name} holds {len(secret.encode())} bytes; "
             f"a signing key needs at least {MIN_SECRET_BYTES} (make one with: python3 -c "
             "'import secrets; print(secrets.token_urlsafe(32))')"
         )

@@ -250,6 +250,11 @@ def load_profile(path: Path | str) -> Profile:
     return _from_document(load_toml(path))
 
 
+def load_profile_data(data: dict[str, Any], path: str) -> Profile:
+    """A profile from file-shaped data (a file's keys merged over a stored profile)."""
+    return _from_document(TomlDocument(path=path, data=data, lines=()))
+
+
 def _from_document(document: TomlDocument) -> Profile:
     def fail(message: str, at: KeyPath) -> ConfigError:
         err = document.error(message, at)
@@ -272,8 +277,12 @@ def profile_from_options(
     exclude: Sequence[str] = (),
     authors: Sequence[str] = (),
     categories: Sequence[str] = (),
+    base: Profile | None = None,
 ) -> Profile:
-    """A one-topic profile from `--keyword "score matching^2" --exclude ... --author ...`."""
+    """A one-topic profile from `--keyword "score matching^2" --exclude ... --author ...`.
+
+    With `base`, the options given change only their own part of that profile: keywords
+    replace all of its keywords (every topic), the others their own list."""
     options = {"keywords": "--keyword", "exclude": "--exclude", "authors": "--author"}
     options["categories"] = "--category"
 
@@ -293,7 +302,59 @@ def profile_from_options(
     for key, values in (("exclude", exclude), ("authors", authors), ("categories", categories)):
         if values:
             data[key] = list(values)
+    if base is not None:
+        data = merge_profile_data(profile_to_data(base), data)
     return _profile(_Reader(fail), data)
+
+
+def validate_profile_data(
+    data: Mapping[str, Any], fail: Callable[[str, KeyPath], ConfigError]
+) -> Profile:
+    """The one validator behind files, options and web forms; `fail` says where it failed."""
+    return _profile(_Reader(fail), data)
+
+
+def merge_profile_data(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with the keys of `changes` replaced; new keywords replace every topic."""
+    merged = dict(base)
+    if "keywords" in changes or "topics" in changes:
+        merged.pop("keywords", None)
+        merged.pop("topics", None)
+    merged.update(changes)
+    return merged
+
+
+def profile_to_data(profile: Profile) -> dict[str, Any]:
+    """The profile as the TOML file would say it: validates back to the same profile."""
+    data: dict[str, Any] = {}
+    topics: dict[str, Any] = {}
+    for topic in profile.topics:
+        words = [_term_data(t) for t in topic.terms]
+        if topic.name == DEFAULT_TOPIC and "keywords" not in data:
+            data["keywords"] = words
+        else:
+            topics[topic.name] = {"keywords": words}
+    if topics:
+        data["topics"] = topics
+    for key in ("exclude", "authors", "categories", "sources"):
+        if getattr(profile, key):
+            data[key] = list(getattr(profile, key))
+    data.update(
+        require_categories=profile.require_categories,
+        min_score=profile.min_score,
+        max_papers=profile.max_papers,
+        include_updates=profile.include_updates,
+        popularity_weight=profile.popularity_weight,
+    )
+    if profile.description:
+        data["description"] = profile.description
+    return data
+
+
+def _term_data(term: Term) -> str | dict[str, Any]:
+    if term.weight == 1.0 and term.case_sensitive == looks_like_acronym(term.text):
+        return term.text
+    return {"text": term.text, "weight": term.weight, "case_sensitive": term.case_sensitive}
 
 
 # --- Storage form -------------------------------------------------------------------------

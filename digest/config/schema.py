@@ -11,7 +11,7 @@ from collections.abc import Mapping
 # Every key each table may hold: the reader refuses any other, and a test checks that
 # config/digest.example.toml documents exactly these.
 SCHEMA: Mapping[str, tuple[str, ...]] = {
-    "": ("digest", "fetch", "source", "email", "smtp", "schedule", "logging"),
+    "": ("digest", "fetch", "source", "email", "smtp", "schedule", "logging", "web"),
     "digest": (
         "data_dir",
         "database",
@@ -63,4 +63,17 @@ SCHEMA: Mapping[str, tuple[str, ...]] = {
     ),
     "schedule": ("fetch_at", "fetch_timezone", "tick_minutes", "lease_seconds"),
     "logging": ("format", "level"),
+    "web": (
+        "host",
+        "port",
+        "base_url",
+        "confirm_hours",
+        "manage_days",
+        "client_limit",
+        "client_window",
+        "address_limit",
+        "address_window",
+        "max_body_bytes",
+        "trusted_proxies",
+    ),
 }

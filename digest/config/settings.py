@@ -30,6 +30,8 @@ DATA_DIR_ENV = "DIGEST_DATA_DIR"
 # forking and shipping messages back costs more than it saves.
 AUTO_WORKERS_FROM = 200
 SECRET_ENV = "DIGEST_SECRET"
+# The key DIGEST_SECRET replaced: links it signed are still accepted (key rotation).
+PREVIOUS_SECRET_ENV = "DIGEST_SECRET_PREVIOUS"
 SMTP_PASSWORD_ENV = "DIGEST_SMTP_PASSWORD"
 
 ARXIV_RSS_URL = "https://rss.arxiv.org/rss/{categories}"
@@ -86,6 +88,7 @@ class EmailConfig:
     manage_url: str | None = None
     send_empty: bool = False  # mail a digest even when nothing matched
     secret: str | None = None  # signs unsubscribe tokens; from DIGEST_SECRET
+    previous_secret: str | None = None  # still accepted; from DIGEST_SECRET_PREVIOUS
     operator: str | None = None  # gets a short alert when a run has problems
 
 
@@ -105,6 +108,27 @@ class ScheduleConfig:
     @property
     def fetch_zone(self) -> ZoneInfo:
         return ZoneInfo(self.fetch_timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    """The subscriber's pages (`digest serve`), read from [web] by digest.config.web."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    base_url: str | None = None  # the public address every email link uses
+    confirm_hours: float = 48.0  # a confirmation link (and the pending sign-up) lasts this long
+    manage_days: int = 30  # a manage link lasts this long; every digest carries a fresh one
+    client_limit: int = 30  # form posts per client address per client_window seconds
+    client_window: int = 600
+    address_limit: int = 3  # mails (confirmation, manage link) to one address per window
+    address_window: int = 3600
+    max_body_bytes: int = 16_384
+    trusted_proxies: tuple[str, ...] = ()  # reverse proxies whose X-Forwarded-For is believed
+
+    @property
+    def public_url(self) -> str:
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +160,7 @@ class Settings:
     path: Path | None = None  # the file these settings came from
     extra: Mapping[str, Any] = field(default_factory=dict)
     logging: LoggingConfig = LoggingConfig()
+    web: WebSettings = WebSettings()
 
     def workers_for(self, jobs: int) -> int:
         """How many processes compose `jobs` digests: forking pays only for many of them."""

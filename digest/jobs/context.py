@@ -27,6 +27,7 @@ __all__ = [
     "RunContext",
     "SenderFactory",
     "no_progress",
+    "signing_keys",
     "signing_secret",
     "terminal_progress",
     "utc_now",
@@ -95,3 +96,17 @@ def installation_id(store: Operations) -> str:
         kept = secrets.token_hex(8)
         store.set_meta("installation", kept)
     return kept
+
+
+def signing_keys(settings: Settings, store: Operations | None) -> tuple[bytes, ...]:
+    """Every key a link may be signed with, the current one first: DIGEST_SECRET_PREVIOUS
+    (the key before a rotation), and the key kept in the store when DIGEST_SECRET replaced
+    it, so links already mailed keep working."""
+    keys = [signing_secret(settings, store)]
+    if settings.email.previous_secret:
+        keys.append(settings.email.previous_secret.encode())
+    if settings.email.secret and store is not None:
+        kept = store.meta("secret")
+        if kept:
+            keys.append(kept.encode())
+    return tuple(dict.fromkeys(keys))

@@ -17,7 +17,13 @@ from jinja2 import Environment
 from digest.compose.render import render_digest
 from digest.config.settings import Settings
 from digest.jobs.dayindex import DayIndex, ranked_for
-from digest.jobs.message import compose_message, unsubscribe_url
+from digest.jobs.message import (
+    compose_message,
+    feedback_links,
+    manage_url,
+    unsubscribe_mailto,
+    unsubscribe_url,
+)
 from digest.models import Digest, RenderedDigest, SourceOutcome, Subscriber
 from digest.rank.select import select_candidates
 
@@ -81,15 +87,19 @@ class Composer:
         ranked = ranked_for(
             self.day_index, subscriber.profile, eligible=candidates.all, updated=candidates.updated
         )
+        papers = ranked.ranked[: subscriber.profile.max_papers]
+        settings, email, secret = self.settings, subscriber.email, self.secret
         return Digest(
             subscriber=subscriber,
             day=task.day,
-            papers=ranked.ranked[: subscriber.profile.max_papers],
+            papers=papers,
             seen_count=len(candidates.new),
             matched_count=ranked.matched,
             sources=self.sources,
-            unsubscribe_url=unsubscribe_url(self.settings, subscriber.email, self.secret),
-            manage_url=self.settings.email.manage_url,
+            unsubscribe_url=unsubscribe_url(settings, email, secret),
+            manage_url=manage_url(settings, email, secret, self.now),
+            unsubscribe_mailto=unsubscribe_mailto(settings, email, secret),
+            feedback=feedback_links(settings, email, papers, secret),
         )
 
     def wrap(self, digest: Digest) -> Composition:

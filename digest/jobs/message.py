@@ -9,9 +9,13 @@ import datetime as dt
 from email.utils import parseaddr
 
 from digest.compose.mail import Envelope, build_message, make_message_id
+from digest.compose.signed import LinkClaims, Purpose, sign_link
 from digest.compose.tokens import make_unsubscribe_token
 from digest.config.settings import Settings
-from digest.models import RenderedDigest, Subscriber
+from digest.models import Ranked, RenderedDigest, Subscriber
+
+VOTE_PATH = "/vote/{token}"
+CONFIRM_PATH = "/confirm/{token}"
 
 
 def unsubscribe_url(settings: Settings, email: str, secret: bytes) -> str | None:
@@ -19,6 +23,60 @@ def unsubscribe_url(settings: Settings, email: str, secret: bytes) -> str | None
         return None
     token = make_unsubscribe_token(secret, email)
     return settings.email.unsubscribe_url.replace("{token}", token)
+
+
+def unsubscribe_mailto(settings: Settings, email: str, secret: bytes) -> str | None:
+    """mailto: URI whose subject carries the signed token (`digest unsubscribe --mail`)."""
+    if not settings.email.unsubscribe_mailto:
+        return None
+    token = make_unsubscribe_token(secret, email)
+    return f"mailto:{settings.email.unsubscribe_mailto}?subject=unsubscribe%20{token}"
+
+
+def manage_url(settings: Settings, email: str, secret: bytes, now: dt.datetime) -> str | None:
+    """The manage link: signed and expiring when [email] manage_url holds {token} (as the
+    one [web] base_url makes does), else that fixed URL as it is."""
+    template = settings.email.manage_url
+    if not template or "{token}" not in template:
+        return template
+    expires = now + dt.timedelta(days=settings.web.manage_days)
+    token = sign_link(secret, LinkClaims(Purpose.MANAGE, email, expires))
+    return template.replace("{token}", token)
+
+
+def confirm_url(settings: Settings, email: str, nonce: str, secret: bytes, now: dt.datetime) -> str:
+    expires = now + dt.timedelta(hours=settings.web.confirm_hours)
+    token = sign_link(secret, LinkClaims(Purpose.CONFIRM, email, expires, (nonce,)))
+    return settings.web.public_url + CONFIRM_PATH.replace("{token}", token)
+
+
+def page_manage_url(settings: Settings, email: str, secret: bytes, now: dt.datetime) -> str:
+    """A manage link the pages mail themselves (a subscriber asked for one)."""
+    expires = now + dt.timedelta(days=settings.web.manage_days)
+    token = sign_link(secret, LinkClaims(Purpose.MANAGE, email, expires))
+    return f"{settings.web.public_url}/manage/{token}"
+
+
+def vote_url(settings: Settings, email: str, paper_id: str, vote: str, secret: bytes) -> str:
+    token = sign_link(secret, LinkClaims(Purpose.VOTE, email, None, (paper_id, vote)))
+    return settings.web.public_url + VOTE_PATH.replace("{token}", token)
+
+
+def feedback_links(
+    settings: Settings, email: str, papers: tuple[Ranked, ...], secret: bytes
+) -> tuple[tuple[str, str, str], ...]:
+    """Per paper shown in full: its "more like this" and "not for me" links, when the pages
+    are deployed ([web] base_url)."""
+    if not settings.web.base_url:
+        return ()
+    return tuple(
+        (
+            r.paper.id,
+            vote_url(settings, email, r.paper.id, "up", secret),
+            vote_url(settings, email, r.paper.id, "down", secret),
+        )
+        for r in papers
+    )
 
 
 def compose_message(
@@ -41,10 +99,7 @@ def compose_message(
     domain = sender_address.rpartition("@")[2] or "localhost"
     key = f"{installation}.{subscriber.id or subscriber.email}.{day.isoformat()}"
     message_id = make_message_id(domain, key)
-    mailto = None
-    if settings.email.unsubscribe_mailto:
-        token = make_unsubscribe_token(secret, subscriber.email)
-        mailto = f"mailto:{settings.email.unsubscribe_mailto}?subject=unsubscribe%20{token}"
+    mailto = unsubscribe_mailto(settings, subscriber.email, secret)
     envelope = Envelope(
         sender=settings.email.sender,
         recipient=subscriber.email,

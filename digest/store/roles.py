@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 from digest.errors import StoreError
@@ -33,15 +34,22 @@ __all__ = [
     "AlreadyQueued",
     "Claim",
     "Embeddings",
+    "Feedback",
     "Operations",
     "Outbox",
+    "PaperStamps",
     "Papers",
     "RunRecord",
     "SeenPaper",
     "SourceLog",
     "SourceRecord",
     "Store",
+    "SubscriberRecord",
+    "SubscriberState",
     "Subscribers",
+    "Subscriptions",
+    "Vote",
+    "VoteRecord",
 ]
 
 
@@ -166,7 +174,98 @@ class Embeddings(Protocol):
     def prune_embeddings(self, papers_seen_before: dt.datetime) -> int: ...
 
 
-class Store(Subscribers, Papers, SourceLog, Outbox, Operations, Embeddings, Protocol):
+class SubscriberState(StrEnum):
+    """Where a subscription stands. Only ACTIVE ones get digests (`Subscriber.active`)."""
+
+    PENDING = "pending"  # signed up on the web, confirmation link not used yet
+    ACTIVE = "active"
+    PAUSED = "paused"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberRecord:
+    """A subscriber with the state of their subscription and its moments."""
+
+    subscriber: Subscriber
+    state: SubscriberState
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    confirmed_at: dt.datetime | None = None
+    pending_until: dt.datetime | None = None  # an unconfirmed sign-up lapses then
+
+
+class Subscriptions(Protocol):
+    """Subscription states and double opt-in. Addresses match case-insensitively; the
+    spelling given first is the one mail goes to."""
+
+    def subscriber_record(self, email: str) -> SubscriberRecord | None: ...
+    def subscriber_records(self) -> list[SubscriberRecord]: ...
+    def request_subscription(
+        self, subscriber: Subscriber, *, nonce: str, until: dt.datetime, now: dt.datetime
+    ) -> SubscriberRecord:
+        """A new or lapsed address becomes PENDING with this profile and confirmation nonce;
+        an ACTIVE or PAUSED one is left as it is (a stranger must not change it)."""
+        ...
+
+    def confirm_subscription(
+        self, email: str, nonce: str, now: dt.datetime
+    ) -> SubscriberRecord | None:
+        """PENDING with this nonce and not lapsed -> ACTIVE (the nonce is used up)."""
+        ...
+
+    def set_subscriber_state(self, email: str, state: SubscriberState, now: dt.datetime) -> bool:
+        """Pause (from ACTIVE), resume (PAUSED -> ACTIVE) or unsubscribe (from any other)."""
+        ...
+
+    def update_subscriber(self, subscriber: Subscriber, now: dt.datetime) -> Subscriber | None:
+        """Profile, delivery time and zone of an existing address; its state is untouched."""
+        ...
+
+    def expire_pending(self, now: dt.datetime) -> int: ...
+
+
+class Vote(StrEnum):
+    UP = "up"  # more like this
+    DOWN = "down"  # not for me
+
+
+@dataclass(frozen=True, slots=True)
+class VoteRecord:
+    subscriber_id: int
+    paper_id: str
+    vote: Vote
+    at: dt.datetime
+
+
+class Feedback(Protocol):
+    """One vote per subscriber and paper: the latest one counts, undo removes it."""
+
+    def record_vote(
+        self, subscriber_id: int, paper_id: str, vote: Vote, at: dt.datetime
+    ) -> None: ...
+    def undo_vote(self, subscriber_id: int, paper_id: str) -> bool: ...
+    def votes(self, subscriber_id: int) -> list[VoteRecord]: ...
+
+
+class PaperStamps(Protocol):
+    """A cheap fingerprint of the stored papers, to know when a cached index is stale."""
+
+    def papers_stamp(self) -> tuple[int, dt.datetime | None]: ...
+
+
+class Store(
+    Subscribers,
+    Papers,
+    SourceLog,
+    Outbox,
+    Operations,
+    Embeddings,
+    Subscriptions,
+    Feedback,
+    PaperStamps,
+    Protocol,
+):
     """Every role at once: what a backend implements, and what a job that wires several
     stages holds."""
 

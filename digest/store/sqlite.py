@@ -35,11 +35,12 @@ from digest.store.codec import paper_from_json, paper_to_json
 from digest.store.roles import AlreadyQueued, Claim, RunRecord, SeenPaper, SourceRecord
 from digest.store.sqlite_connection import BUSY_TIMEOUT, Connection
 from digest.store.sqlite_schema import MIGRATIONS, check_current, migrate
+from digest.store.sqlite_subscriptions import SubscriptionsMixin
 
 __all__ = ["MIGRATIONS", "AlreadyQueued", "SqliteStore"]
 
 
-class SqliteStore:
+class SqliteStore(SubscriptionsMixin):
     """One SQLite file in WAL mode, so readers never block the writer."""
 
     def __init__(
@@ -89,22 +90,30 @@ class SqliteStore:
     # -- subscribers ---------------------------------------------------------------------
 
     def save_subscriber(self, subscriber: Subscriber) -> Subscriber:
-        """Insert, or update the profile and delivery time of an existing address.
+        """Insert, or update the profile and delivery time of an existing address (whatever
+        its case: the spelling first given is kept for sending).
 
         Re-subscribing reactivates the row and keeps the ledger, so nobody is sent again
         what they already had.
         """
+        email, profile, clock, zone, created, now = rows.subscriber_values(
+            subscriber, rows.now_stamp()
+        )
         with self._db.transaction() as tx:
             tx.execute(
                 """
                 INSERT INTO subscribers
-                    (email, profile, deliver_at, timezone, active, created_at, updated_at)
-                VALUES (?, ?, ?, ?, 1, ?, ?)
-                ON CONFLICT (email) DO UPDATE SET
+                    (email, email_key, profile, deliver_at, timezone, active, state,
+                     confirmed_at, created_at, updated_at)
+                VALUES (?, lower(?), ?, ?, ?, 1, 'active', ?, ?, ?)
+                ON CONFLICT (email_key) DO UPDATE SET
                     profile = excluded.profile, deliver_at = excluded.deliver_at,
-                    timezone = excluded.timezone, active = 1, updated_at = excluded.updated_at
+                    timezone = excluded.timezone, active = 1, state = 'active',
+                    confirm_nonce = NULL, pending_until = NULL,
+                    confirmed_at = coalesce(subscribers.confirmed_at, excluded.confirmed_at),
+                    updated_at = excluded.updated_at
                 """,
-                rows.subscriber_values(subscriber, rows.now_stamp()),
+                (email, email, profile, clock, zone, now, created, now),
             )
         saved = self.subscriber(subscriber.email)
         assert saved is not None
@@ -113,14 +122,16 @@ class SqliteStore:
     def deactivate_subscriber(self, email: str) -> bool:
         with self._db.transaction() as tx:
             cursor = tx.execute(
-                "UPDATE subscribers SET active = 0, updated_at = ? WHERE email = ? AND active = 1",
+                "UPDATE subscribers SET active = 0, state = 'unsubscribed', confirm_nonce = NULL, "
+                "updated_at = ? WHERE email_key = lower(?) AND state <> 'unsubscribed'",
                 (rows.now_stamp(), email),
             )
             return cursor.rowcount > 0
 
     def subscriber(self, email: str) -> Subscriber | None:
         row = self._db.one(
-            f"SELECT {rows.SUBSCRIBER_COLUMNS} FROM subscribers WHERE email = ?", (email,)
+            f"SELECT {rows.SUBSCRIBER_COLUMNS} FROM subscribers WHERE email_key = lower(?)",
+            (email,),
         )
         return rows.subscriber(row) if row else None
 

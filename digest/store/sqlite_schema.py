@@ -122,6 +122,36 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX ledger_outbox ON ledger(outbox_id);
     """,
+    # 5: subscribers serve themselves (the web pages). A subscription has a state (pending
+    # until the confirmation link is used, active, paused, unsubscribed; `active` stays the
+    # "gets digests" flag); addresses are one subscriber whatever their case (email_key, the
+    # lower-cased address, is unique; the first spelling is kept for sending; of rows that
+    # already differ only in case the active, else oldest, one keeps the key and the others
+    # are retired). Votes: "more like this" / "not for me", one per subscriber and paper.
+    """
+    ALTER TABLE subscribers ADD COLUMN state TEXT NOT NULL DEFAULT 'active';
+    UPDATE subscribers SET state = 'unsubscribed' WHERE active = 0;
+    ALTER TABLE subscribers ADD COLUMN email_key TEXT NOT NULL DEFAULT '';
+    UPDATE subscribers SET email_key = lower(email);
+    UPDATE subscribers SET email_key = email_key || ' #' || id, state = 'unsubscribed',
+        active = 0
+        WHERE id <> (SELECT t.id FROM subscribers AS t
+                     WHERE lower(t.email) = lower(subscribers.email)
+                     ORDER BY t.active DESC, t.id LIMIT 1);
+    CREATE UNIQUE INDEX subscribers_email_key ON subscribers(email_key);
+    ALTER TABLE subscribers ADD COLUMN confirm_nonce TEXT;
+    ALTER TABLE subscribers ADD COLUMN pending_until TEXT;
+    ALTER TABLE subscribers ADD COLUMN confirmed_at TEXT;
+    CREATE INDEX subscribers_state ON subscribers(state);
+
+    CREATE TABLE votes (
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers(id),
+        paper_id TEXT NOT NULL,
+        vote TEXT NOT NULL CHECK (vote IN ('up', 'down')),
+        at TEXT NOT NULL,
+        PRIMARY KEY (subscriber_id, paper_id)
+    ) WITHOUT ROWID;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

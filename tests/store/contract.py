@@ -35,7 +35,7 @@ from digest.models import (
     Topic,
     Validators,
 )
-from digest.store.roles import AlreadyQueued, Store
+from digest.store.roles import AlreadyQueued, Store, SubscriberState, Vote
 
 DAY = dt.date(2026, 11, 20)
 NOON = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
@@ -575,6 +575,23 @@ class StoreContract:
             "embeddings": lambda: store.embeddings(["1"], "m"),
             "save_embeddings": lambda: store.save_embeddings({"1": b"v"}, "m"),
             "prune_embeddings": lambda: store.prune_embeddings(NOON),
+            "subscriber_record": lambda: store.subscriber_record("a@example.org"),
+            "subscriber_records": lambda: store.subscriber_records(),
+            "request_subscription": lambda: store.request_subscription(
+                Subscriber("a@example.org", profile("x")), nonce="n", until=NOON, now=NOON
+            ),
+            "confirm_subscription": lambda: store.confirm_subscription("a@example.org", "n", NOON),
+            "set_subscriber_state": lambda: store.set_subscriber_state(
+                "a@example.org", SubscriberState.PAUSED, NOON
+            ),
+            "update_subscriber": lambda: store.update_subscriber(
+                Subscriber("a@example.org", profile("x")), NOON
+            ),
+            "expire_pending": lambda: store.expire_pending(NOON),
+            "record_vote": lambda: store.record_vote(1, "2401.00001", Vote.UP, NOON),
+            "undo_vote": lambda: store.undo_vote(1, "2401.00001"),
+            "votes": lambda: store.votes(1),
+            "papers_stamp": lambda: store.papers_stamp(),
         }
         # Every method of every role is in the table, so a new one cannot be left out.
         roles = {name for name in dir(Store) if not name.startswith("_")} - {"close"}
