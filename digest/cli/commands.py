@@ -70,10 +70,10 @@ def cmd_preview(args: argparse.Namespace, out: Out = print) -> int:
     now = utc_now()
     profile = _profile_from_args(args)
     if args.email:
-        with closing(open_store(settings.database, readonly=True)) as store:
+        with closing(open_store(settings.store_url, readonly=True)) as store:
             found = store.subscriber(validate_address(args.email))
             if found is None:
-                raise DigestError(f"{args.email}: no such subscriber in {settings.database}")
+                raise DigestError(f"{args.email}: no such subscriber in {settings.database_name}")
             subscriber = found if profile is None else dataclasses.replace(found, profile=profile)
             collected = read_listings(
                 settings, subscriber, now, snapshot=args.snapshot, progress=_progress()
@@ -128,7 +128,7 @@ def cmd_subscribe(args: argparse.Namespace, out: Out = print) -> int:
         timezone = check_timezone(args.tz)
     except ValueError as err:
         raise DigestError(f"{email}: {err}") from err
-    with closing(open_store(settings.database)) as store:
+    with closing(open_store(settings.store_url)) as store:
         existed = store.subscriber(email) is not None
         saved = store.save_subscriber(
             Subscriber(email=email, profile=profile, deliver_at=deliver_at, timezone=timezone)
@@ -141,7 +141,7 @@ def cmd_subscribe(args: argparse.Namespace, out: Out = print) -> int:
 
 def cmd_unsubscribe(args: argparse.Namespace, out: Out = print) -> int:
     settings = _settings(args)
-    with closing(open_store(settings.database)) as store:
+    with closing(open_store(settings.store_url)) as store:
         if args.token:
             email = address_for_token(settings, store, args.token)
         else:
@@ -153,7 +153,7 @@ def cmd_unsubscribe(args: argparse.Namespace, out: Out = print) -> int:
 
 def cmd_subscribers(args: argparse.Namespace, out: Out = print) -> int:
     settings = _settings(args)
-    with closing(open_store(settings.database)) as store:
+    with closing(open_store(settings.store_url)) as store:
         people = store.subscribers(active_only=not args.all)
     if not people:
         out("No subscribers yet. Add one with: digest subscribe EMAIL --keyword ...")
@@ -207,11 +207,11 @@ def cmd_retry(args: argparse.Namespace, out: Out = print) -> int:
 
 def cmd_status(args: argparse.Namespace, out: Out = print) -> int:
     settings = _settings(args)
-    if not settings.database.exists():
-        out(f"No database at {settings.database} yet.")
+    if not settings.has_database:
+        out(f"No database at {settings.database_name} yet.")
         return 0
     now = utc_now()
-    with closing(open_store(settings.database, readonly=True)) as store:
+    with closing(open_store(settings.store_url, readonly=True)) as store:
         runs = store.recent_runs(args.runs)
         pending, failed = store.pending(), store.failed()
         claims = store.claims()

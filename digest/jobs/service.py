@@ -41,7 +41,7 @@ FETCH_LEASE_SECONDS = 3600.0  # longer than any fetch with catch-up and arXiv's 
 def job_context(
     settings: Settings, *, stop: threading.Event | None, progress: ProgressSink
 ) -> Iterator[RunContext]:
-    with closing(open_store(settings.database)) as store:
+    with closing(open_store(settings.store_url)) as store:
         yield RunContext(
             settings,
             store,
@@ -111,8 +111,8 @@ def save_job(settings: Settings, folder: Path) -> tuple[Collected, list[Path]]:
     """Fetch today's listings (for the categories subscribers follow) into `folder`."""
     day = listing_day(settings, utc_now())
     categories: tuple[str, ...] = ()
-    if settings.database.exists():
-        with closing(open_store(settings.database, readonly=True)) as store:
+    if settings.has_database:
+        with closing(open_store(settings.store_url, readonly=True)) as store:
             categories = followed_categories(store.subscribers())
     requests = listing_requests(settings.sources, day, categories=categories, catchup_days=0)
     with Fetcher(settings.fetch) as fetcher:

@@ -16,12 +16,13 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
 import psycopg_pool
 
 from digest.errors import ConfigError, StoreError
+from digest.util.dburl import display_url
 
 POOL_SIZE_ENV = "DIGEST_DB_POOL_SIZE"
 POOL_SIZE = 4  # connections per process: a worker uses one or two at a time
@@ -31,20 +32,6 @@ CONNECT_TIMEOUT = 10  # seconds to reach the server before a statement fails
 POOL_WAIT = 30.0
 
 Row = tuple[Any, ...]
-
-
-def display_url(url: str) -> str:
-    """The URL as messages show it: the password (if any) left out."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{parts.username}@{host}" if parts.username else host
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def pool_size_from_env(env: Mapping[str, str] = os.environ) -> int:

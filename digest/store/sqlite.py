@@ -35,11 +35,12 @@ from digest.store.codec import paper_from_json, paper_to_json
 from digest.store.roles import AlreadyQueued, Claim, RunRecord, SeenPaper, SourceRecord
 from digest.store.sqlite_connection import BUSY_TIMEOUT, Connection
 from digest.store.sqlite_schema import MIGRATIONS, check_current, migrate
+from digest.store.sqlite_transfer import SqliteTransfer
 
 __all__ = ["MIGRATIONS", "AlreadyQueued", "SqliteStore"]
 
 
-class SqliteStore:
+class SqliteStore(SqliteTransfer):
     """One SQLite file in WAL mode, so readers never block the writer."""
 
     def __init__(
