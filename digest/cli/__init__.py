@@ -28,9 +28,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # The commands (and the libraries they need) are imported only once one is chosen, so
     # `digest --help` stays quick.
-    from digest.cli import commands, db
+    from digest.cli import commands, db, worker
 
-    module = db if getattr(args, "handlers", "") == "db" else commands
+    modules = {"db": db, "worker": worker}
+    module = modules.get(getattr(args, "handlers", ""), commands)
     handler: Callable[[argparse.Namespace], int] = getattr(module, f"cmd_{args.handler}")
     try:
         return int(handler(args))
@@ -123,6 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=int, default=5, help="how many recent runs to show (5)")
     p.set_defaults(handler="status")
     _db_commands(commands)
+    p = commands.add_parser(
+        "worker",
+        help="one of many workers sharing a database: fetch once, compose batches, send",
+        description="Run passes until stopped (SIGTERM: the message in flight finishes): "
+        "release dead local workers' claims, fetch when due (once across all workers), compose "
+        "the due digests in batches of subscribers no other worker holds, send what is pending.",
+    )
+    p.add_argument("--until-done", action="store_true", help="exit once nothing is left to do")
+    p.add_argument("--batch", type=int, default=200, help="subscribers per compose batch (200)")
+    p.add_argument("--pause", type=float, default=5.0, help="seconds between passes (5)")
+    p.add_argument("--no-fetch", action="store_true", help="never fetch; compose and send only")
+    p.set_defaults(handler="worker", handlers="worker")
     return parser
 
 

@@ -120,3 +120,39 @@ def save_job(settings: Settings, folder: Path) -> tuple[Collected, list[Path]]:
             requests, fetcher_reader(fetcher), today=day, holidays=settings.arxiv_holidays
         )
     return collected, save_snapshot(folder, list(collected.listings))
+
+
+def worker_job(
+    settings: Settings,
+    *,
+    stop: threading.Event,
+    until_done: bool = False,
+    batch: int = 200,
+    pause: float = 5.0,
+    fetch: bool = True,
+) -> int:
+    """`digest worker`: passes (digest.jobs.worker) until stopped, or with `until_done` until a
+    pass finds nothing left and nothing is pending. A store error (the database restarting)
+    ends the pass, not the worker: the next pass reconnects. Returns the passes made."""
+    from digest.errors import StoreError
+    from digest.jobs.worker import work_pass
+
+    passes = 0
+    with (
+        job_context(settings, stop=stop, progress=no_progress) as ctx,
+        Fetcher(settings.fetch) as fetcher,
+    ):
+        while not stop.is_set():
+            passes += 1
+            try:
+                done = work_pass(ctx, fetcher_reader(fetcher), batch=batch, fetch=fetch)
+                finished = until_done and done.settled and ctx.store.pending_count() == 0
+            except StoreError as err:
+                event(
+                    log, "worker_pass_failed", f"worker pass failed: {err}", level=logging.WARNING
+                )
+                finished = False
+            if finished:
+                break
+            stop.wait(pause)
+    return passes
