@@ -149,8 +149,8 @@ def main(argv: list[str] | None = None) -> int:
             "scheduler_started",
             f"fetching at {', '.join(f'{t:%H:%M}' for t in schedule.fetch_at)} "
             f"{schedule.fetch_timezone}; delivery tick every {schedule.tick_minutes} min; "
-            f"database {settings.database}",
-            database=str(settings.database),
+            f"database {settings.database_name}",
+            database=settings.database_name,
         )
         try:
             scheduler.start()

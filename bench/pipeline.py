@@ -1,6 +1,7 @@
 """Benchmark: one whole `digest run` for N subscribers, from listings to a local aiosmtpd sink.
 
     python bench/pipeline.py [--subscribers 10000] [--connections 2] [--workers 0]
+    python bench/pipeline.py --database postgresql://USER@HOST/SCRATCH_DB   (see below)
 
 The run is the product's own (digest.jobs.run.run_once, a real SQLite file, the settings a
 config file gives): the listings are parsed, stored and merged, every subscriber's digest
@@ -13,6 +14,11 @@ process) only counts. Subscribers have 3-6 of a list of common keywords each.
 Prints the run's wall time split into fetch+store and compose+send, digests sent per
 second over the whole run, CPU per message of this process, the workers and the sink, and
 peak memory.
+
+With `--database URL` (a scratch PostgreSQL database: it is wiped), the same day's work is
+done instead by `digest worker` processes: 1 worker on SQLite, then 1 and 2 workers on that
+PostgreSQL, each from an empty store (bench/pipeline_workers.py), with their digests/s and
+CPU per message side by side.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from deliver import TERMS, Sink, speed_check
+from pipeline_workers import compare
 
 from digest.collect.fetch import FetchResult
 from digest.collect.listings import ListingRequest
@@ -95,7 +102,13 @@ def subscribe(store: Store, count: int) -> None:
     for n in range(count):
         terms = tuple(Term(t) for t in rng.sample(TERMS, rng.randint(3, 6)))
         store.save_subscriber(
-            Subscriber(f"reader{n}@example.org", Profile(topics=(Topic("Interests", terms),)))
+            Subscriber(
+                f"reader{n}@example.org",
+                Profile(topics=(Topic("Interests", terms),)),
+                dt.time(0, 0),  # due at once for `digest worker` (run_once ignores it)
+                # Subscribed before today's delivery time, so today's digest is theirs.
+                created=dt.datetime.now(dt.UTC) - dt.timedelta(days=2),
+            )
         )
 
 
@@ -104,9 +117,12 @@ def main() -> int:
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--connections", type=int, default=2)
     parser.add_argument("--workers", type=int, default=0, help="[digest] compose_workers")
+    parser.add_argument("--database", help="a scratch postgresql:// database: compare workers")
     args = parser.parse_args()
 
     sink = Sink()
+    if args.database:
+        return compare_workers(args, sink)
 
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "digest.toml"
@@ -162,6 +178,32 @@ def main() -> int:
     peak_child = children.ru_maxrss / 1e3
     print(f"peak RSS: this process {peak_self:.0f} MB, largest child {peak_child:.0f} MB")
     return 0 if received == sent and not failed and not report.errors else 1
+
+
+def compare_workers(args: argparse.Namespace, sink: Sink) -> int:
+    """`--database`: digest worker processes on SQLite and on PostgreSQL, side by side."""
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "digest.toml"
+        config.write_text(
+            CONFIG.format(data=tmp, workers=1, port=sink.port, connections=args.connections),
+            encoding="utf-8",
+        )
+        settings = load_settings(config, env={"DIGEST_SECRET": "bench-" * 8})
+        print(
+            f"{args.subscribers} subscribers; connections={args.connections} per worker; "
+            f"{os.cpu_count()} CPUs; speed check {speed_check():.2f} s"
+        )
+
+        def prepare(store: Store) -> None:
+            subscribe(store, args.subscribers)
+            now = dt.datetime.now(dt.UTC)  # workers use the real clock: listings seen now
+            context = RunContext(settings, store, sender_factory(settings), clock=lambda: now)
+            collect_and_store(context, read_fixture, now, store.subscribers())
+
+        sent = compare(config, args.database, settings.database, prepare)
+    received, _, _ = sink.finish()
+    print(f"sink counted {received} of {sent} recorded as sent")
+    return 0 if received == sent else 1
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.postgres import Cluster, start_cluster
 from support.semantic import require_semantic_extra
 from support.stores import opened_store
 
@@ -38,3 +39,20 @@ def store(store_path: Path) -> Iterator[Store]:
     """An empty store on a real SQLite file, opened the way production code opens one."""
     with opened_store(store_path) as opened:
         yield opened
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Cluster]:
+    """A throwaway PostgreSQL 15 cluster for the session (support/postgres.py)."""
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop("immediate")
+        cluster.remove()
+
+
+@pytest.fixture
+def postgres_url(postgres: Cluster) -> str:
+    """A fresh, migrated database of that cluster for one test (its URL, password included)."""
+    return postgres.fresh_database()

@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from digest import __version__
 from digest.errors import DigestError
@@ -27,9 +28,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # The commands (and the libraries they need) are imported only once one is chosen, so
     # `digest --help` stays quick.
-    from digest.cli import commands
+    from digest.cli import commands, db, worker
 
-    handler: Callable[[argparse.Namespace], int] = getattr(commands, f"cmd_{args.handler}")
+    modules = {"db": db, "worker": worker}
+    module = modules.get(getattr(args, "handlers", ""), commands)
+    handler: Callable[[argparse.Namespace], int] = getattr(module, f"cmd_{args.handler}")
     try:
         return int(handler(args))
     except DigestError as err:
@@ -152,7 +155,47 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--runs", type=int, default=5, help="how many recent runs to show (5)")
     p.set_defaults(handler="status")
+    _db_commands(commands)
+    p = commands.add_parser(
+        "worker",
+        help="one of many workers sharing a database: fetch once, compose batches, send",
+        description="Run passes until stopped (SIGTERM: the message in flight finishes): "
+        "release dead local workers' claims, fetch when due (once across all workers), compose "
+        "the due digests in batches of subscribers no other worker holds, send what is pending.",
+    )
+    p.add_argument("--until-done", action="store_true", help="exit once nothing is left to do")
+    p.add_argument("--batch", type=int, default=200, help="subscribers per compose batch (200)")
+    p.add_argument("--pause", type=float, default=5.0, help="seconds between passes (5)")
+    p.add_argument("--no-fetch", action="store_true", help="never fetch; compose and send only")
+    p.set_defaults(handler="worker", handlers="worker")
     return parser
+
+
+def _db_commands(commands: Any) -> None:
+    """`digest db ...`: the database itself (handlers in digest/cli/db.py)."""
+    group = commands.add_parser(
+        "db",
+        help="upgrade the database, or copy an installation to another database",
+        description="A database is a SQLite file (a path or sqlite:///PATH) or a PostgreSQL "
+        "URL (postgresql://USER@HOST/DATABASE, password from $PGPASSWORD).",
+    )
+    sub = group.add_subparsers(dest="db_command", metavar="DB_COMMAND", required=True)
+    p = sub.add_parser(
+        "upgrade",
+        help="apply the schema migrations the database lacks (every command does at start)",
+    )
+    p.add_argument("url", nargs="?", help="the database (default: the configured one)")
+    p.set_defaults(handler="upgrade", handlers="db")
+    p = sub.add_parser(
+        "copy",
+        help="copy every subscriber, paper, ledger row, outbox item and run to DST",
+        description="Copy every table of SRC into DST (migrated first), ids kept, verified by "
+        "counting each table on both sides. Rows DST has already are left alone, so running "
+        "it twice is harmless. Claims and job leases are not copied.",
+    )
+    p.add_argument("source", metavar="SRC")
+    p.add_argument("destination", metavar="DST")
+    p.set_defaults(handler="copy", handlers="db")
 
 
 def _profile_options(p: argparse.ArgumentParser) -> None:

@@ -96,10 +96,10 @@ def cmd_preview(args: argparse.Namespace, out: Out = print) -> int:
     now = _clock(args, settings)()
     profile = _profile_from_args(args)
     if args.email:
-        with closing(open_store(settings.database, readonly=True)) as store:
+        with closing(open_store(settings.store_url, readonly=True)) as store:
             found = store.subscriber(validate_address(args.email))
             if found is None:
-                raise DigestError(f"{args.email}: no such subscriber in {settings.database}")
+                raise DigestError(f"{args.email}: no such subscriber in {settings.database_name}")
             subscriber = found if profile is None else dataclasses.replace(found, profile=profile)
             collected = read_listings(
                 settings, subscriber, now, snapshot=args.snapshot, progress=_progress()
@@ -174,7 +174,7 @@ def _changed_profile(args: argparse.Namespace, old: Profile) -> Profile:
 def cmd_subscribe(args: argparse.Namespace, out: Out = print) -> int:
     settings = _settings(args)
     email = validate_address(args.email)
-    with closing(open_store(settings.database)) as store:
+    with closing(open_store(settings.store_url)) as store:
         found = store.subscriber_record(email)
         old = found.subscriber if found else None
         if old is None or args.replace:
@@ -215,7 +215,7 @@ def cmd_subscribe(args: argparse.Namespace, out: Out = print) -> int:
 
 def cmd_unsubscribe(args: argparse.Namespace, out: Out = print) -> int:
     settings = _settings(args)
-    with closing(open_store(settings.database)) as store:
+    with closing(open_store(settings.store_url)) as store:
         if args.mail:
             email = address_for_token(settings, store, token_in_mail(sys.stdin.buffer.read()))
         elif args.token:
@@ -231,7 +231,7 @@ def cmd_unsubscribe(args: argparse.Namespace, out: Out = print) -> int:
 
 def cmd_subscribers(args: argparse.Namespace, out: Out = print) -> int:
     settings = _settings(args)
-    with closing(open_store(settings.database)) as store:
+    with closing(open_store(settings.store_url)) as store:
         records = [
             r
             for r in store.subscriber_records()
@@ -248,7 +248,7 @@ def cmd_subscribers(args: argparse.Namespace, out: Out = print) -> int:
 
 def cmd_feedback(args: argparse.Namespace, out: Out = print) -> int:
     settings = _settings(args)
-    with closing(open_store(settings.database)) as store:
+    with closing(open_store(settings.store_url)) as store:
         message = record_feedback(store, args.email, args.paper_id, args.vote, utc_now())
     out(message)
     return 0
@@ -305,11 +305,11 @@ def cmd_retry(args: argparse.Namespace, out: Out = print) -> int:
 
 def cmd_status(args: argparse.Namespace, out: Out = print) -> int:
     settings = _settings(args)
-    if not settings.database.exists():
-        out(f"No database at {settings.database} yet.")
+    if not settings.has_database:
+        out(f"No database at {settings.database_name} yet.")
         return 0
     now = utc_now()
-    with closing(open_store(settings.database, readonly=True)) as store:
+    with closing(open_store(settings.store_url, readonly=True)) as store:
         runs = store.recent_runs(args.runs)
         pending, failed = store.pending(), store.failed()
         claims = store.claims()

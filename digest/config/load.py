@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from digest.config.addresses import (
     check_header_url,
@@ -28,6 +29,7 @@ from digest.config.settings import (
     ARXIV_HOST_INTERVALS,
     CONFIG_ENV,
     DATA_DIR_ENV,
+    DATABASE_URL_ENV,
     DEFAULT_ANNOUNCE_TYPES,
     DEFAULT_CONNECTIONS,
     DEFAULT_FETCH_AT,
@@ -162,9 +164,16 @@ def settings_from_document(doc: TomlDocument | None, env: Mapping[str, str]) -> 
     templates = main.text("templates_dir")
     web = read_web(doc, top.subtable("web"))
 
+    database_url = _database_url(doc, main.text("database"), env)
+
     return Settings(
         data_dir=data_dir,
-        database=main.path("database", data_dir / "digest.sqlite3", data_dir),
+        database=(
+            data_dir / "digest.sqlite3"
+            if database_url or _is_server_url(main.text("database"))
+            else main.path("database", data_dir / "digest.sqlite3", data_dir)
+        ),
+        database_url=database_url,
         outbox_dir=main.path("outbox_dir", data_dir / "outbox", data_dir),
         timezone=main.checked("timezone", check_timezone, "UTC"),
         sources=_sources(doc, data.get("source")),
@@ -183,6 +192,34 @@ def settings_from_document(doc: TomlDocument | None, env: Mapping[str, str]) -> 
         logging=_logging(doc, top.subtable("logging")),
         web=web,
     )
+
+
+def _is_server_url(text: str | None) -> bool:
+    return bool(text) and str(text).split("://", 1)[0] in ("postgresql", "postgres")
+
+
+def _database_url(doc: TomlDocument, configured: str | None, env: Mapping[str, str]) -> str:
+    """$DIGEST_DATABASE_URL, else a postgresql:// URL in [digest] database, else "" (SQLite).
+
+    A password never comes from the file: the URL there names user, host and database, and
+    the password comes from the environment ($PGPASSWORD, ~/.pgpass, or the variable's URL).
+    """
+    if env.get(DATABASE_URL_ENV, "").strip():
+        return env[DATABASE_URL_ENV].strip()
+    if configured is None or not _is_server_url(configured):
+        return ""
+    try:
+        parts = urlsplit(configured)
+        password, _ = parts.password, parts.port
+    except ValueError as err:
+        raise doc.error(f"not a database URL ({err})", ("digest", "database")) from err
+    if password is not None:
+        raise doc.error(
+            "a password does not belong in the settings file: leave it out of the URL and "
+            f"set PGPASSWORD (or {DATABASE_URL_ENV}) in the environment",
+            ("digest", "database"),
+        )
+    return configured
 
 
 def _date(doc: TomlDocument, text: str, at: KeyPath) -> dt.date:

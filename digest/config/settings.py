@@ -20,12 +20,15 @@ from digest import __version__
 from digest.config.subject import check_subject_template
 from digest.errors import ConfigError
 from digest.models import AnnounceType
+from digest.util.dburl import display_url
 
 # The listing kinds a source may name; digest.collect.sources has one parser for each.
 SOURCE_KINDS = frozenset({"arxiv_api", "arxiv_list", "arxiv_rss", "feed", "hf_daily", "hf_page"})
 
 CONFIG_ENV = "DIGEST_CONFIG"
 DATA_DIR_ENV = "DIGEST_DATA_DIR"
+# A postgresql:// URL (the password may be in it: it is the environment, not the file).
+DATABASE_URL_ENV = "DIGEST_DATABASE_URL"
 # With compose_workers = 0, this many digests to compose (or more) use every core: below it,
 # forking and shipping messages back costs more than it saves.
 AUTO_WORKERS_FROM = 200
@@ -161,6 +164,25 @@ class Settings:
     extra: Mapping[str, Any] = field(default_factory=dict)
     logging: LoggingConfig = LoggingConfig()
     web: WebSettings = WebSettings()
+
+    # The shared store: a postgresql:// URL ($DIGEST_DATABASE_URL, or [digest] database
+    # without a password); empty means the SQLite file `database`.
+    database_url: str = ""
+
+    @property
+    def store_url(self) -> str:
+        """What open_store opens: the PostgreSQL URL, else the SQLite file."""
+        return self.database_url or str(self.database)
+
+    @property
+    def database_name(self) -> str:
+        """The store as messages name it: without a password."""
+        return display_url(self.store_url)
+
+    @property
+    def has_database(self) -> bool:
+        """A store to read exists (a server is always there; a file may not be yet)."""
+        return bool(self.database_url) or self.database.exists()
 
     def workers_for(self, jobs: int) -> int:
         """How many processes compose `jobs` digests: forking pays only for many of them."""

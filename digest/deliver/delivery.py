@@ -47,9 +47,25 @@ STOP_AFTER_TEMPORARY_FAILURES = 3  # in a row: the server is down, leave the res
 DEFAULT_LEASE_SECONDS = 900.0  # a worker's hold on one message; outlives any SMTP retry loop
 
 
+# Names this machine in claims ($DIGEST_HOST_ID, else the host name): a worker that finds a
+# claim of its own host whose process is gone releases it at once.
+HOST_ID_ENV = "DIGEST_HOST_ID"
+
+
+def host_id() -> str:
+    return os.environ.get(HOST_ID_ENV) or socket.gethostname()
+
+
 def worker_id() -> str:
     """Names one delivery pass in claims and logs: which machine, which process."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+    return f"{host_id()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def claim_process(owner: str) -> tuple[str, int] | None:
+    """(host id, pid) of a claim's owner as worker_id() wrote it; None for another form."""
+    host, _, rest = owner.rpartition(":")
+    host, _, pid = host.rpartition(":")
+    return (host, int(pid)) if host and pid.isdigit() and rest else None
 
 
 def stopping(stop: threading.Event | None) -> bool:

@@ -89,6 +89,7 @@ def enqueue_digests(
     *,
     days: Mapping[int, dt.date] | None = None,
     after_each: Callable[[], None] | None = None,
+    day_index: DayIndex | None = None,
 ) -> FanOut:
     """Render each subscriber's digest once into the outbox (skipped if already there).
 
@@ -96,10 +97,12 @@ def enqueue_digests(
     (a tick composes the digest of the delivery moment it found). Another worker composing the
     same digest first is not an error: the backend refuses the second and this one moves on.
     `after_each` runs after each digest is dealt with (a Delivery's pump: send while composing).
+    `day_index`: one built already (a worker composing several batches builds it once).
     """
     if not subscribers:
         return FanOut()
-    day_index = day_index_for_run(ctx, now, subscribers)
+    if day_index is None:
+        day_index = day_index_for_run(ctx, now, subscribers)
     tasks = _compose_tasks(ctx, subscribers, day_index, now, days or {})
     if not tasks:
         return FanOut((), day_index.note)

@@ -45,7 +45,7 @@ def job_context(
     progress: ProgressSink,
     clock: Clock = utc_now,
 ) -> Iterator[RunContext]:
-    with closing(open_store(settings.database)) as store:
+    with closing(open_store(settings.store_url)) as store:
         yield RunContext(
             settings,
             store,
@@ -122,8 +122,8 @@ def save_job(settings: Settings, folder: Path) -> tuple[Collected, list[Path]]:
     """Fetch today's listings (for the categories subscribers follow) into `folder`."""
     day = listing_day(settings, utc_now())
     categories: tuple[str, ...] = ()
-    if settings.database.exists():
-        with closing(open_store(settings.database, readonly=True)) as store:
+    if settings.has_database:
+        with closing(open_store(settings.store_url, readonly=True)) as store:
             categories = followed_categories(store.subscribers())
     requests = listing_requests(settings.sources, day, categories=categories, catchup_days=0)
     with Fetcher(settings.fetch) as fetcher:
@@ -131,3 +131,39 @@ def save_job(settings: Settings, folder: Path) -> tuple[Collected, list[Path]]:
             requests, fetcher_reader(fetcher), today=day, holidays=settings.arxiv_holidays
         )
     return collected, save_snapshot(folder, list(collected.listings))
+
+
+def worker_job(
+    settings: Settings,
+    *,
+    stop: threading.Event,
+    until_done: bool = False,
+    batch: int = 200,
+    pause: float = 5.0,
+    fetch: bool = True,
+) -> int:
+    """`digest worker`: passes (digest.jobs.worker) until stopped, or with `until_done` until a
+    pass finds nothing left and nothing is pending. A store error (the database restarting)
+    ends the pass, not the worker: the next pass reconnects. Returns the passes made."""
+    from digest.errors import StoreError
+    from digest.jobs.worker import work_pass
+
+    passes = 0
+    with (
+        job_context(settings, stop=stop, progress=no_progress) as ctx,
+        Fetcher(settings.fetch) as fetcher,
+    ):
+        while not stop.is_set():
+            passes += 1
+            try:
+                done = work_pass(ctx, fetcher_reader(fetcher), batch=batch, fetch=fetch)
+                finished = until_done and done.settled and ctx.store.pending_count() == 0
+            except StoreError as err:
+                event(
+                    log, "worker_pass_failed", f"worker pass failed: {err}", level=logging.WARNING
+                )
+                finished = False
+            if finished:
+                break
+            stop.wait(pause)
+    return passes

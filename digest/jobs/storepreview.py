@@ -78,7 +78,7 @@ class StorePreviewer:
     def warm(self, now: dt.datetime) -> None:
         """Build the index ahead of the first request (`digest serve` does at start)."""
         probe = Subscriber("preview@example.org", Profile(authors=("nobody",)))
-        with closing(open_store(self.settings.database)) as store:
+        with closing(open_store(self.settings.store_url)) as store:
             self.day_index(store, probe, now)
 
     def _rebuild_later(self, subscriber: Subscriber, now: dt.datetime) -> None:
@@ -87,7 +87,7 @@ class StorePreviewer:
 
         def rebuild() -> None:
             try:
-                with closing(open_store(self.settings.database)) as store:
+                with closing(open_store(self.settings.store_url)) as store:
                     key = (store.papers_stamp(), False)
                     self._cached = _Cached(key, now, self._build(store, subscriber, now))
             finally:

@@ -36,11 +36,12 @@ from digest.store.roles import AlreadyQueued, Claim, RunRecord, SeenPaper, Sourc
 from digest.store.sqlite_connection import BUSY_TIMEOUT, Connection
 from digest.store.sqlite_schema import MIGRATIONS, check_current, migrate
 from digest.store.sqlite_subscriptions import SubscriptionsMixin
+from digest.store.sqlite_transfer import SqliteTransfer
 
 __all__ = ["MIGRATIONS", "AlreadyQueued", "SqliteStore"]
 
 
-class SqliteStore(SubscriptionsMixin):
+class SqliteStore(SubscriptionsMixin, SqliteTransfer):
     """One SQLite file in WAL mode, so readers never block the writer."""
 
     def __init__(

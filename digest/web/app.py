@@ -66,7 +66,7 @@ class WebState:
 
     @contextmanager
     def store(self) -> Iterator[Store]:
-        with closing(open_store(self.settings.database)) as store:
+        with closing(open_store(self.settings.store_url)) as store:
             yield store
 
     @property
@@ -198,7 +198,7 @@ def _warm(state: WebState) -> None:
 
     def warm() -> None:
         try:
-            if state.settings.database.exists():
+            if state.settings.has_database:
                 state.previewer.warm(state.clock())
         except DigestError as err:
             event(log, "warm_failed", f"preview index not built: {err}", level=logging.WARNING)
