@@ -30,6 +30,7 @@ from digest.textmatch import (
     compile_term,
     exact_surface_matches,
     fold,
+    inflections,
     stem,
 )
 
@@ -66,16 +67,13 @@ class PaperIndex:
         self._authors = tokens.authors
         self._categories = tokens.categories
         self._keys_sorted = sorted(self._postings)
-        self._keys_by_stem: dict[str, list[str]] = {}
-        for key in self._keys_sorted:
-            self._keys_by_stem.setdefault(stem(key), []).append(key)
         self._term_cache: dict[tuple[str, bool], TermHits] = {}
         self._prefix_keys: dict[str, list[str]] = {}
         self._occurrence_cache: dict[WordPattern, Ints] = {}
         self._follower_cache: dict[WordPattern, _Occurrences] = {}
         self._among_ids: frozenset[str] | None = None  # see `among`
         self._among_mask: NDArray[np.bool_] | None = None
-        self._compiled_cache: dict[CompiledTerm, TermHits] = {}
+        self._compiled_cache: dict[tuple[object, ...], TermHits] = {}
         self._author_cache: dict[str, dict[int, str]] = {}
         self._category_cache: dict[str, dict[int, tuple[bool, str]]] = {}
         self._categories_cache: dict[tuple[str, ...], CategoryHits] = {}
@@ -111,15 +109,28 @@ class PaperIndex:
         if hits is None:
             compiled = compile_term(term.text, term.case_sensitive)
             # "galaxy" and "galaxies" compile alike: share one result, so rank() can tell
-            hits = self._compiled_cache.get(compiled)
+            # and so do "galaxy" and "galaxies": the same words of the day's text
+            signature = self._signature(compiled)
+            hits = self._compiled_cache.get(signature)
             if hits is None:
-                hits = self._compiled_cache[compiled] = self._match_term(compiled)
+                hits = self._compiled_cache[signature] = self._match_term(compiled)
             self._term_cache[cache_key] = hits
         return hits
 
+    def _signature(self, compiled: CompiledTerm) -> tuple[object, ...]:
+        """What a compiled term matches in this index: the text words of each pattern."""
+        return tuple(
+            tuple(
+                (p.kind, p.value if p.kind == "exact" else tuple(self._keys_for(p)))
+                for p in sequence
+            )
+            for sequence in compiled.alternatives
+        )
+
     def _keys_for(self, pattern: WordPattern) -> list[str]:
-        if pattern.kind == "stem":
-            return self._keys_by_stem.get(pattern.value, [])
+        if pattern.kind == "word":
+            postings = self._postings
+            return sorted(k for k in inflections(pattern.value) if k in postings)
         if pattern.kind == "prefix":
             found = self._prefix_keys.get(pattern.value)
             if found is None:
@@ -139,7 +150,7 @@ class PaperIndex:
             return min(self.stats.idf(s) for s in stems)
         if pattern.kind == "exact":
             return self.stats.idf(stem(fold(pattern.value)))
-        return self.stats.idf(pattern.value)
+        return self.stats.idf(stem(pattern.value))
 
     def _term_idf(self, compiled: CompiledTerm) -> float:
         # A phrase is rarer than its rarest word, but not as rare as all its words at once.
