@@ -35,6 +35,9 @@ from digest.textmatch import (
 )
 
 _TRUE = np.ones(1, dtype=bool)
+# A phrase may run across a coordination of this many words ("language and image generation")
+MAX_COORDINATED = 3
+CONJUNCTIONS = ("and", "or")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -71,6 +74,7 @@ class PaperIndex:
         self._prefix_keys: dict[str, list[str]] = {}
         self._occurrence_cache: dict[WordPattern, Ints] = {}
         self._follower_cache: dict[WordPattern, _Occurrences] = {}
+        self._conjunction_places: NDArray[np.int64] | None = None
         self._among_ids: frozenset[str] | None = None  # see `among`
         self._among_mask: NDArray[np.bool_] | None = None
         self._compiled_cache: dict[tuple[object, ...], TermHits] = {}
@@ -227,10 +231,60 @@ class PaperIndex:
                 which = np.repeat(np.arange(len(wanted)), count)
                 nth = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
                 nxt = np.repeat(low, count) + nth
+            which, nxt = self._across_gaps(following, doc, field_no, after, which, nxt)
             rows = following.rows[nxt]
             doc, field_no, start = doc[which], field_no[which], start[which]
             last_end, after = rows[:, END], rows[:, POSITION] + rows[:, WIDTH]
         return np.stack([doc, field_no, start, last_end], axis=1).astype(np.int32, copy=False)
+
+    def _across_gaps(
+        self,
+        following: _Occurrences,
+        doc: Ints,
+        field_no: Ints,
+        after: NDArray[Any],
+        which: NDArray[np.intp],
+        nxt: NDArray[np.intp],
+    ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+        """Continue the partial matches the next word did not follow at once: across one
+        word ("large vision language model"), or across a coordination of up to
+        MAX_COORDINATED words ("large language and image generation models")."""
+        left = np.setdiff1d(np.arange(len(doc)), which)
+        if not left.size or not following.places.size:
+            return which, nxt
+        conjunction = np.zeros(len(left), dtype=bool)
+        for gap in range(1, MAX_COORDINATED + 1):
+            conjunction |= self._conjunction_at(doc[left], field_no[left], after[left] + gap - 1)
+            tried = left if gap == 1 else left[conjunction]
+            if not tried.size:
+                continue
+            wanted = _place(doc[tried], field_no[tried], after[tried] + gap)
+            at = np.minimum(np.searchsorted(following.places, wanted), len(following.places) - 1)
+            found = following.places[at] == wanted
+            which = np.concatenate((which, tried[found]))
+            nxt = np.concatenate((nxt, at[found]))
+            keep = ~np.isin(left, tried[found])
+            left, conjunction = left[keep], conjunction[keep]
+            if not left.size:
+                break
+        order = np.argsort(which, kind="stable")
+        return which[order], nxt[order]
+
+    def _conjunction_at(
+        self, doc: Ints, field_no: Ints, position: NDArray[Any]
+    ) -> NDArray[np.bool_]:
+        places = self._conjunction_places
+        if places is None:
+            keys = [k for k in CONJUNCTIONS if k in self._postings]
+            rows = np.concatenate([self._posting(k) for k in keys]) if keys else _NO_ROWS
+            places = np.sort(_place(rows[:, DOC], rows[:, FIELD], rows[:, POSITION]))
+            self._conjunction_places = places
+        if not places.size:
+            return np.zeros(len(doc), dtype=bool)
+        wanted = _place(doc, field_no, position)
+        at = np.minimum(np.searchsorted(places, wanted), len(places) - 1)
+        found: NDArray[np.bool_] = places[at] == wanted
+        return found
 
     def _match_term(self, compiled: CompiledTerm) -> TermHits:
         found = [self._match_sequence(sequence) for sequence in compiled.alternatives]
