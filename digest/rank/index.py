@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Collection, Sequence, Set
+from collections.abc import Collection, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,9 +60,17 @@ class PaperIndex:
     ranking thousands of profiles cheap.
     """
 
-    def __init__(self, papers: Sequence[Paper], stats: CorpusStats, *, workers: int = 1) -> None:
+    def __init__(
+        self,
+        papers: Sequence[Paper],
+        stats: CorpusStats,
+        *,
+        workers: int = 1,
+        field_boost: Mapping[Field, float] = FIELD_BOOST,
+    ) -> None:
         self.papers: tuple[Paper, ...] = tuple(papers)
         self.stats = stats
+        self._field_boost = field_boost
         self.ordinal: dict[str, int] = {p.id: i for i, p in enumerate(self.papers)}
         tokens = tokenise_all(self.papers, workers)
         self._postings = tokens.postings
@@ -102,7 +110,7 @@ class PaperIndex:
         """What one occurrence in this field counts towards tf', paper by paper."""
         fixed = 1.0 - FIELD_B[which]
         slope = FIELD_B[which] / max(self.stats.avg_length.get(which.value, 0.0), 1.0)
-        weights: Floats = FIELD_BOOST[which] / (fixed + slope * lengths)
+        weights: Floats = self._field_boost[which] / (fixed + slope * lengths)
         return weights
 
     # --- keywords -------------------------------------------------------------------------
@@ -410,12 +418,17 @@ def _merge_overlaps(rows: Ints) -> Ints:
 
 
 def build_index(
-    papers: Sequence[Paper], *, background: CorpusStats | None = None, workers: int = 1
+    papers: Sequence[Paper],
+    *,
+    background: CorpusStats | None = None,
+    workers: int = 1,
+    field_boost: Mapping[Field, float] = FIELD_BOOST,
 ) -> PaperIndex:
     """Index the day's papers once; `background` gives IDF (else the day's papers do).
-    `workers` > 1 tokenises the papers in that many forked processes."""
+    `workers` > 1 tokenises the papers in that many forked processes. `field_boost` is for
+    the evaluation only (what the ranker is worth without its title weighting)."""
     stats = background if background and background.documents else corpus_stats(papers)
-    return PaperIndex(papers, stats, workers=workers)
+    return PaperIndex(papers, stats, workers=workers, field_boost=field_boost)
 
 
 def as_set(ids: Collection[str]) -> Set[str]:

@@ -178,10 +178,7 @@ def ranking(
         scores = day.semantic.scores_for(subscriber)
         assert scores is not None
         return sorted(scores.similarity, key=lambda i: (-scores.similarity[i], i))
-    if votes:
-        found = ranked_for(day, subscriber, eligible=ids, updated=(), votes=votes)
-    else:
-        found = ranked_for(day, subscriber, eligible=ids, updated=())
+    found = ranked_for(day, subscriber, eligible=ids, updated=(), votes=votes)
     return [r.paper.id for r in found.ranked]
 
 
