@@ -2,8 +2,13 @@
 
 Matching rules (what a researcher can expect from a keyword):
 - Case- and accent-insensitive: "schrodinger" finds "Schrödinger".
-- Stemmed (Snowball English): "diffusion model" finds "diffusion models".
-- Several words are a phrase: they must appear consecutively ("score matching").
+- Inflected, not stemmed: a word finds its regular inflections (plural, -ed, -ing, -'s) and
+  British/American spellings ("initialization" finds "initializations", "initialisation";
+  "model" finds "modelling"), never another word that shares a Snowball stem
+  ("initialization" does not find "initial", "reasoning" not "reasonable").
+- Several words are a phrase: they appear in order, consecutively or with one word between
+  ("large vision language model"), or across a coordination of up to three words
+  ("large language and image generation models" finds "large language model").
 - Hyphens and spaces are interchangeable ("state-space" = "state space"), and a hyphenated or
   two/three-word keyword also finds its closed form ("fine-tuning" finds "finetuning",
   "data set" finds "dataset") and the other way round.
@@ -101,8 +106,9 @@ def occurrences(text: str, first_position: int = 0) -> Iterator[Occurrence]:
 class WordPattern:
     """How one word of a keyword matches a word of the text.
 
-    kind "stem": any word with this stem; "prefix": any surface word starting with `value`;
-    "exact": the surface word `value` (case kept), or it plus "s".
+    kind "word": any inflection of the folded word `value` (see `inflections`); "prefix": any
+    surface word starting with `value`; "exact": the surface word `value` (case kept), or it
+    plus "s".
     """
 
     kind: str
@@ -125,7 +131,7 @@ def _pattern(word: str, *, case_sensitive: bool, prefix: bool) -> WordPattern:
         return WordPattern("prefix", fold(word))
     if case_sensitive:
         return WordPattern("exact", word)
-    return WordPattern("stem", stem(fold(word)))
+    return WordPattern("word", fold(word))
 
 
 def keyword_words(text: str) -> list[list[tuple[str, bool]]]:
@@ -172,3 +178,100 @@ def compile_term(text: str, case_sensitive: bool = False) -> CompiledTerm:
 def exact_surface_matches(pattern: str, surface: str) -> bool:
     """Case-sensitive comparison allowing a plural "s" ("LLM" matches "LLMs")."""
     return surface == pattern or surface == pattern + "s"
+
+
+# --- Inflections -------------------------------------------------------------------------
+# A keyword word matches the surface forms below, looked up directly in the index: a small
+# rule set for regular English inflection, plus British/American spellings. Derivations
+# ("initial" from "initialization") are deliberately left out: they change the meaning.
+
+_SIBILANT_ENDS = ("ss", "sh", "ch", "x", "z")
+_CONSONANTS = frozenset("bcdfghjklmnpqrstvwxz")
+# (American, British) pieces swapped anywhere in a word: "-ization"/"-isation",
+# "-ize"/"-ise" (and their inflections), "-yze"/"-yse", "-ling"/"-lling" ...
+_SPELLINGS = (
+    ("ization", "isation"),
+    ("izing", "ising"),
+    ("ized", "ised"),
+    ("izes", "ises"),
+    ("ize", "ise"),
+    ("yzing", "ysing"),
+    ("yzed", "ysed"),
+    ("yze", "yse"),
+    ("eling", "elling"),
+    ("eled", "elled"),
+    ("ior", "iour"),
+)
+_MIN_BASE = 3
+
+
+def _bases(word: str) -> set[str]:
+    """What an inflected keyword word may be an inflection of ("models" -> "model")."""
+    found = {word}
+    if len(word) > 4 and word.endswith("ies"):
+        found.add(word[:-3] + "y")
+    if len(word) > 3 and word.endswith("es") and word[:-2].endswith(_SIBILANT_ENDS):
+        found.add(word[:-2])
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        found.add(word[:-1])
+    if word.endswith("'s"):
+        found.add(word[:-2])
+    for suffix in ("ing", "ed"):
+        root = word[: -len(suffix)]
+        if word.endswith(suffix) and len(root) >= _MIN_BASE and _VOWELS.intersection(root):
+            found.update((root, root + "e"))
+            if len(root) > 3 and root[-1] == root[-2] and root[-1] in _CONSONANTS:
+                found.add(root[:-1])  # "running" -> "run"
+    return found
+
+
+# An adjective and its noun name one property ("equivariant", "equivariance"): kept together.
+_PROPERTY_ENDS = (("ant", "ance"), ("ent", "ence"))
+
+
+def _forms(base: str) -> set[str]:
+    """The regular inflections of a base word (and of its property noun or adjective)."""
+    forms = {base, base + "s", base + "'s"}
+    for adjective, noun in _PROPERTY_ENDS:
+        if len(base) > 6 and base.endswith(adjective):
+            forms.update((base[: -len(adjective)] + noun, base[: -len(adjective)] + noun + "s"))
+        elif len(base) > 7 and base.endswith(noun):
+            forms.update((base[: -len(noun)] + adjective, base[: -len(noun)] + adjective + "s"))
+    if base.endswith(_SIBILANT_ENDS):
+        forms.add(base + "es")
+    if len(base) > 2 and base.endswith("y") and base[-2] in _CONSONANTS:
+        forms.update((base[:-1] + "ies", base[:-1] + "ied"))
+    if base.endswith("is"):
+        forms.add(base[:-2] + "es")  # analysis -> analyses
+    if base.endswith(("ix", "ex")):
+        forms.add(base[:-2] + "ices")  # matrix -> matrices
+    if base.endswith("e"):
+        forms.update((base + "d", base[:-1] + "ing"))
+    else:
+        forms.update((base + "ed", base + "ing"))
+        if len(base) >= 3 and base[-1] in _CONSONANTS and base[-2] in _VOWELS:
+            doubled = base + base[-1]
+            forms.update((doubled + "ed", doubled + "ing"))  # "run" -> "running"
+    forms.update({f + "s" for f in list(forms) if f.endswith("ing")})  # "embeddings"
+    return forms
+
+
+def _spellings(form: str) -> set[str]:
+    variants = {form}
+    for american, british in _SPELLINGS:
+        for one, other in ((american, british), (british, american)):
+            if one in form:
+                variants.add(form.replace(one, other))
+    return variants
+
+
+@lru_cache(maxsize=100_000)
+def inflections(folded: str) -> frozenset[str]:
+    """The folded surface forms a keyword word (already folded) matches."""
+    if not folded.isalpha():
+        return frozenset({folded, folded + "s"})  # "gpt4", "3d": no inflection rules
+    found: set[str] = set()
+    for base in _bases(folded):
+        for form in _forms(base):
+            found.update(_spellings(form))
+    return frozenset(found)

@@ -52,14 +52,16 @@ def _profile_from_args(args: argparse.Namespace) -> Profile | None:
     has_options = args.keyword or args.exclude or args.author or args.category
     if args.profile and has_options:
         raise DigestError("give either --profile or --keyword/--exclude/--author/--category")
-    if args.profile:
-        return load_profile(args.profile)
+    if args.profile:  # --describe adds the sentence; --top may list more than max_papers
+        loaded = load_profile(args.profile)
+        return dataclasses.replace(loaded, description=args.describe or loaded.description)
     if has_options:
         profile = profile_from_options(
             args.keyword, exclude=args.exclude, authors=args.author, categories=args.category
         )
         # One sentence of interest: what semantic matching embeds besides the keywords.
-        return dataclasses.replace(profile, description=args.describe or "")
+        top = max(profile.max_papers, getattr(args, "top", 0))
+        return dataclasses.replace(profile, description=args.describe or "", max_papers=top)
     if args.describe:
         raise DigestError("--describe goes with --keyword (a profile file has `description`)")
     return None

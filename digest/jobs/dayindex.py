@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from digest.config.settings import Settings
 from digest.models import Paper, Profile, SeenPaper
+from digest.rank.feedback import Vote, adjust, liked_neighbours
 from digest.rank.hybrid import hybrid_rank
 from digest.rank.lexical import PaperIndex, RankResult, build_index, corpus_stats, rank_top
 from digest.rank.semantic import (
@@ -79,14 +80,28 @@ def shared_embedder() -> TextEmbedder | None:
 
 
 def ranked_for(
-    day_index: DayIndex, profile: Profile, *, eligible: Collection[str], updated: Collection[str]
+    day_index: DayIndex,
+    profile: Profile,
+    *,
+    eligible: Collection[str],
+    updated: Collection[str],
+    votes: Sequence[Vote] = (),
 ) -> RankResult:
     """The papers a digest shows, best first, and how many matched in all.
 
     Keywords alone: only the shown papers are explained (rank_top), which keeps thousands of
     subscribers cheap. With the semantic index, keyword scores are fused with meaning first.
     """
-    scores = day_index.semantic.scores_for(profile) if day_index.semantic else None
+    semantic = day_index.semantic
+    scores = semantic.scores_for(profile) if semantic else None
+    liked: dict[str, float] = {}
+    if votes and semantic is not None and scores is not None:
+        # the subscriber's votes turn their profile's vector (digest.rank.feedback)
+        vector = semantic.profile_vector(profile)
+        if vector is not None:
+            moved = adjust(vector, votes, semantic.vectors_of({v.paper_id for v in votes}))
+            scores = semantic.scores_for_vector(moved.vector)
+            liked = liked_neighbours(moved, semantic.ids, semantic.matrix)
     if scores is None:
         return rank_top(
             day_index.index, profile, limit=profile.max_papers, eligible=eligible, updated=updated
@@ -98,5 +113,6 @@ def ranked_for(
         semantic=scores,
         eligible=eligible,
         updated=updated,
+        liked=liked,
     )
     return RankResult(ranked=fused[: profile.max_papers], matched=len(fused))

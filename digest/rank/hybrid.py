@@ -1,58 +1,65 @@
-"""Keywords and meaning together: the lexical score plus points for semantic similarity.
+"""Keywords and meaning on one scale: a calibrated blend of the keyword score and the
+semantic similarity, per day and per profile.
 
-How a hybrid score is made (it stays on the ranker's absolute scale, so `min_score`, the
-scores shown in the digest and the author and category bonuses keep their meaning):
+How a hybrid score is made:
 
-- Every paper the keyword ranker scores (keywords, followed authors, categories,
-  popularity; exclusions and `require_categories` already applied) gets
-  ``weight * clamp((similarity - low) / (high - low), 0, 1)`` on top: a paper that merely
-  mentions a keyword gains nothing, one that is about the profile's subject gains up to
-  `weight` (about one keyword in a title).
-- A paper that matched no keyword may enter on meaning alone, but only with a similarity of
-  at least `entry`, and at most `most_by_meaning` of them, so a digest is not flooded with
-  loosely related papers (on a real arXiv day of 1,504 papers, 0-10 per judged profile).
-  Exclusions stay hard, `require_categories` still applies, and followed categories add
-  their bonus as they do for keyword matches. Its note says "similar in meaning to your
-  interest", since no highlighted word explains it.
+- Every candidate paper of the day (eligible, not an unwanted update, inside
+  `require_categories`, not excluded) has lexical evidence ``L`` (the keyword ranker's
+  score: BM25F, followed authors, categories, popularity; 0 when nothing matched) and a
+  similarity ``S`` to the profile (cosine of all-MiniLM-L6-v2 vectors).
+- Each is put on the day's scale: ``zL`` is the z-score of ``ln(1 + L)`` over the
+  candidates, ``zS`` the z-score of ``S``. The score is ``zL + meaning * zS``: a paper on
+  the reader's topic in other words can outrank a paper that only mentions a keyword, and a
+  paper about something else sinks even if it says "LLM" once. Measured on the tuning
+  interests of tests/rank/judged (see evaluate.py there); ``meaning`` = 1 was best of
+  0.5-3, and ln(1 + L) a little ahead of L itself.
+- A paper is listed when its score reaches `floor`, and either a keyword (or author, or
+  category) found it with at least `min_score`, or it is close in meaning (``zS`` at least
+  `entry`). So a generic low-weight keyword ("benchmark^0.5") cannot let a long tail of
+  unrelated papers in: their blended score stays under the floor.
+- One passing mention of an excluded word (see digest.rank.exclusions) costs a paper that
+  entered on meaning `passing_penalty`; keyword matches already had their score halved.
+- Explanations stay honest: matched keywords are highlighted as before; a paper close in
+  meaning says "similar in meaning to your interest", one lifted by the reader's votes "like
+  papers you marked" (digest.rank.feedback).
 - Without semantic scores (the extra is not installed, or the profile has no text), the
   result is exactly `rank()`'s.
 
-Why this blend rather than reciprocal rank fusion (RRF): measured with the same entry gate
-(tests/semantic/evaluate.py), the blend is ahead on full profiles (MAP 0.896 vs 0.882) and
-on two keywords plus a description (0.696 vs 0.692), RRF a hair ahead on two bare keywords
-(0.578 vs 0.574). RRF keeps only ranks, so a `min_score` would mean nothing and the shown
-scores would be rank artefacts; the blend keeps the ranker's absolute scale.
+Shown scores are the blended value (standard deviations above the day's average paper),
+not the keyword points: they compare papers within a digest.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from digest.models import Field, Paper, Profile, Ranked, Term, Topic
+import numpy as np
+
+from digest.models import Field, Paper, Profile, Ranked
+from digest.rank.exclusions import exclusions
+from digest.rank.hits import Floats
 from digest.rank.lexical import PaperIndex, rank
 from digest.rank.semantic import SemanticScores
 
 SIMILAR_NOTE = "similar in meaning to your interest"
+LIKED_NOTE = "like papers you marked"
 _KEYWORD_FIELDS = frozenset({Field.TITLE, Field.ABSTRACT, Field.KEYWORDS})
 
 
 @dataclass(frozen=True, slots=True)
 class Blend:
-    """How similarity turns into points (cosine similarity of all-MiniLM-L6-v2 vectors)."""
+    """How the two kinds of evidence are weighed (in standard deviations of the day)."""
 
-    weight: float = 8.0  # points a paper squarely on the subject gains
-    low: float = 0.25  # similarity that adds nothing (same broad field)
-    high: float = 0.55  # similarity that adds the full weight
-    entry: float = 0.45  # similarity a paper without any keyword match needs to enter
-    most_by_meaning: int = 10  # at most this many such papers per digest, the closest first
+    meaning: float = 1.0  # weight of zS against zL
+    entry: float = 0.5  # zS a paper without keyword evidence needs to be listed
+    floor: float = 0.5  # blended score every listed paper reaches
+    note_from: float = 1.5  # zS from which a paper is said to be similar in meaning
+    passing_penalty: float = 0.5  # a meaning-only paper with one excluded word loses this
 
-    def points(self, similarity: float | None) -> float:
-        if similarity is None or similarity <= self.low:
-            return 0.0
-        share = min((similarity - self.low) / (self.high - self.low), 1.0)
-        return self.weight * share
+    def blended(self, lexical: float, z_lexical: float, z_meaning: float) -> float:
+        del lexical  # the lexical points enter through z_lexical only
+        return z_lexical + self.meaning * z_meaning
 
 
 DEFAULT_BLEND = Blend()
@@ -71,110 +78,111 @@ def hybrid_rank(
     eligible: Collection[str] | None = None,
     updated: Collection[str] = (),
     blend: Blend = DEFAULT_BLEND,
+    liked: Mapping[str, float] | None = None,
 ) -> tuple[Ranked, ...]:
-    """Papers for this profile, best first: `rank()` with meaning blended in.
+    """Papers for this profile, best first, on the blended scale.
 
     `papers` are the papers `index` was built from; `eligible` and `updated` mean what they
-    mean for `rank()`.
+    mean for `rank()`. `liked` (paper id -> how much the reader's votes lifted its
+    similarity) only adds the "like papers you marked" note; the lift itself is already in
+    `semantic`.
     """
     if semantic is None:
         return rank(index, profile, eligible=eligible, updated=updated)
-    # Every paper with any lexical evidence; min_score is applied after the blend.
-    lexical = rank(index, replace(profile, min_score=0.0), eligible=eligible, updated=updated)
+    # Every paper with any lexical evidence; min_score is applied to the entry below.
+    lexical = {
+        r.paper.id: r
+        for r in rank(index, replace(profile, min_score=0.0), eligible=eligible, updated=updated)
+    }
+    pool = _candidates(index, profile, papers, semantic, eligible, updated)
+    if not pool:
+        return ()
+    ids = [p.id for p in pool]
+    points = np.array([lexical[i].score if i in lexical else 0.0 for i in ids])
+    meaning = np.array([semantic.similarity[i] for i in ids])
+    z_lexical, z_meaning = _z(np.log1p(np.maximum(points, 0.0))), _z(meaning)
+    excluded = exclusions(index, profile.exclude) if profile.exclude else None
+    in_category = _categories(index, profile)
     results: list[Ranked] = []
-    for found in lexical:
-        similarity = semantic.of(found.paper.id)
-        results.append(_blended(found, similarity, blend))
-    results.extend(_by_meaning(index, profile, papers, semantic, lexical, eligible, updated, blend))
-    kept = [r for r in results if r.score > 0 and r.score >= profile.min_score]
-    kept.sort(key=lambda r: (-r.score, r.paper.id))
-    return tuple(kept)
+    for n, paper in enumerate(pool):
+        found = lexical.get(paper.id)
+        zs = float(z_meaning[n])
+        score = blend.blended(float(points[n]), float(z_lexical[n]), zs)
+        by_keywords = found is not None and found.score >= profile.min_score
+        if not by_keywords and zs < blend.entry:
+            continue
+        if found is None and excluded is not None:
+            score -= blend.passing_penalty * (excluded.factor[index.ordinal[paper.id]] < 1.0)
+        if score < blend.floor:
+            continue
+        base = found or _by_meaning(paper, profile, in_category, updated)
+        notes = [SIMILAR_NOTE] if zs >= blend.note_from or found is None else []
+        if liked and liked.get(paper.id, 0.0) > 0:
+            notes.append(LIKED_NOTE)
+        note = "; ".join(dict.fromkeys(n for n in (*notes, base.note) if n))
+        results.append(replace(base, score=round(score, 4), note=note))
+    results.sort(key=lambda r: (-r.score, r.paper.id))
+    return tuple(results)
 
 
-def _blended(found: Ranked, similarity: float | None, blend: Blend) -> Ranked:
-    score = round(found.score + blend.points(similarity), 4)
-    note = found.note
-    if similarity is not None and similarity >= blend.entry and not keyword_matched(found):
-        # in by author or category: say that its subject fits too
-        note = "; ".join(n for n in (SIMILAR_NOTE, note) if n)
-    return replace(found, score=score, note=note)
+def _z(values: Floats) -> Floats:
+    spread = float(values.std())
+    scaled: Floats = (values - values.mean()) / (spread if spread > 1e-9 else 1.0)
+    return scaled
 
 
-def _by_meaning(
+def _candidates(
     index: PaperIndex,
     profile: Profile,
     papers: Sequence[Paper],
     semantic: SemanticScores,
-    lexical: Sequence[Ranked],
     eligible: Collection[str] | None,
     updated: Collection[str],
-    blend: Blend,
-) -> list[Ranked]:
-    """Papers no keyword, author or category found, close enough in meaning to enter."""
-    scored = {r.paper.id for r in lexical}
-    candidates = [
-        paper_id
-        for paper_id, similarity in semantic.similarity.items()
-        if similarity >= blend.entry and paper_id not in scored
-    ]
-    if eligible is not None:
-        allowed = set(eligible)
-        candidates = [c for c in candidates if c in allowed]
+) -> list[Paper]:
+    """The papers this subscriber may get today: the scale is set over them."""
+    allowed = None if eligible is None else set(eligible)
     replaced = set(updated)
-    if not profile.include_updates:
-        candidates = [c for c in candidates if c not in replaced]
-    if not candidates:
-        return []
-    candidates = [c for c in candidates if c not in _excluded(index, profile)]
-    in_category = _categories(index, profile)
-    if profile.require_categories:
-        candidates = [c for c in candidates if c in in_category]
-    candidates.sort(key=lambda c: (-semantic.similarity[c], c))
-    del candidates[blend.most_by_meaning :]
-    by_id = {p.id: p for p in papers}
-    entered: list[Ranked] = []
-    for paper_id in candidates:
-        paper = by_id.get(paper_id)
-        if paper is None:
+    in_category = _categories(index, profile) if profile.require_categories else {}
+    out = exclusions(index, profile.exclude).out if profile.exclude else None
+    chosen: list[Paper] = []
+    for paper in dict((p.id, p) for p in papers).values():
+        if paper.id not in semantic.similarity:
             continue
-        similarity = semantic.similarity[paper_id]
-        score = blend.points(similarity)
-        notes = [SIMILAR_NOTE]
-        matches: tuple[Ranked, ...] = ()
-        category = in_category.get(paper_id)
-        if category is not None:
-            # the category ranker's bonus and explanation, exactly as for a keyword match
-            score += category.score
-            notes.append(category.note)
-            matches = (category,)
-        upvotes = paper.hf.upvotes if paper.hf else 0
-        if profile.popularity_weight and upvotes > 0:
-            score += profile.popularity_weight * math.log1p(upvotes)
-            notes.append(f"{upvotes} upvotes on Hugging Face")
-        is_update = paper_id in replaced
-        if is_update:
-            notes.append("updated version of a paper you were sent")
-        entered.append(
-            Ranked(
-                paper=paper,
-                score=round(score, 4),
-                matches=tuple(m for r in matches for m in r.matches),
-                updated=is_update,
-                note="; ".join(n for n in notes if n),
-            )
-        )
-    return entered
+        if allowed is not None and paper.id not in allowed:
+            continue
+        if paper.id in replaced and not profile.include_updates:
+            continue
+        if profile.require_categories and paper.id not in in_category:
+            continue
+        if out is not None and out[index.ordinal[paper.id]]:
+            continue
+        chosen.append(paper)
+    return chosen
 
 
-def _excluded(index: PaperIndex, profile: Profile) -> set[str]:
-    """Papers an exclusion phrase removes: the ranker's own matching, asked as keywords."""
-    if not profile.exclude:
-        return set()
-    probe = Profile(
-        topics=(Topic("exclude", tuple(Term(text) for text in profile.exclude)),),
-        min_score=0.0,
+def _by_meaning(
+    paper: Paper, profile: Profile, in_category: Mapping[str, Ranked], updated: Collection[str]
+) -> Ranked:
+    """A paper no keyword, author or category found: its category and other notes."""
+    notes: list[str] = []
+    matches: tuple[Ranked, ...] = ()
+    category = in_category.get(paper.id)
+    if category is not None:
+        notes.append(category.note)
+        matches = (category,)
+    upvotes = paper.hf.upvotes if paper.hf else 0
+    if profile.popularity_weight and upvotes > 0:
+        notes.append(f"{upvotes} upvotes on Hugging Face")
+    is_update = paper.id in set(updated)
+    if is_update:
+        notes.append("updated version of a paper you were sent")
+    return Ranked(
+        paper=paper,
+        score=0.0,
+        matches=tuple(m for r in matches for m in r.matches),
+        updated=is_update,
+        note="; ".join(n for n in notes if n),
     )
-    return {r.paper.id for r in rank(index, probe)}
 
 
 def _categories(index: PaperIndex, profile: Profile) -> dict[str, Ranked]:

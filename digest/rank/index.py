@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Collection, Sequence, Set
+from collections.abc import Collection, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,10 +30,14 @@ from digest.textmatch import (
     compile_term,
     exact_surface_matches,
     fold,
+    inflections,
     stem,
 )
 
 _TRUE = np.ones(1, dtype=bool)
+# A phrase may run across a coordination of this many words ("language and image generation")
+MAX_COORDINATED = 3
+CONJUNCTIONS = ("and", "or")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -56,9 +60,17 @@ class PaperIndex:
     ranking thousands of profiles cheap.
     """
 
-    def __init__(self, papers: Sequence[Paper], stats: CorpusStats, *, workers: int = 1) -> None:
+    def __init__(
+        self,
+        papers: Sequence[Paper],
+        stats: CorpusStats,
+        *,
+        workers: int = 1,
+        field_boost: Mapping[Field, float] = FIELD_BOOST,
+    ) -> None:
         self.papers: tuple[Paper, ...] = tuple(papers)
         self.stats = stats
+        self._field_boost = field_boost
         self.ordinal: dict[str, int] = {p.id: i for i, p in enumerate(self.papers)}
         tokens = tokenise_all(self.papers, workers)
         self._postings = tokens.postings
@@ -66,16 +78,14 @@ class PaperIndex:
         self._authors = tokens.authors
         self._categories = tokens.categories
         self._keys_sorted = sorted(self._postings)
-        self._keys_by_stem: dict[str, list[str]] = {}
-        for key in self._keys_sorted:
-            self._keys_by_stem.setdefault(stem(key), []).append(key)
         self._term_cache: dict[tuple[str, bool], TermHits] = {}
         self._prefix_keys: dict[str, list[str]] = {}
         self._occurrence_cache: dict[WordPattern, Ints] = {}
         self._follower_cache: dict[WordPattern, _Occurrences] = {}
+        self._conjunction_places: NDArray[np.int64] | None = None
         self._among_ids: frozenset[str] | None = None  # see `among`
         self._among_mask: NDArray[np.bool_] | None = None
-        self._compiled_cache: dict[CompiledTerm, TermHits] = {}
+        self._compiled_cache: dict[tuple[object, ...], TermHits] = {}
         self._author_cache: dict[str, dict[int, str]] = {}
         self._category_cache: dict[str, dict[int, tuple[bool, str]]] = {}
         self._categories_cache: dict[tuple[str, ...], CategoryHits] = {}
@@ -100,7 +110,7 @@ class PaperIndex:
         """What one occurrence in this field counts towards tf', paper by paper."""
         fixed = 1.0 - FIELD_B[which]
         slope = FIELD_B[which] / max(self.stats.avg_length.get(which.value, 0.0), 1.0)
-        weights: Floats = FIELD_BOOST[which] / (fixed + slope * lengths)
+        weights: Floats = self._field_boost[which] / (fixed + slope * lengths)
         return weights
 
     # --- keywords -------------------------------------------------------------------------
@@ -111,15 +121,28 @@ class PaperIndex:
         if hits is None:
             compiled = compile_term(term.text, term.case_sensitive)
             # "galaxy" and "galaxies" compile alike: share one result, so rank() can tell
-            hits = self._compiled_cache.get(compiled)
+            # and so do "galaxy" and "galaxies": the same words of the day's text
+            signature = self._signature(compiled)
+            hits = self._compiled_cache.get(signature)
             if hits is None:
-                hits = self._compiled_cache[compiled] = self._match_term(compiled)
+                hits = self._compiled_cache[signature] = self._match_term(compiled)
             self._term_cache[cache_key] = hits
         return hits
 
+    def _signature(self, compiled: CompiledTerm) -> tuple[object, ...]:
+        """What a compiled term matches in this index: the text words of each pattern."""
+        return tuple(
+            tuple(
+                (p.kind, p.value if p.kind == "exact" else tuple(self._keys_for(p)))
+                for p in sequence
+            )
+            for sequence in compiled.alternatives
+        )
+
     def _keys_for(self, pattern: WordPattern) -> list[str]:
-        if pattern.kind == "stem":
-            return self._keys_by_stem.get(pattern.value, [])
+        if pattern.kind == "word":
+            postings = self._postings
+            return sorted(k for k in inflections(pattern.value) if k in postings)
         if pattern.kind == "prefix":
             found = self._prefix_keys.get(pattern.value)
             if found is None:
@@ -139,7 +162,7 @@ class PaperIndex:
             return min(self.stats.idf(s) for s in stems)
         if pattern.kind == "exact":
             return self.stats.idf(stem(fold(pattern.value)))
-        return self.stats.idf(pattern.value)
+        return self.stats.idf(stem(pattern.value))
 
     def _term_idf(self, compiled: CompiledTerm) -> float:
         # A phrase is rarer than its rarest word, but not as rare as all its words at once.
@@ -216,10 +239,60 @@ class PaperIndex:
                 which = np.repeat(np.arange(len(wanted)), count)
                 nth = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
                 nxt = np.repeat(low, count) + nth
+            which, nxt = self._across_gaps(following, doc, field_no, after, which, nxt)
             rows = following.rows[nxt]
             doc, field_no, start = doc[which], field_no[which], start[which]
             last_end, after = rows[:, END], rows[:, POSITION] + rows[:, WIDTH]
         return np.stack([doc, field_no, start, last_end], axis=1).astype(np.int32, copy=False)
+
+    def _across_gaps(
+        self,
+        following: _Occurrences,
+        doc: Ints,
+        field_no: Ints,
+        after: NDArray[Any],
+        which: NDArray[np.intp],
+        nxt: NDArray[np.intp],
+    ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+        """Continue the partial matches the next word did not follow at once: across one
+        word ("large vision language model"), or across a coordination of up to
+        MAX_COORDINATED words ("large language and image generation models")."""
+        left = np.setdiff1d(np.arange(len(doc)), which)
+        if not left.size or not following.places.size:
+            return which, nxt
+        conjunction = np.zeros(len(left), dtype=bool)
+        for gap in range(1, MAX_COORDINATED + 1):
+            conjunction |= self._conjunction_at(doc[left], field_no[left], after[left] + gap - 1)
+            tried = left if gap == 1 else left[conjunction]
+            if not tried.size:
+                continue
+            wanted = _place(doc[tried], field_no[tried], after[tried] + gap)
+            at = np.minimum(np.searchsorted(following.places, wanted), len(following.places) - 1)
+            found = following.places[at] == wanted
+            which = np.concatenate((which, tried[found]))
+            nxt = np.concatenate((nxt, at[found]))
+            keep = ~np.isin(left, tried[found])
+            left, conjunction = left[keep], conjunction[keep]
+            if not left.size:
+                break
+        order = np.argsort(which, kind="stable")
+        return which[order], nxt[order]
+
+    def _conjunction_at(
+        self, doc: Ints, field_no: Ints, position: NDArray[Any]
+    ) -> NDArray[np.bool_]:
+        places = self._conjunction_places
+        if places is None:
+            keys = [k for k in CONJUNCTIONS if k in self._postings]
+            rows = np.concatenate([self._posting(k) for k in keys]) if keys else _NO_ROWS
+            places = np.sort(_place(rows[:, DOC], rows[:, FIELD], rows[:, POSITION]))
+            self._conjunction_places = places
+        if not places.size:
+            return np.zeros(len(doc), dtype=bool)
+        wanted = _place(doc, field_no, position)
+        at = np.minimum(np.searchsorted(places, wanted), len(places) - 1)
+        found: NDArray[np.bool_] = places[at] == wanted
+        return found
 
     def _match_term(self, compiled: CompiledTerm) -> TermHits:
         found = [self._match_sequence(sequence) for sequence in compiled.alternatives]
@@ -345,12 +418,17 @@ def _merge_overlaps(rows: Ints) -> Ints:
 
 
 def build_index(
-    papers: Sequence[Paper], *, background: CorpusStats | None = None, workers: int = 1
+    papers: Sequence[Paper],
+    *,
+    background: CorpusStats | None = None,
+    workers: int = 1,
+    field_boost: Mapping[Field, float] = FIELD_BOOST,
 ) -> PaperIndex:
     """Index the day's papers once; `background` gives IDF (else the day's papers do).
-    `workers` > 1 tokenises the papers in that many forked processes."""
+    `workers` > 1 tokenises the papers in that many forked processes. `field_boost` is for
+    the evaluation only (what the ranker is worth without its title weighting)."""
     stats = background if background and background.documents else corpus_stats(papers)
-    return PaperIndex(papers, stats, workers=workers)
+    return PaperIndex(papers, stats, workers=workers, field_boost=field_boost)
 
 
 def as_set(ids: Collection[str]) -> Set[str]:

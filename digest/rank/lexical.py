@@ -14,7 +14,8 @@ How a score is made (scores are absolute, so a `min_score` means the same every 
   keyword or author; a profile without keywords selects papers by category alone.
   With `require_categories`, papers outside those categories are dropped.
 - Hugging Face upvotes add ``popularity_weight * ln(1 + upvotes)`` to papers that matched.
-- Any exclusion phrase in the title, abstract or HF keywords removes the paper.
+- An exclusion phrase in the title, or twice or more anywhere, removes the paper; one
+  passing mention in the abstract or HF keywords halves its score (digest.rank.exclusions).
 
 The index (digest.rank.index) is built once per run and shared by every subscriber; what a
 keyword matches is computed on first use and cached in it as numpy arrays (the papers it
@@ -39,8 +40,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digest.models import Profile, Ranked, Term
+from digest.models import Profile, Ranked
 from digest.rank.corpus import CorpusStats, corpus_stats
+from digest.rank.exclusions import exclusions
 from digest.rank.explain import ExplainContext, explain_all
 from digest.rank.fields import field_text
 from digest.rank.index import PaperIndex, as_set, build_index
@@ -114,10 +116,14 @@ def rank_top(
         add_where_present(docs, scores, in_category.bonus_docs, in_category.bonus)
     if profile.popularity_weight:
         scores += profile.popularity_weight * index.log_upvotes[docs] * (scores > 0)
+    unwanted = []
+    if profile.exclude:
+        # out, or damped by a passing mention (before min_score, which the damping may fail)
+        excluded = exclusions(index, profile.exclude)
+        scores = scores * excluded.factor[docs]
+        unwanted.append(np.flatnonzero(excluded.out).astype(np.int32))
     keep = scores >= profile.min_score - 0.001  # most scored papers fall short: one sweep
     docs, scores = docs[keep], scores[keep]
-
-    unwanted = [index.term_hits(Term(text)).docs for text in profile.exclude]
     if replaced and not profile.include_updates:
         ordinal = index.ordinal
         unwanted.append(np.array([ordinal[i] for i in replaced if i in ordinal], dtype=np.int32))

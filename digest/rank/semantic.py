@@ -376,6 +376,21 @@ class SemanticIndex:
         self._profiles[text] = scores
         return scores
 
+    def scores_for_vector(self, vector: Vector) -> SemanticScores:
+        """Similarities to any vector (a profile moved by votes): not cached."""
+        similarities = (self.matrix @ vector).tolist()
+        return SemanticScores(dict(zip(self.ids, similarities, strict=True)))
+
+    def vectors_of(self, ids: Collection[str]) -> dict[str, Vector]:
+        """Vectors of papers by id: this run's, else the cache's (earlier days' papers)."""
+        position = {i: n for n, i in enumerate(self.ids)}
+        found = {i: self.matrix[position[i]] for i in ids if i in position}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            cached = self.cache.get(missing, self.embedder.name)
+            found.update({k: v for k, v in cached.items() if v.shape == (DIMENSIONS,)})
+        return found
+
 
 def semantic_index_for_run(
     papers: Iterable[Paper], cache: EmbeddingCache, *, embedder: TextEmbedder | None = None

@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from digest.textmatch import compile_term, fold, looks_like_acronym, occurrences, stem
+from digest.textmatch import (
+    compile_term,
+    fold,
+    inflections,
+    looks_like_acronym,
+    occurrences,
+    stem,
+)
 
 
 def test_fold_strips_accents_and_case() -> None:
@@ -45,8 +52,8 @@ def test_occurrences_index_hyphen_compounds_both_ways() -> None:
 def test_compile_phrase_offers_split_and_closed_forms() -> None:
     compiled = compile_term("fine-tuning")
     shapes = {tuple(p.value for p in seq) for seq in compiled.alternatives}
-    assert ("fine", "tune") in shapes
-    assert (stem("finetuning"),) in shapes
+    assert ("fine", "tuning") in shapes
+    assert ("finetuning",) in shapes
     assert compiled.is_phrase
 
 
@@ -60,3 +67,15 @@ def test_compile_prefix_and_exact() -> None:
 def test_compile_rejects_text_without_words() -> None:
     with pytest.raises(ValueError, match="no letters"):
         compile_term("--- !!")
+
+
+def test_a_word_finds_its_inflections_and_spellings_not_its_snowball_relatives() -> None:
+    assert {"initializations", "initialisation"} <= inflections("initialization")
+    assert "initial" not in inflections("initialization")
+    assert {"reasons", "reasoned"} <= inflections("reasoning")
+    assert "reasonable" not in inflections("reasoning")
+    assert "generally" not in inflections("generalization")
+    assert {"models", "modelling", "modeling"} <= inflections("model")
+    assert {"equivariance", "equivariant"} <= inflections("equivariant")
+    assert {"matrices"} <= inflections("matrix") and {"analyses"} <= inflections("analysis")
+    assert inflections("galaxies") & inflections("galaxy") >= {"galaxy", "galaxies"}

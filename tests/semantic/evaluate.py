@@ -42,6 +42,7 @@ from tests.rank.evaluate import EVAL, load_corpus, load_judgements, load_profile
 VECTORS = EVAL / "corpus_vectors.npz"
 CUTOFF = 30
 RRF_K = 60  # the usual constant; 10-100 measured within 0.01 here
+RRF_ENTRY, RRF_MOST = 0.45, 10  # the gate the former blend used for meaning-only papers
 METHODS = ("lexical", "semantic", "hybrid")
 VARIANTS = ("full", "short", "short+desc")
 
@@ -86,10 +87,10 @@ def rrf_ranking(lexical: Sequence[str], scores: SemanticScores, blend: Blend) ->
     fused: dict[str, float] = {}
     for position, paper_id in enumerate(lexical, start=1):
         fused[paper_id] = 1.0 / (RRF_K + position)
-    let_in = blend.most_by_meaning
+    let_in = RRF_MOST
     for position, paper_id in enumerate(semantic_ranking(scores), start=1):
         if paper_id not in fused:
-            if scores.similarity[paper_id] < blend.entry or let_in <= 0:
+            if scores.similarity[paper_id] < RRF_ENTRY or let_in <= 0:
                 continue
             let_in -= 1
         fused[paper_id] = fused.get(paper_id, 0.0) + 1.0 / (RRF_K + position)
