@@ -260,9 +260,10 @@ class PaperIndex:
         left = np.setdiff1d(np.arange(len(doc)), which)
         if not left.size or not following.places.size:
             return which, nxt
-        conjunction = np.zeros(len(left), dtype=bool)
+        # A longer gap must open with the conjunction: "large language [and image generation]
+        # models", not "reward [hacking and] model".
+        conjunction = self._conjunction_at(doc[left], field_no[left], after[left])
         for gap in range(1, MAX_COORDINATED + 1):
-            conjunction |= self._conjunction_at(doc[left], field_no[left], after[left] + gap - 1)
             tried = left if gap == 1 else left[conjunction]
             if not tried.size:
                 continue

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -256,3 +257,24 @@ def test_unusual_keywords_find_their_paper(keyword: str) -> None:
     ]
     expected = {"SE(3)": "se3", "ΛCDM": "lcdm", "Schrödinger bridge": "sb"}[keyword]
     assert ranked_ids(rank(build_index(papers), profile_from_options([keyword]))) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("keyword", "abstract", "matches"),
+    [
+        ("large language model", "We study large language and image generation models.", True),
+        ("large language model", "A large vision language model for charts.", True),
+        ("large language model", "Large language models are evaluated.", True),
+        ("reward model", "Against reward hacking and model collapse in training.", False),
+        ("reward model", "Reward shaping, then a new model of the critic.", False),
+        ("policy optimization", "Policy gradient optimization with trust regions.", True),
+    ],
+)
+def test_phrases_cross_a_coordination_or_one_word_but_no_more(
+    keyword: str, abstract: str, matches: bool
+) -> None:
+    papers = [paper("2411.00001", "A study", abstract), paper("2411.00002", "Other", "Unrelated.")]
+    # min_score 0: this asks whether the phrase matches at all, not how much it weighs.
+    profile = dataclasses.replace(profile_from_options([keyword]), min_score=0)
+    ranked = rank(build_index(papers), profile)
+    assert [r.paper.id for r in ranked] == (["2411.00001"] if matches else [])
