@@ -9,7 +9,7 @@ what they do with the result.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from jinja2 import Environment
@@ -25,7 +25,10 @@ from digest.jobs.message import (
     unsubscribe_url,
 )
 from digest.models import Digest, RenderedDigest, SourceOutcome, Subscriber
+from digest.rank.feedback import Vote
 from digest.rank.select import select_candidates
+from digest.store.roles import Vote as VoteKind
+from digest.store.roles import VoteRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,7 @@ class ComposeTask:
     day: dt.date  # the date the digest carries (the subscriber's own calendar day)
     sent: Mapping[str, int]  # paper id -> version already sent to (or queued for) them
     since: dt.datetime  # papers first seen after this are new for them
+    votes: tuple[Vote, ...] = ()  # their "more like this" / "not for me", newest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +89,11 @@ class Composer:
             self.day_index.seen, subscriber.profile, task.sent, task.since
         )
         ranked = ranked_for(
-            self.day_index, subscriber.profile, eligible=candidates.all, updated=candidates.updated
+            self.day_index,
+            subscriber.profile,
+            eligible=candidates.all,
+            updated=candidates.updated,
+            votes=task.votes,
         )
         papers = ranked.ranked[: subscriber.profile.max_papers]
         settings, email, secret = self.settings, subscriber.email, self.secret
@@ -127,3 +135,8 @@ class Composer:
             return None
         made = self.wrap(digest)
         return ComposedDigest(made.message_id, made.message, made.listed)
+
+
+def votes_of(records: Sequence[VoteRecord]) -> tuple[Vote, ...]:
+    """The store's votes as the ranking reads them."""
+    return tuple(Vote(r.paper_id, r.vote is VoteKind.UP, r.at) for r in records)

@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from digest.jobs.context import RunContext
 from digest.jobs.dayindex import DayIndex, build_day_index, recent_window, wants_semantic
-from digest.jobs.digests import ComposedDigest, Composer, ComposeTask
+from digest.jobs.digests import ComposedDigest, Composer, ComposeTask, votes_of
 from digest.jobs.schedule import local_date
 from digest.models import SourceOutcome, Subscriber
 from digest.rank.select import window_start
@@ -131,6 +131,8 @@ def _compose_tasks(
     """A task per subscriber whose digest for their day is not in the outbox yet."""
     store = ctx.store
     ids = [seen.paper.id for seen in day_index.seen]
+    # Votes move the profile's vector: read them only when there is a semantic side to move.
+    learning = day_index.semantic is not None
     tasks = []
     for subscriber in subscribers:
         assert subscriber.id is not None
@@ -138,7 +140,9 @@ def _compose_tasks(
         if store.outbox_for(subscriber.id, day) is not None:
             continue  # composed earlier; a pending one is delivered by the sending pass
         since = window_start(now, ctx.settings.lookback_days, store.last_digest_at(subscriber.id))
-        tasks.append(ComposeTask(subscriber, day, store.ledger_versions(subscriber.id, ids), since))
+        votes = votes_of(store.votes(subscriber.id)) if learning else ()
+        sent = store.ledger_versions(subscriber.id, ids)
+        tasks.append(ComposeTask(subscriber, day, sent, since, votes))
     return tasks
 
 

@@ -20,11 +20,12 @@ from digest.compose.render import make_environment
 from digest.config.settings import Settings
 from digest.jobs.context import ProgressSink, SenderFactory, no_progress
 from digest.jobs.dayindex import build_day_index, recent_window
-from digest.jobs.digests import Composer, ComposeTask, Composition
+from digest.jobs.digests import Composer, ComposeTask, Composition, votes_of
 from digest.jobs.ingest import followed_categories, listing_day, read_all
 from digest.jobs.message import compose_message
 from digest.jobs.wiring import fetcher_reader
 from digest.models import SeenPaper, Subscriber
+from digest.rank.feedback import Vote
 from digest.rank.select import window_start
 from digest.rank.semantic import EmbeddingCache, MemoryEmbeddingCache, StoreEmbeddingCache
 from digest.store.roles import Store
@@ -100,7 +101,10 @@ def preview(
         secrets.token_hex(8),
     )
     since = window_start(now, settings.lookback_days, None)
-    task = ComposeTask(subscriber, day or listing_day(settings, now), sent, since)
+    votes: tuple[Vote, ...] = ()
+    if store is not None and subscriber.id is not None and day_index.semantic is not None:
+        votes = votes_of(store.votes(subscriber.id))
+    task = ComposeTask(subscriber, day or listing_day(settings, now), sent, since, votes)
     return Preview(composer.compose(task), collected, day_index.note)
 
 

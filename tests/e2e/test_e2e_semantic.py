@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+from pathlib import Path
 
 import pytest
-from support.installation import BOB, Installation
+from support.installation import BOB, Installation, arxiv_ids
 
+from digest.cli import main
 from digest.rank.semantic import MODEL_KEY
 
 pytestmark = pytest.mark.usefixtures("semantic_extra")
@@ -46,3 +48,38 @@ def test_semantic_run_embeds_each_paper_once_and_explains_meaning_matches(
 
     installation.run(NOW + dt.timedelta(hours=1))
     assert embedded(installation) == first  # the second run embedded nothing new
+
+
+def test_votes_move_the_ranking_of_the_next_digest(
+    installation: Installation, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    text = installation.config.read_text(encoding="utf-8")
+    installation.config.write_text(text.replace("semantic = false", "semantic = true"), "utf-8")
+    config = ["--config", str(installation.config)]
+    assert main([*config, "subscribe", BOB, "-k", "reinforcement learning", "-k", "agent"]) == 0
+    for offset in (0, 1):
+        day = NOW.date() - dt.timedelta(days=offset)
+        installation.serve_day(day, "hf_day1.json", "arxiv_day1.xml")
+    assert main([*config, "run", "--now", NOW.isoformat()]) == 0
+    (mail,) = installation.smtp.handler.to(BOB)
+    sent = sorted(arxiv_ids(mail))
+    assert len(sent) >= 2
+
+    def ranking() -> list[str]:
+        capsys.readouterr()
+        out = tmp_path / "preview"
+        assert (
+            main([*config, "preview", "--email", BOB, "--now", NOW.isoformat(), "--out", str(out)])
+            == 0
+        )
+        return [
+            line for line in capsys.readouterr().out.splitlines() if line[:4].strip().endswith(".")
+        ]
+
+    before = ranking()
+    assert main([*config, "feedback", BOB, sent[0], "up"]) == 0
+    assert main([*config, "feedback", BOB, sent[1], "down"]) == 0
+    after = ranking()
+
+    assert before and after
+    assert before != after  # the votes reached the ranking (scores or order changed)
