@@ -9,6 +9,7 @@ import sys
 import threading
 from contextlib import closing
 
+from digest.cli.files import output_folder, write_file
 from digest.cli.printing import (
     Out,
     print_next_deliveries,
@@ -122,10 +123,10 @@ def cmd_preview(args: argparse.Namespace, out: Out = print) -> int:
         result = preview(settings, subscriber, collected, now=now, day=_day(args, collected))
 
     made = result.composition
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "digest.html").write_text(made.rendered.html, encoding="utf-8")
-    (args.out / "digest.txt").write_text(made.rendered.text, encoding="utf-8")
-    (args.out / "digest.eml").write_bytes(made.message)
+    folder = output_folder(args.out, "--out")
+    write_file(folder / "digest.html", made.rendered.html.encode("utf-8"))
+    write_file(folder / "digest.txt", made.rendered.text.encode("utf-8"))
+    write_file(folder / "digest.eml", made.message)
     print_preview(made.digest, collected.outcomes, args.top, out)
     if result.note:
         out(f"Note: {result.note}")
@@ -146,7 +147,7 @@ def _day(args: argparse.Namespace, collected: Collected) -> dt.date | None:
 
 def cmd_fetch(args: argparse.Namespace, out: Out = print) -> int:
     settings = _settings(args)
-    collected, written = save_job(settings, args.save)
+    collected, written = save_job(settings, output_folder(args.save, "--save"))
     for outcome in collected.outcomes:
         out(source_line(outcome))
     out(f"Saved {len(written)} listings to {args.save}")
@@ -220,7 +221,9 @@ def cmd_unsubscribe(args: argparse.Namespace, out: Out = print) -> int:
     with closing(open_store(settings.store_url)) as store:
         if args.mail:
             email = address_for_token(settings, store, token_in_mail(sys.stdin.buffer.read()))
-        elif args.token:
+        elif args.token is not None:
+            if not args.token.strip():
+                raise DigestError("--token is empty: paste the token from the unsubscribe link")
             email = address_for_token(settings, store, args.token)
         else:
             email = validate_address(args.email)
