@@ -23,6 +23,7 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from digest.collect.listings import ReadListing
 from digest.deliver.delivery import claim_process, host_id, worker_id
@@ -33,7 +34,7 @@ from digest.jobs.ingest import collect_and_store, listing_day
 from digest.jobs.run import delivery, finish_run, last_source_failures
 from digest.jobs.schedule import due_digests, last_fetch_slot, local_dates
 from digest.models import DeliveryOutcome, RunReport, SourceOutcome, Subscriber
-from digest.store.roles import Outbox
+from digest.store.roles import Operations, Outbox
 from digest.util.logs import event
 
 log = logging.getLogger("digest.worker")
@@ -81,14 +82,26 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def release_dead_claims(store: Outbox, host: str) -> int:
-    """Give back every claim held by a process of this host that no longer runs."""
+class _ClaimsAndLeases(Outbox, Operations, Protocol):
+    pass
+
+
+def release_dead_claims(store: _ClaimsAndLeases, host: str) -> int:
+    """Give back every claim and job lease held by a process of this host that no longer
+    runs; the number of claims given back."""
     released = 0
     for owner in {claim.owner for claim in store.claims()}:
         found = claim_process(owner)
         if found is not None and found[0] == host and not process_alive(found[1]):
             released += store.release_claims(owner)
             event(log, "claims_released", f"released the claims of dead worker {owner}")
+    # Its job leases too (a batch it was composing): another worker takes the job up now,
+    # not when the lease runs out.
+    for lease in store.leases():
+        found = claim_process(lease.owner)
+        if found is not None and found[0] == host and not process_alive(found[1]):
+            store.release_lease(lease.name, lease.owner)
+            event(log, "lease_released", f"released {lease.name} of dead worker {lease.owner}")
     return released
 
 

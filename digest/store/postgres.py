@@ -33,7 +33,7 @@ from digest.store.postgres_connection import POOL_WAIT, Pool
 from digest.store.postgres_schema import check_current, migrate
 from digest.store.postgres_subscriptions import PostgresSubscriptions
 from digest.store.postgres_transfer import PostgresTransfer
-from digest.store.roles import AlreadyQueued, Claim, RunRecord, SeenPaper, SourceRecord
+from digest.store.roles import AlreadyQueued, Claim, Lease, RunRecord, SeenPaper, SourceRecord
 
 __all__ = ["PostgresStore"]
 
@@ -408,6 +408,10 @@ class PostgresStore(PostgresSubscriptions, PostgresTransfer):
     def release_lease(self, name: str, owner: str) -> None:
         with self._db.transaction() as tx:
             tx.execute("DELETE FROM leases WHERE name = %s AND owner = %s", (name, owner))
+
+    def leases(self) -> list[Lease]:
+        found = self._db.all("SELECT name, owner, until FROM leases ORDER BY name")
+        return [Lease(name, owner, until.astimezone(dt.UTC)) for name, owner, until in found]
 
     # -- embeddings ----------------------------------------------------------------------
 

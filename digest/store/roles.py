@@ -35,6 +35,7 @@ __all__ = [
     "Claim",
     "Embeddings",
     "Feedback",
+    "Lease",
     "Operations",
     "Outbox",
     "PaperStamps",
@@ -55,6 +56,15 @@ __all__ = [
 
 class AlreadyQueued(StoreError):
     """A digest for this subscriber and day is already in the outbox (another worker made it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A job (a fetch, a batch of digests to compose) held by one worker until `until`."""
+
+    name: str
+    owner: str
+    until: dt.datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +169,7 @@ class Operations(Protocol):
 
     def acquire_lease(self, name: str, owner: str, seconds: float, now: dt.datetime) -> bool: ...
     def release_lease(self, name: str, owner: str) -> None: ...
+    def leases(self) -> list[Lease]: ...
     def record_run(self, report: RunReport, *, kind: str = "run", alert: str = "") -> None: ...
     def recent_runs(self, limit: int = 10) -> list[RunRecord]: ...
     def last_run_started(self, kinds: Sequence[str]) -> dt.datetime | None: ...

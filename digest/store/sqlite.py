@@ -32,7 +32,7 @@ from digest.models import (
 )
 from digest.store import sqlite_rows as rows
 from digest.store.codec import paper_from_json, paper_to_json
-from digest.store.roles import AlreadyQueued, Claim, RunRecord, SeenPaper, SourceRecord
+from digest.store.roles import AlreadyQueued, Claim, Lease, RunRecord, SeenPaper, SourceRecord
 from digest.store.sqlite_connection import BUSY_TIMEOUT, Connection
 from digest.store.sqlite_schema import MIGRATIONS, check_current, migrate
 from digest.store.sqlite_subscriptions import SubscriptionsMixin
@@ -418,6 +418,10 @@ class SqliteStore(SubscriptionsMixin, SqliteTransfer):
     def release_lease(self, name: str, owner: str) -> None:
         with self._db.transaction() as tx:
             tx.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+
+    def leases(self) -> list[Lease]:
+        found = self._db.all("SELECT name, owner, until FROM leases ORDER BY name")
+        return [Lease(name, owner, rows.moment(until)) for name, owner, until in found]
 
     # -- embeddings ----------------------------------------------------------------------
 

@@ -208,10 +208,13 @@ def test_a_dead_local_workers_claims_are_released_at_once_and_no_one_elses(
             f"machine-a:{os.getpid()}:alive",  # this host, still running: kept
             f"machine-b:{gone.pid}:elsewhere",  # another host: only its lease can tell
         ]
-        for owner in owners:
+        for number, owner in enumerate(owners):
             assert store.claim_pending(owner, 900, now) is not None
+            assert store.acquire_lease(f"compose:{number}", owner, 900, now)
         assert release_dead_claims(store, "machine-a") == 1
         assert sorted(c.owner for c in store.claims()) == sorted(owners[1:])
+        # The batch the dead worker was composing is free for the others at once, too.
+        assert sorted(lease.owner for lease in store.leases()) == sorted(owners[1:])
 
 
 def test_two_machines_share_the_work(fleet: Fleet) -> None:

@@ -35,7 +35,7 @@ from digest.models import (
     Topic,
     Validators,
 )
-from digest.store.roles import AlreadyQueued, Store, SubscriberState, Vote
+from digest.store.roles import AlreadyQueued, Lease, Store, SubscriberState, Vote
 
 DAY = dt.date(2026, 11, 20)
 NOON = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
@@ -441,6 +441,11 @@ class StoreContract:
         assert not store.acquire_lease("fetch", "a", 60, now + dt.timedelta(seconds=62))
         store.release_lease("fetch", "b")
         assert store.acquire_lease("fetch", "a", 60, now + dt.timedelta(seconds=62))
+        # Who holds what, until when: a worker finds a dead neighbour's leases by this.
+        assert store.leases() == [
+            Lease("fetch", "a", now + dt.timedelta(seconds=122)),
+            Lease("tick", "b", now + dt.timedelta(seconds=60)),
+        ]
 
     # -- runs and meta ---------------------------------------------------------------------
 
@@ -567,6 +572,7 @@ class StoreContract:
             "requeue_failed": lambda: store.requeue_failed(),
             "acquire_lease": lambda: store.acquire_lease("fetch", "a", 60, NOON),
             "release_lease": lambda: store.release_lease("fetch", "a"),
+            "leases": lambda: store.leases(),
             "record_run": lambda: store.record_run(report),
             "recent_runs": lambda: store.recent_runs(),
             "last_run_started": lambda: store.last_run_started(["run"]),
