@@ -153,6 +153,8 @@ def work_pass(
             finally:
                 store.release_lease(name, owner)
         deliveries = sending.finish()
+    # Again at the end: a neighbour that died during this pass leaves nothing held behind.
+    released += release_dead_claims(store, host_id())
     done = WorkPass(fetched, taken, tuple(outcomes), deliveries, released, waiting, skipped)
     if taken or deliveries:
         _record(ctx, now, done)
