@@ -17,6 +17,7 @@ from digest.models import Paper, Profile, SeenPaper
 from digest.rank.feedback import Vote, adjust, liked_neighbours
 from digest.rank.hybrid import hybrid_rank
 from digest.rank.lexical import PaperIndex, RankResult, build_index, corpus_stats, rank_top
+from digest.rank.select import SeenIndex
 from digest.rank.semantic import (
     Embedder,
     EmbeddingCache,
@@ -32,7 +33,7 @@ CORPUS_DAYS = 30  # the rolling window whose word frequencies weigh terms (IDF)
 
 @dataclass(frozen=True, slots=True)
 class DayIndex:
-    seen: tuple[SeenPaper, ...]  # what selection picks each subscriber's unsent papers from
+    seen: SeenIndex  # what selection picks each subscriber's unsent papers from
     index: PaperIndex
     papers: tuple[Paper, ...] = ()
     semantic: SemanticIndex | None = None
@@ -56,7 +57,7 @@ def build_day_index(
     semantic, note = None, ""
     if wants_semantic(settings, profiles):
         semantic, note = semantic_index_for_run(papers, embeddings, embedder=shared_embedder())
-    return DayIndex(seen=tuple(seen), index=index, papers=papers, semantic=semantic, note=note)
+    return DayIndex(seen=SeenIndex(seen), index=index, papers=papers, semantic=semantic, note=note)
 
 
 def wants_semantic(settings: Settings, profiles: Iterable[Profile]) -> bool:

@@ -130,7 +130,7 @@ def _compose_tasks(
 ) -> list[ComposeTask]:
     """A task per subscriber whose digest for their day is not in the outbox yet."""
     store = ctx.store
-    ids = [seen.paper.id for seen in day_index.seen]
+    ids = [seen.paper.id for seen in day_index.seen.seen]
     # Votes move the profile's vector: read them only when there is a semantic side to move.
     learning = day_index.semantic is not None
     tasks = []
