@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol, Self
 
 from digest.config.settings import SmtpSettings
 from digest.errors import DeliveryError
+from digest.util.private import private_folder
 
 _MAX_BACKOFF_SECONDS = 300.0
 
@@ -306,7 +307,12 @@ class OutboxDirSender(Sender):
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
 
     def __enter__(self) -> Self:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            private_folder(self.directory)
+        except OSError as err:
+            raise DeliveryError(
+                f"cannot create {self.directory}: {err.strerror}", recipient="-"
+            ) from err
         return self
 
     def __exit__(
@@ -326,8 +332,10 @@ class OutboxDirSender(Sender):
         final = self.path_for(recipient)
         partial = final.with_name("." + final.name + ".part")
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            with open(partial, "xb") as out:
+            private_folder(self.directory)
+            # 0600 from the start: a digest is one reader's mail.
+            descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "wb") as out:
                 out.write(message)
                 out.flush()
                 os.fsync(out.fileno())

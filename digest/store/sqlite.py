@@ -37,6 +37,7 @@ from digest.store.sqlite_connection import BUSY_TIMEOUT, Connection
 from digest.store.sqlite_schema import MIGRATIONS, check_current, migrate
 from digest.store.sqlite_subscriptions import SubscriptionsMixin
 from digest.store.sqlite_transfer import SqliteTransfer
+from digest.util.private import private_file, private_folder
 
 __all__ = ["MIGRATIONS", "AlreadyQueued", "SqliteStore"]
 
@@ -64,7 +65,10 @@ class SqliteStore(SubscriptionsMixin, SqliteTransfer):
         with a StoreError; by default $DIGEST_BUSY_TIMEOUT, else 30.
         """
         file = Path(path)
-        file.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            private_file(private_folder(file.parent) / file.name)
+        except OSError as err:
+            raise StoreError(f"{file}: cannot create the database: {err.strerror}") from err
         return cls._opened(Connection.connect(file, busy_timeout=busy_timeout), migrate)
 
     @classmethod
