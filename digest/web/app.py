@@ -158,6 +158,19 @@ def client_of(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+async def limited_form(request: Request) -> tuple[FormData, WebState] | Response:
+    """What every public form starts with: checked_form, then the per-client rate limit.
+    The form and the app's state, or the page (403, 429) that answers instead."""
+    form = await checked_form(request)
+    if isinstance(form, Response):
+        return form
+    web = state_of(request)
+    wait = web.clients.hit(client_of(request))
+    if wait:
+        return too_many(request, wait)
+    return form, web
+
+
 class AccessLog:
     """One line per request with the first path segment only: links carry tokens, and an
     address must never reach the log."""

@@ -27,8 +27,8 @@ from digest.store.roles import SubscriberRecord
 from digest.util.logs import event
 from digest.web.app import (
     checked_form,
-    client_of,
     csrf_token,
+    limited_form,
     message,
     render,
     set_csrf_cookie,
@@ -76,13 +76,10 @@ async def landing(request: Request) -> Response:
 
 
 async def preview(request: Request) -> Response:
-    form = await checked_form(request)
-    if isinstance(form, Response):
-        return form
-    web = state_of(request)
-    wait = web.clients.hit(client_of(request))
-    if wait:
-        return too_many(request, wait)
+    checked = await limited_form(request)
+    if isinstance(checked, Response):
+        return checked
+    form, web = checked
     read = read_profile_form(web.settings, form, email=PREVIEW_ADDRESS)
     if not read.ok or read.subscriber is None:
         return render(
@@ -118,13 +115,10 @@ def _address_wait(request: Request, address: str) -> int | None:
 
 
 async def subscribe(request: Request) -> Response:
-    form = await checked_form(request)
-    if isinstance(form, Response):
-        return form
-    web = state_of(request)
-    wait = web.clients.hit(client_of(request))
-    if wait:
-        return too_many(request, wait)
+    checked = await limited_form(request)
+    if isinstance(checked, Response):
+        return checked
+    form, web = checked
     read = read_profile_form(web.settings, form)
     if not read.ok or read.subscriber is None:
         return render(
@@ -152,13 +146,10 @@ async def subscribe(request: Request) -> Response:
 
 
 async def mail_link(request: Request) -> Response:
-    form = await checked_form(request)
-    if isinstance(form, Response):
-        return form
-    web = state_of(request)
-    wait = web.clients.hit(client_of(request))
-    if wait:
-        return too_many(request, wait)
+    checked = await limited_form(request)
+    if isinstance(checked, Response):
+        return checked
+    form, web = checked
     raw = form.get("email", "")
     try:
         address = validate_address(raw if isinstance(raw, str) else "")
