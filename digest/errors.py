@@ -46,6 +46,8 @@ class SourceError(DigestError):
 class FetchError(SourceError):
     """The listing could not be downloaded (network, HTTP status, size, timeout)."""
 
+    retries = 0  # failed attempts that were retried before this one ended the fetch
+
 
 class ParseError(SourceError):
     """The bytes downloaded are not the listing they claim to be, or are malformed."""

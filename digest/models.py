@@ -213,6 +213,7 @@ class SourceState(StrEnum):
     NO_ANNOUNCEMENT = "no_announcement"  # an empty listing on a day the source publishes nothing
     EMPTY = "empty"  # an empty listing on a day it should have published
     FAILED = "failed"
+    STOPPED = "stopped"  # a stop was requested (SIGTERM) before it was read: not a failure
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +222,7 @@ class SourceOutcome:
     state: SourceState
     papers: int = 0
     detail: str = ""  # the reason, for FAILED; a note otherwise
+    retries: int = 0  # failed requests retried (429, 5xx, timeouts), for the report
 
 
 @dataclass(frozen=True, slots=True)

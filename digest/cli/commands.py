@@ -280,7 +280,9 @@ def cmd_tick(args: argparse.Namespace, out: Out = print) -> int:
     fetched = None
     with stop_on_signals(threading.Event()) as stop:
         if args.fetch:
-            fetched = fetch_job(settings, progress=_progress(), clock=_clock(args, settings))
+            fetched = fetch_job(
+                settings, stop=stop, progress=_progress(), clock=_clock(args, settings)
+            )
         report = tick_job(settings, stop=stop, progress=_progress(), clock=_clock(args, settings))
     if fetched is not None:
         for source in fetched.sources:

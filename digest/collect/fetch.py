@@ -3,7 +3,13 @@ raise FetchError.
 
 Politeness is per host: one request at a time, a minimum interval between requests, and any
 wait the server asked for (Retry-After, or our own backoff after a failure) is honoured by every
-thread that talks to that host. Bodies are decoded by us (digest.collect.decoding), not by
+thread that talks to that host. Each retry is logged.
+
+Bounded in time as well as size: `timeout` for each connect and read, `deadline` for one whole
+response (a server that trickles a byte at a time never times out a read). A stop request (the
+job's stop event, set on SIGTERM) ends a fetch at once: the download runs in its own thread,
+which the caller stops waiting for, and which notices the stop between chunks and in every
+wait. Bodies are decoded by us (digest.collect.decoding), not by
 httpx, so that `max_bytes` bounds the decoded size while decompressing: a small gzip body
 cannot inflate past the limit. Headers are read in digest.collect.http_headers. Nothing here
 parses listings.
@@ -11,6 +17,8 @@ parses listings.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import random
 import re
 import threading
@@ -24,16 +32,28 @@ from types import TracebackType
 import httpx
 
 from digest.collect.decoding import IncompleteStream, decoder_for
+from digest.collect.download import Download, FetchStopped, stopped_message, watch_download
 from digest.collect.http_headers import content_length, merge_validators, parse_retry_after
 from digest.config.settings import FetchSettings
 from digest.errors import FetchError
 from digest.models import Validators
+from digest.util.logs import event
 
-__all__ = ["FetchResult", "FetchStatusError", "Fetcher", "body_snippet", "parse_retry_after"]
+__all__ = [
+    "FetchResult",
+    "FetchStatusError",
+    "FetchStopped",
+    "Fetcher",
+    "body_snippet",
+    "parse_retry_after",
+]
+
+log = logging.getLogger("digest.fetch")
 
 MAX_REDIRECTS = 5
 ERROR_BODY_LIMIT = 65_536  # bytes of an error response kept for the caller (error documents)
 SNIPPET_CHARS = 200
+DEADLINE_GRACE = 1.0  # past the deadline, the caller stops waiting for a download stuck in a read
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
@@ -46,6 +66,7 @@ class FetchResult:
     body: bytes  # b"" for 304
     validators: Validators
     content_type: str | None
+    retries: int = 0  # failed attempts retried before this one succeeded
 
     @property
     def not_modified(self) -> bool:
@@ -99,17 +120,20 @@ class Fetcher:
         settings: FetchSettings,
         *,
         client: httpx.Client | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        stop: threading.Event | None = None,
+        sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
         self._settings = settings
         self._owns_client = client is None
         self._client = client if client is not None else httpx.Client(follow_redirects=False)
-        self._sleep = sleep
+        self._stop = stop if stop is not None else threading.Event()
+        # Waits end early on a stop request (tests inject a fake sleep instead).
+        self._sleep = sleep if sleep is not None else self._stop.wait
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
-        self._timeout = httpx.Timeout(settings.timeout)
+        self._timeout = httpx.Timeout(min(settings.timeout, settings.deadline))
         self._hosts: dict[str, _HostState] = {}
         self._hosts_lock = threading.Lock()  # guards _hosts and every _HostState's times
 
@@ -130,13 +154,52 @@ class Fetcher:
             self._client.close()
 
     def fetch(self, url: str, validators: Validators | None = None) -> FetchResult:
-        """GET `url`, conditionally when `validators` are given; raise FetchError on failure."""
+        """GET `url`, conditionally when `validators` are given; raise FetchError on failure,
+        FetchStopped at once when a stop is requested."""
+        if self._stop.is_set():
+            raise FetchStopped("not fetched: stopped on request", url=url)
+        progress = Download()
+        return watch_download(
+            lambda: self._fetch(url, validators, progress),
+            progress,
+            stop=self._stop,
+            url=url,
+            overdue=lambda: self._overdue(progress),
+            too_slow=lambda: self._too_slow(progress),
+        )
+
+    def _overdue(self, progress: Download) -> bool:
+        """A download stuck in one read past the deadline (it checks itself between reads)."""
+        since = progress.since
+        limit = self._settings.deadline + DEADLINE_GRACE
+        return since is not None and self._clock() - since > limit
+
+    def _too_slow(self, progress: Download, where: str = "") -> str:
+        seconds = _seconds(self._settings.deadline)
+        if not progress.headers:
+            return f"gave up after {seconds} s: no response yet{where}"
+        return (
+            f"gave up after {seconds} s: the response was still arriving "
+            f"({progress.received} bytes){where}"
+        )
+
+    def _check(self, url: str, progress: Download, where: str = "") -> None:
+        """Between reads and after waits: stopped, abandoned, or past the deadline."""
+        if self._stop.is_set() or progress.abandoned:
+            raise FetchStopped(stopped_message(progress), url=url)
+        since = progress.since
+        if since is not None and self._clock() - since > self._settings.deadline:
+            raise FetchError(self._too_slow(progress, where), url=url)
+
+    def _fetch(self, url: str, validators: Validators | None, progress: Download) -> FetchResult:
+        """The attempts, in the download thread."""
         settings = self._settings
         attempt = 0
         while True:
             attempt += 1
             try:
-                return self._attempt(url, validators)
+                result = self._attempt(url, validators, progress)
+                return dataclasses.replace(result, retries=attempt - 1) if attempt > 1 else result
             except _Retryable as failure:
                 delay = failure.retry_after
                 if delay is not None:
@@ -148,21 +211,41 @@ class Fetcher:
                         failure,
                         f"{failure.what}; the server asks to wait {_seconds(delay)} s, longer "
                         f"than the {_seconds(settings.max_retry_after)} s we are willing to wait",
+                        attempt,
                     ) from None
                 if attempt >= settings.max_attempts:
                     tries = f"{attempt} attempt" + ("s" if attempt > 1 else "")
                     # "HTTP 503 ... after 4 attempts", "timed out ...; gave up after 4 attempts"
                     joint = " after" if failure.status is not None else "; gave up after"
-                    raise self._give_up(url, failure, f"{failure.what}{joint} {tries}") from None
+                    raise self._give_up(
+                        url, failure, f"{failure.what}{joint} {tries}", attempt
+                    ) from None
                 if delay is None:
-                    self._defer(failure.host, self._backoff(attempt))
+                    delay = self._backoff(attempt)
+                    self._defer(failure.host, delay)
+                self._check(url, progress)
+                event(
+                    log,
+                    "fetch_retry",
+                    f"{url}: {failure.what}; retrying in {delay:.1f} s "
+                    f"(attempt {attempt + 1} of {settings.max_attempts})",
+                    level=logging.WARNING,
+                    url=url,
+                    status=failure.status,
+                    wait=round(delay, 3),
+                    attempt=attempt + 1,
+                )
 
-    def _give_up(self, url: str, failure: _Retryable, message: str) -> FetchError:
+    def _give_up(self, url: str, failure: _Retryable, message: str, attempts: int) -> FetchError:
+        error: FetchError
         if failure.status is None:
-            return FetchError(message, url=url)
-        snippet = body_snippet(failure.body)
-        message += f": {snippet}" if snippet else ""
-        return FetchStatusError(message, url=url, status=failure.status, body=failure.body)
+            error = FetchError(message, url=url)
+        else:
+            snippet = body_snippet(failure.body)
+            message += f": {snippet}" if snippet else ""
+            error = FetchStatusError(message, url=url, status=failure.status, body=failure.body)
+        error.retries = attempts - 1
+        return error
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: a random delay in [d/2, d] for d = base * 2^(n-1)."""
@@ -177,7 +260,7 @@ class Fetcher:
             state.not_before = max(state.not_before, self._clock() + delay)
 
     @contextmanager
-    def _polite_turn(self, url: str, host: str) -> Iterator[None]:
+    def _polite_turn(self, url: str, host: str, progress: Download) -> Iterator[None]:
         """Hold the host's only connection slot, after waiting out its interval and any delay."""
         with self._hosts_lock:
             state = self._hosts.setdefault(host, _HostState())
@@ -199,13 +282,14 @@ class Fetcher:
                 )
             if wait > 0:
                 self._sleep(wait)
+                self._check(url, progress)
             try:
                 yield
             finally:
                 with self._hosts_lock:
                     state.last_done = self._clock()
 
-    def _attempt(self, url: str, validators: Validators | None) -> FetchResult:
+    def _attempt(self, url: str, validators: Validators | None, progress: Download) -> FetchResult:
         """One try: follow up to MAX_REDIRECTS redirects, each hop taking its polite turn."""
         try:
             current = httpx.URL(url)
@@ -217,8 +301,8 @@ class Fetcher:
         headers = self._request_headers(validators)
         for _ in range(MAX_REDIRECTS + 1):
             where = "" if current == start else f" (at {current})"
-            with self._polite_turn(url, current.host):
-                outcome = self._exchange(url, current, headers, validators, where)
+            with self._polite_turn(url, current.host, progress):
+                outcome = self._exchange(url, current, headers, validators, where, progress)
             if isinstance(outcome, FetchResult):
                 return outcome
             current = outcome.target
@@ -242,15 +326,19 @@ class Fetcher:
         headers: Mapping[str, str],
         validators: Validators | None,
         where: str,
+        progress: Download,
     ) -> FetchResult | _Redirect:
         """One HTTP request and its response; transient failures raise _Retryable."""
         host = hop.host
         timeout = _seconds(self._settings.timeout)
+        progress.since, progress.headers, progress.received = self._clock(), False, 0
         try:
             with self._client.stream(
                 "GET", hop, headers=headers, timeout=self._timeout, follow_redirects=False
             ) as response:
-                return self._handle(url, hop, response, validators, where)
+                progress.headers = True
+                progress.stream = response.extensions.get("network_stream")
+                return self._handle(url, hop, response, validators, where, progress)
         except httpx.ConnectTimeout:
             raise _Retryable(f"timed out after {timeout} s connecting{where}", host=host) from None
         except httpx.ReadTimeout:
@@ -264,7 +352,10 @@ class Fetcher:
         except httpx.ConnectError as exc:
             raise _Retryable(f"could not connect{where}: {_describe(exc)}", host=host) from None
         except httpx.TransportError as exc:
+            self._check(url, progress, where)  # a read cut short by a stop is not a retry
             raise _Retryable(f"network error{where}: {_describe(exc)}", host=host) from None
+        finally:
+            progress.since, progress.stream = None, None
 
     def _handle(
         self,
@@ -273,6 +364,7 @@ class Fetcher:
         response: httpx.Response,
         validators: Validators | None,
         where: str,
+        progress: Download,
     ) -> FetchResult | _Redirect:
         status = response.status_code
         label = f"HTTP {status} {response.reason_phrase}".rstrip()
@@ -291,7 +383,7 @@ class Fetcher:
                 content_type=content_type,
             )
         if 200 <= status < 300:
-            body = self._read_body(url, response, self._settings.max_bytes, where)
+            body = self._read_body(url, response, self._settings.max_bytes, where, progress)
             return FetchResult(
                 url=str(hop),
                 status=status,
@@ -299,7 +391,7 @@ class Fetcher:
                 validators=merge_validators(Validators(), response.headers),
                 content_type=content_type,
             )
-        error_body = self._read_error_body(url, response, where)
+        error_body = self._read_error_body(url, response, where, progress)
         if status == 429 or status >= 500:
             failure = _Retryable(
                 f"{label}{where}",
@@ -315,10 +407,12 @@ class Fetcher:
         message = f"{label}{where}" + (f": {snippet}" if snippet else "")
         raise FetchStatusError(message, url=url, status=status, body=error_body)
 
-    def _read_error_body(self, url: str, response: httpx.Response, where: str) -> bytes:
+    def _read_error_body(
+        self, url: str, response: httpx.Response, where: str, progress: Download
+    ) -> bytes:
         """The start of an error response; a failure reading it must not hide the status."""
         try:
-            return self._read_body(url, response, ERROR_BODY_LIMIT, where, truncate=True)
+            return self._read_body(url, response, ERROR_BODY_LIMIT, where, progress, truncate=True)
         except (FetchError, _Retryable, httpx.TransportError):
             return b""
 
@@ -328,6 +422,7 @@ class Fetcher:
         response: httpx.Response,
         limit: int,
         where: str,
+        progress: Download,
         *,
         truncate: bool = False,
     ) -> bytes:
@@ -347,6 +442,8 @@ class Fetcher:
         size = 0
         try:
             for raw in response.iter_raw():
+                progress.received = response.num_bytes_downloaded
+                self._check(url, progress, where)
                 piece = decoder.feed(raw, room=limit - size)
                 parts.append(piece)
                 size += len(piece)
@@ -356,6 +453,7 @@ class Fetcher:
                     raise FetchError(too_large, url=url)
             tail = decoder.finish()
         except httpx.RemoteProtocolError:
+            self._check(url, progress, where)
             got = response.num_bytes_downloaded
             of = f" of {declared}" if declared is not None else ""
             raise _Retryable(

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from digest.collect.arxiv_calendar import DEFAULT_HOLIDAYS, expects_rss_items
-from digest.collect.fetch import FetchResult
+from digest.collect.fetch import FetchResult, FetchStopped
 from digest.collect.merge import merge_papers
 from digest.collect.sources import get_parser
 from digest.config.settings import SourceConfig
-from digest.errors import DigestError
+from digest.errors import DigestError, FetchError
 from digest.models import AnnounceType, Paper, SourceOutcome, SourceState, Validators
 
 
@@ -35,6 +35,8 @@ class Listing:
     result: FetchResult | None  # None when fetching failed
     papers: tuple[Paper, ...] = ()
     error: str = ""
+    stopped: bool = False  # not read because a stop was requested: not the source's fault
+    retries: int = 0  # failed requests retried before it was read (or failed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,15 +142,20 @@ def arxiv_catchup_requests(
 
 
 def read_listing(request: ListingRequest, read: ReadListing) -> Listing:
+    result = None
     try:
         result = read(request)
         if result.not_modified:
-            return Listing(request, result)
+            return Listing(request, result, retries=result.retries)
         parse = get_parser(request.source.kind)
         papers = parse(result.body, request.url)
+    except FetchStopped as err:
+        return Listing(request, None, error=str(err), stopped=True)
     except DigestError as err:
-        return Listing(request, None, error=str(err))
-    return Listing(request, result, apply_policy(papers, request.source))
+        retries = err.retries if isinstance(err, FetchError) else result.retries if result else 0
+        return Listing(request, None, error=str(err), retries=retries)
+    policy = apply_policy(papers, request.source)
+    return Listing(request, result, policy, retries=result.retries)
 
 
 def apply_policy(papers: Iterable[Paper], source: SourceConfig) -> tuple[Paper, ...]:
@@ -189,13 +196,26 @@ def collect(
 def _outcome(
     name: str, listings: list[Listing], today: dt.date, holidays: Collection[dt.date] | None
 ) -> SourceOutcome:
-    failures = [x.error for x in listings if x.error]
+    outcome = _state(name, listings, today, holidays)
+    retries = sum(x.retries for x in listings)
+    return dataclasses.replace(outcome, retries=retries) if retries else outcome
+
+
+def _state(
+    name: str, listings: list[Listing], today: dt.date, holidays: Collection[dt.date] | None
+) -> SourceOutcome:
+    failures = [x.error for x in listings if x.error and not x.stopped]
+    stopped = [x.error for x in listings if x.stopped]
     count = len({p.id for x in listings for p in x.papers})
     if failures and len(failures) == len(listings):
         return SourceOutcome(name, SourceState.FAILED, 0, failures[-1])
     if failures:
         detail = f"{len(failures)} of {len(listings)} listings failed: {failures[-1]}"
         return SourceOutcome(name, SourceState.FAILED, count, detail)
+    if stopped:
+        read = f"{len(listings) - len(stopped)} of {len(listings)} listings read; "
+        detail = (read if len(listings) > 1 else "") + stopped[0]
+        return SourceOutcome(name, SourceState.STOPPED, count, detail)
     if all(x.result is not None and x.result.not_modified for x in listings):
         return SourceOutcome(name, SourceState.NOT_MODIFIED, 0, "unchanged since the last fetch")
     if count:

@@ -302,6 +302,7 @@ def _fetch(doc: TomlDocument, table: Mapping[str, Any]) -> FetchSettings:
     return FetchSettings(
         user_agent=reader.text("user_agent") or user_agent(reader.text("contact")),
         timeout=reader.number("timeout", 30.0, low=1, high=600),
+        deadline=reader.number("deadline", 120.0, low=1, high=3600),
         max_bytes=reader.whole("max_bytes", 20_000_000, low=1_000, high=1_000_000_000),
         max_attempts=reader.whole("max_attempts", 4, low=1, high=10),
         default_interval=reader.number("min_interval", 1.0, low=0, high=600),

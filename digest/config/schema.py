@@ -28,6 +28,7 @@ SCHEMA: Mapping[str, tuple[str, ...]] = {
         "contact",
         "user_agent",
         "timeout",
+        "deadline",
         "max_bytes",
         "max_attempts",
         "min_interval",

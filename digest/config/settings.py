@@ -263,7 +263,8 @@ class FetchSettings:
     """
 
     user_agent: str
-    timeout: float = 30.0
+    timeout: float = 30.0  # for each connect and each read
+    deadline: float = 120.0  # for one whole response: connect, headers and body
     max_bytes: int = 20_000_000
     max_attempts: int = 4
     backoff_base: float = 1.0
@@ -275,8 +276,8 @@ class FetchSettings:
         # Wrong values here are a programming error in the caller, not a user's config typo.
         if not self.user_agent.strip():
             raise ValueError("user_agent must not be empty")
-        if self.timeout <= 0:
-            raise ValueError("timeout must be positive")
+        if self.timeout <= 0 or self.deadline <= 0:
+            raise ValueError("timeout and deadline must be positive")
         if self.max_bytes < 1:
             raise ValueError("max_bytes must be at least 1")
         if self.max_attempts < 1:

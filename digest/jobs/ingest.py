@@ -95,6 +95,8 @@ def read_all(
 
 def _log_sources(ctx: RunContext, collected: Collected) -> None:
     for listing in collected.listings:
+        if listing.stopped:
+            continue  # not read at all: the source's record keeps what the last fetch said
         outcome = next(o for o in collected.outcomes if o.name == listing.request.source.name)
         ctx.store.save_source_outcome(
             outcome if not listing.error else _failed(outcome, listing.error),
@@ -103,17 +105,20 @@ def _log_sources(ctx: RunContext, collected: Collected) -> None:
             day=listing.request.day,
         )
     for outcome in collected.outcomes:
-        failed = outcome.state is SourceState.FAILED
+        failed = outcome.state in (SourceState.FAILED, SourceState.STOPPED)
+        retried = f" ({outcome.retries} requests retried)" if outcome.retries else ""
         event(
             log,
             "source",
             f"source {outcome.name}: {outcome.state.value}, {outcome.papers} papers"
-            + (f": {outcome.detail}" if outcome.detail else ""),
+            + (f": {outcome.detail}" if outcome.detail else "")
+            + retried,
             level=logging.WARNING if failed else logging.INFO,
             source=outcome.name,
             state=outcome.state.value,
             papers=outcome.papers,
             detail=outcome.detail,
+            retries=outcome.retries,
         )
 
 

@@ -149,7 +149,17 @@ def _report(
         sources=sources,
         deliveries=deliveries,
         errors=fanout.errors if fanout else (),
-        notes=(fanout.note,) if fanout and fanout.note else (),
+        notes=((fanout.note,) if fanout and fanout.note else ()) + _retry_notes(sources),
+    )
+
+
+def _retry_notes(sources: tuple[SourceOutcome, ...]) -> tuple[str, ...]:
+    """Retried answers (429, 5xx, timeouts) are no failure, but worth a line each source."""
+    return tuple(
+        f"source {s.name}: {s.retries} request{'s' if s.retries != 1 else ''} retried "
+        "(the log says which, and why)"
+        for s in sources
+        if s.retries
     )
 
 

@@ -65,7 +65,7 @@ def run_job(
 ) -> RunReport:
     with (
         job_context(settings, stop=stop, progress=progress, clock=clock) as ctx,
-        Fetcher(settings.fetch) as fetcher,
+        Fetcher(settings.fetch, stop=ctx.stop) as fetcher,
     ):
         return run_once(ctx, fetcher_reader(fetcher))
 
@@ -74,13 +74,14 @@ def fetch_job(
     settings: Settings,
     *,
     only_if_stale: bool = False,
+    stop: threading.Event | None = None,
     progress: ProgressSink = no_progress,
     clock: Clock = utc_now,
 ) -> RunReport | None:
     """Fetch unless another process is fetching (a job lease), or, with `only_if_stale`, unless
     a fetch already ran since the latest scheduled fetch time. None when skipped."""
     owner = worker_id()
-    with job_context(settings, stop=None, progress=progress, clock=clock) as ctx:
+    with job_context(settings, stop=stop, progress=progress, clock=clock) as ctx:
         store, now = ctx.store, ctx.clock()
         if only_if_stale:
             last = store.last_run_started(("fetch", "run"))
@@ -91,7 +92,7 @@ def fetch_job(
             event(log, "fetch_skipped", "another process is fetching; skipped this fetch")
             return None
         try:
-            with Fetcher(settings.fetch) as fetcher:
+            with Fetcher(settings.fetch, stop=ctx.stop) as fetcher:
                 return fetch_once(ctx, fetcher_reader(fetcher))
         finally:
             store.release_lease(FETCH_LEASE, owner)
@@ -151,7 +152,7 @@ def worker_job(
     passes = 0
     with (
         job_context(settings, stop=stop, progress=no_progress) as ctx,
-        Fetcher(settings.fetch) as fetcher,
+        Fetcher(settings.fetch, stop=stop) as fetcher,
     ):
         while not stop.is_set():
             passes += 1
