@@ -12,8 +12,9 @@ and never overlaps itself. Several schedulers may share one database: digests ar
 once (the outbox's unique key) and sent once (claims on outbox rows); a job lease keeps two
 of them from fetching at once.
 
-SIGTERM or Ctrl-C stops cleanly: the message in flight finishes, the rest stay pending, claims
-are released. A second signal interrupts at once.
+SIGTERM or Ctrl-C stops cleanly: a fetch under way is stopped, the message in flight finishes,
+the rest stay pending, claims are released. A second signal interrupts at once: the messages
+still in flight are given back (their claims released) before the process exits.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import datetime as dt
 import logging
 import sys
 import threading
+import time
 from pathlib import Path
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -43,6 +45,8 @@ from digest.util.logs import event, setup_logging
 
 log = logging.getLogger("digest.scheduler")
 
+JOIN_LOOK_SECONDS = 0.05
+INTERRUPT_GRACE_SECONDS = 10.0  # after a second signal, for the job to give its claims back
 FETCH_GRACE_SECONDS = 6 * 3600  # a laptop asleep at fetch time still fetches when it wakes
 
 
@@ -57,7 +61,7 @@ class Service:
         if self.stop.is_set():
             return
         try:
-            fetch_job(self.settings, only_if_stale=only_if_stale)
+            fetch_job(self.settings, only_if_stale=only_if_stale, stop=self.stop)
         except DigestError as err:
             event(log, "job_failed", f"fetch failed: {err}", level=logging.ERROR, error=str(err))
         except Exception:
@@ -119,6 +123,19 @@ def build_scheduler(settings: Settings, stop: threading.Event) -> BlockingSchedu
     return scheduler
 
 
+def _join_jobs(timeout: float | None) -> None:
+    """Wait for the job threads (every other non-daemon thread), at most `timeout` seconds.
+
+    By looking, not by Thread.join: a join that a signal interrupts takes its thread for
+    finished from then on (Python 3.11), and a second signal may well come while waiting."""
+    until = None if timeout is None else time.monotonic() + timeout
+    me = threading.current_thread()
+    while any(t is not me and not t.daemon and t.is_alive() for t in threading.enumerate()):
+        if until is not None and time.monotonic() >= until:
+            return
+        time.sleep(JOIN_LOOK_SECONDS)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Fetch on a timetable and mail each subscriber's digest at their own time."
@@ -142,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(SchedulerNotRunningError):
             scheduler.shutdown(wait=False)
 
-    with stop_on_signals(stop, message="stopping after the message in flight", on_stop=shut_down):
+    with stop_on_signals(stop, on_stop=shut_down):
         schedule = settings.schedule
         event(
             log,
@@ -154,14 +171,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         try:
             scheduler.start()
+            # The worker thread finishes its current job (which sees `stop`): wait for it
+            # here, still listening for a second signal, so that "stopped" is said after the
+            # job's last word.
+            _join_jobs(None)
         except KeyboardInterrupt:
+            # A second signal: the job gives up what is in flight and gives its claims back
+            # (it sees `stop` interrupted); wait that long, not for the server's timeout.
+            _join_jobs(INTERRUPT_GRACE_SECONDS)
             event(log, "scheduler_interrupted", "interrupted", level=logging.WARNING)
             return 130
-    # The worker thread finishes its current job (which sees `stop`): wait for it here, as the
-    # process would at exit anyway, so that "stopped" is said after the job's last word.
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join()
     event(log, "scheduler_stopped", "stopped")
     return 0
 

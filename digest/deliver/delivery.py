@@ -36,6 +36,7 @@ from digest.store.roles import Outbox
 from digest.util.failpoints import failpoint
 from digest.util.logs import event
 from digest.util.progress import Progress, silent
+from digest.util.stopping import Interrupted, busy, interrupted
 
 Clock = Callable[[], dt.datetime]
 SenderFactory = Callable[[], Sender]
@@ -45,6 +46,7 @@ log = logging.getLogger("digest.delivery")
 MAX_DELIVERY_ATTEMPTS = 5  # runs a temporarily failing message is retried before it is failed
 STOP_AFTER_TEMPORARY_FAILURES = 3  # in a row: the server is down, leave the rest pending
 DEFAULT_LEASE_SECONDS = 900.0  # a worker's hold on one message; outlives any SMTP retry loop
+WATCH_SECONDS = 0.1  # while waiting for a connection, how often a second stop request is looked for
 
 
 # Names this machine in claims ($DIGEST_HOST_ID, else the host name): a worker that finds a
@@ -78,7 +80,12 @@ def utc_now() -> dt.datetime:
 
 class Delivery:
     """One worker's pass over the outbox (use inside `with`: on the way out the connections
-    say QUIT and every claim still held is released)."""
+    say QUIT, what they finished is recorded, and every claim still held is released).
+
+    A second stop request (digest.util.stopping.interrupt) gives up the messages in flight:
+    their claims are released at once, so a rerun sends them without waiting out the lease;
+    one the server accepted while the process was leaving is sent again by that rerun (the
+    window the README describes)."""
 
     def __init__(
         self,
@@ -103,12 +110,14 @@ class Delivery:
         self._outcomes: list[DeliveryOutcome] = []
         self._temporary_in_a_row = 0
         self._last_id = 0
+        self._in_flight: dict[int, str] = {}  # outbox id -> recipient, submitted, not recorded
         self._cleanup = ExitStack()
         self._pool: SenderPool[OutboxItem] = SenderPool(make_sender, connections)
 
     def __enter__(self) -> Self:
         with ExitStack() as cleanup:
-            cleanup.callback(self._store.release_claims, self._worker)
+            cleanup.callback(self._give_back)
+            cleanup.enter_context(busy(self._stop, self._describe))
             cleanup.enter_context(self._pool)
             self._cleanup = cleanup.pop_all()
         return self
@@ -120,6 +129,43 @@ class Delivery:
         tb: TracebackType | None,
     ) -> None:
         self._cleanup.__exit__(exc_type, exc, tb)
+
+    def _give_back(self) -> None:
+        """After the connections closed: record what they finished (a 250 is not resent),
+        then release every claim still held."""
+        try:
+            while (done := self._pool.poll_outcome()) is not None:
+                self._record(done)
+        except Exception as err:  # already leaving on an error: the claims must still go
+            event(log, "record_failed", f"could not record a finished message: {err}")
+        finally:
+            released = self._store.release_claims(self._worker)
+            if released:
+                event(
+                    log,
+                    "claims_released",
+                    f"gave back {released} message{'s' if released != 1 else ''} not sent; "
+                    "they stay pending for the next run",
+                    level=logging.WARNING,
+                    released=released,
+                )
+
+    def _describe(self) -> str:
+        """What a stop request lets finish, for the signal handler's log line."""
+        to = sorted(self._in_flight.values())
+        if not to:
+            return ""
+        if len(to) == 1:
+            return f"finishing the message in flight to {to[0]}"
+        return f"finishing the {len(to)} messages in flight (to {', '.join(to)})"
+
+    def _next_outcome(self) -> Outcome[OutboxItem]:
+        while (done := self._pool.wait_outcome(WATCH_SECONDS)) is None:
+            if interrupted(self._stop):
+                raise Interrupted(
+                    f"interrupted by a second stop request with {len(self._in_flight)} in flight"
+                )
+        return done
 
     @property
     def server_down(self) -> bool:
@@ -141,7 +187,7 @@ class Delivery:
                 exhausted = not self._claim_while_room()
             if self._pool.in_flight == 0:
                 break
-            self._record(self._pool.next_outcome())
+            self._record(self._next_outcome())
         if self.server_down and not stopping(self._stop):
             later = [i for i in self._store.pending() if i.id > self._last_id]
             self._outcomes.extend(_not_attempted(later))
@@ -159,10 +205,12 @@ class Delivery:
             if item is None:
                 return False
             self._last_id = item.id
+            self._in_flight[item.id] = item.recipient
             self._pool.submit(Job(item, self._envelope_from, item.recipient, item.message))
         return True
 
     def _record(self, done: Outcome[OutboxItem]) -> None:
+        self._in_flight.pop(done.ticket.id, None)
         if done.error is None:
             _record_sent(self._store, done.ticket, self._outcomes)
             self._temporary_in_a_row = 0
@@ -224,16 +272,18 @@ def _record_failure(
 ) -> None:
     give_up = err.permanent or item.attempts + 1 >= MAX_DELIVERY_ATTEMPTS
     store.mark_failed_attempt(item.id, err.reason, give_up=give_up)
-    note = "gave up" if give_up else "will retry next run"
     outcomes.append(
         DeliveryOutcome(
-            item.recipient, DeliveryState.FAILED, len(item.paper_ids), f"{err.reason} ({note})"
+            item.recipient,
+            DeliveryState.FAILED,
+            len(item.paper_ids),
+            f"{err.reason}; {_what_next(err, give_up)}",
         )
     )
     event(
         log,
         "delivery_failed",
-        f"delivery to {item.recipient} failed ({note}): {err.reason}",
+        f"delivery to {item.recipient} failed: {err.reason}; {_what_next(err, give_up)}",
         level=logging.WARNING,
         recipient=item.recipient,
         outbox_id=item.id,
@@ -241,6 +291,15 @@ def _record_failure(
         permanent=err.permanent,
         gave_up=give_up,
     )
+
+
+def _what_next(err: DeliveryError, give_up: bool) -> str:
+    """Said once, after the reason: whether the next run tries this message again."""
+    if not give_up:
+        return "the next run tries again"
+    if err.permanent:
+        return "gave up: the server refused it for good (`digest retry` sends it again)"
+    return f"gave up after failing in {MAX_DELIVERY_ATTEMPTS} runs (`digest retry` sends it again)"
 
 
 def _not_attempted(items: Sequence[OutboxItem]) -> list[DeliveryOutcome]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import queue
 import sys
 import threading
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -107,6 +108,15 @@ class SenderPool(Generic[Ticket]):
             raise RuntimeError("nothing in flight")
         return self._taken(self._done.get())
 
+    def wait_outcome(self, timeout: float) -> Outcome[Ticket] | None:
+        """As next_outcome, but None if no message is done within `timeout` seconds."""
+        if self._in_flight == 0:
+            raise RuntimeError("nothing in flight")
+        try:
+            return self._taken(self._done.get(timeout=timeout))
+        except queue.Empty:
+            return None
+
     def poll_outcome(self) -> Outcome[Ticket] | None:
         """The next finished message if one is ready, else None at once."""
         if self._in_flight == 0:
@@ -152,8 +162,10 @@ class SenderPool(Generic[Ticket]):
         """Stop every thread after its current message; each says QUIT on its connection."""
         for _ in self._threads:
             self._jobs.put(None)
+        # Not waiting: one grace for all of them, not one per connection.
+        until = time.monotonic() + _CLOSING_GRACE_SECONDS
         for thread in self._threads:
-            thread.join(None if wait else _CLOSING_GRACE_SECONDS)
+            thread.join(None if wait else max(0.0, until - time.monotonic()))
         self._threads.clear()
 
     def __enter__(self) -> Self:

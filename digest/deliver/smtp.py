@@ -213,8 +213,10 @@ class SmtpSender(Sender):
             if attempt < self.settings.max_attempts:
                 delay = self.settings.backoff_seconds * 2 ** (attempt - 1)
                 self._sleep(min(delay, _MAX_BACKOFF_SECONDS))
+        tries = self.settings.max_attempts
+        # Failed for this run only; what happens next is the Delivery's to say.
         raise DeliveryError(
-            f"gave up after {self.settings.max_attempts} attempts: {last_reason}",
+            f"{tries} attempt{'s' if tries != 1 else ''} failed, the last: {last_reason}",
             recipient=recipient,
         )
 
