@@ -2,7 +2,8 @@
 
 Routes map a path to a list of replies served in order (the last one repeats), or to a
 function of the request, so a test can say "503, 503, then 200" or "304 when the ETag matches".
-Replies can wait before answering, stall mid-body, or drop the connection after N bytes.
+Replies can wait before answering, stall mid-body, trickle the body a byte at a time, or drop
+the connection after N bytes.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Reply:
     drop_after: int | None = None  # send only this many body bytes, then close the connection
     stall_after: int | None = None  # after this many body bytes, pause `stall` seconds
     stall: float = 0.0
+    trickle: float = 0.0  # seconds between body bytes, sent one at a time (a slow source)
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,13 @@ def _make_handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
             self.end_headers()
             body = reply.body if reply.drop_after is None else reply.body[: reply.drop_after]
+            if reply.trickle:
+                for index in range(len(body)):
+                    self.wfile.write(body[index : index + 1])
+                    self.wfile.flush()
+                    if server.stopping.wait(reply.trickle):
+                        return
+                return
             if reply.stall_after is not None:
                 self.wfile.write(body[: reply.stall_after])
                 self.wfile.flush()
