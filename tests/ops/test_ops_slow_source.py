@@ -13,9 +13,16 @@ import signal
 import threading
 
 import pytest
-from support.children import run_digest, serve_today, start_digest
+from support.children import DATA, run_digest, serve_today, start_digest
 from support.http_server import Reply, Seen
-from support.installation import ALICE, ALICE_WORDS, HF_PATH, Installation, arxiv_ids
+from support.installation import (
+    ALICE,
+    ALICE_WORDS,
+    ARXIV_PATH,
+    HF_PATH,
+    Installation,
+    arxiv_ids,
+)
 from support.stores import opened_store
 
 from digest.cli import main
@@ -108,5 +115,40 @@ def test_a_signal_during_a_slow_download_stops_the_run_and_says_what_it_stopped(
         assert store.source_record("arxiv") is None
     serve_today(inst)
     assert main(["--config", str(inst.config), "run"]) == 0
+    [mail] = inst.smtp.handler.to(ALICE)
+    assert arxiv_ids(mail)
+
+
+def test_retried_answers_are_logged_and_counted_in_the_report(
+    ops_installation: Installation,
+) -> None:
+    inst = ops_installation
+    text = inst.config.read_text(encoding="utf-8")
+    inst.config.write_text(text.replace("max_attempts = 1\n", "max_attempts = 3\n"))
+    inst.subscribe(ALICE, ALICE_WORDS)
+    serve_today(inst)
+    now = [("Retry-After", "0")]
+    listing = (DATA / "arxiv_small.xml").read_bytes()
+    inst.http.script(
+        ARXIV_PATH,
+        Reply(503, b"busy", now),
+        Reply(429, b"slow down", now),
+        Reply(200, listing, [("Content-Type", "application/rss+xml")]),
+    )
+
+    done = run_digest(inst.config, "run", timeout=60)
+
+    assert done.returncode == 0, done.stderr
+    url = inst.http.url(ARXIV_PATH)
+    assert (
+        f"WARNING digest.fetch: {url}: HTTP 503 Service Unavailable; retrying in 0.0 s "
+        "(attempt 2 of 3)" in done.stderr
+    )
+    assert (
+        f"WARNING digest.fetch: {url}: HTTP 429 Too Many Requests; retrying in 0.0 s "
+        "(attempt 3 of 3)" in done.stderr
+    )
+    assert "  note: source arxiv: 2 requests retried (the log says which, and why)" in done.stdout
+    assert "source huggingface: " not in done.stdout.split("note:", 1)[1]  # none retried
     [mail] = inst.smtp.handler.to(ALICE)
     assert arxiv_ids(mail)
