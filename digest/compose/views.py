@@ -194,6 +194,7 @@ _SOURCE_STATUS: dict[SourceState, Callable[[SourceOutcome], str]] = {
     SourceState.NO_ANNOUNCEMENT: lambda o: "no announcement today",
     SourceState.EMPTY: lambda o: "listing came back empty, will check again",
     SourceState.FAILED: lambda o: "unreachable, will catch up",
+    SourceState.STOPPED: lambda o: "not read this time, will catch up",
 }
 
 
