@@ -47,9 +47,10 @@ from digest.rank.semantic import (
     MemoryEmbeddingCache,
     SemanticIndex,
     available,
+    paper_text,
     profile_text,
 )
-from digest.rank.vectorfile import FileEmbeddingCache
+from digest.rank.vectorfile import FileEmbeddingCache, text_digest
 
 DEFAULT_FIXTURES = ROOT / ".." / "shared" / "fixtures"
 RSS_FILE = "arxiv_rss/arxiv_rss_new_allarchives_2024-11-28.xml"
@@ -157,7 +158,9 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as folder:
         on_disk = FileEmbeddingCache(Path(folder))
-        on_disk.put(dict(zip(semantic.ids, semantic.matrix, strict=True)), embedder.name)
+        digests = {p.id: text_digest(paper_text(p)) for p in papers}  # as build() keys them
+        vectors = dict(zip(semantic.ids, semantic.matrix, strict=True))
+        on_disk.put(vectors, embedder.name, digests)
         started = time.perf_counter()
         again = SemanticIndex.build(papers, embedder, on_disk)
         read = time.perf_counter() - started
