@@ -11,7 +11,10 @@ sentences of two abstracts). Prints, each in a fresh phase of one process:
   per new paper, since vectors are cached by paper id;
 - the same papers again through a warm cache (what a rerun pays);
 - per subscriber: the profile vector (first time, then cached), the similarity of every
-  paper, and hybrid_rank against rank on the 7 judged profiles and their short forms.
+  paper, and hybrid_rank against rank on the 7 judged profiles and their short forms;
+- what a preview pays after its first call: the on-disk vector file read back for every
+  paper (digest.rank.vectorfile), and the numpy encoder (digest.rank.minilm) loaded in a
+  fresh Embedder and run on one new profile text, without torch.
 
 Needs the semantic extra. Other processes on the machine slow the model down: the load
 average is printed with the figures.
@@ -26,6 +29,7 @@ import random
 import re
 import resource
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -43,7 +47,10 @@ from digest.rank.semantic import (
     MemoryEmbeddingCache,
     SemanticIndex,
     available,
+    paper_text,
+    profile_text,
 )
+from digest.rank.vectorfile import FileEmbeddingCache, text_digest
 
 DEFAULT_FIXTURES = ROOT / ".." / "shared" / "fixtures"
 RSS_FILE = "arxiv_rss/arxiv_rss_new_allarchives_2024-11-28.xml"
@@ -149,6 +156,25 @@ def main() -> None:
         f"a daily run pays about {load_seconds + cold:.0f} s once (load + {semantic.computed} new "
         f"papers) plus {(similarity + hybrid - lexical) * 1000:.1f} ms per subscriber"
     )
+    with tempfile.TemporaryDirectory() as folder:
+        on_disk = FileEmbeddingCache(Path(folder))
+        digests = {p.id: text_digest(paper_text(p)) for p in papers}  # as build() keys them
+        vectors = dict(zip(semantic.ids, semantic.matrix, strict=True))
+        on_disk.put(vectors, embedder.name, digests)
+        started = time.perf_counter()
+        again = SemanticIndex.build(papers, embedder, on_disk)
+        read = time.perf_counter() - started
+    print(f"preview after the first: {len(papers)} vectors from the file {read * 1000:.0f} ms "
+          f"({again.computed} embedded)")  # fmt: skip
+    light = Embedder()
+    started = time.perf_counter()
+    light.embed([profile_text(subjects[0])])
+    first_light = time.perf_counter() - started
+    started = time.perf_counter()
+    light.embed([profile_text(subjects[1])])
+    next_light = time.perf_counter() - started
+    print(f"  numpy encoder: load + first profile {first_light * 1000:.0f} ms, next profile "
+          f"{next_light * 1000:.1f} ms (torch not used: {not light.loaded})")  # fmt: skip
     print(f"peak resident memory {peak_mb():.0f} MB; load average now {os.getloadavg()[0]:.1f}")
 
 

@@ -23,6 +23,7 @@ for every profile as the pipeline calls it (with the day's ids as `eligible`), w
 time, per-profile cost, slowest profile, distinct keywords looked up, papers matched per
 profile, peak RSS, and how time grew against the previous count. `--everything N` also
 times `rank()` returning every matching paper explained, for N profiles, for comparison.
+`--semantic N` adds what meaning costs N subscribers (bench/rank_semantic.py).
 """
 
 from __future__ import annotations
@@ -350,6 +351,12 @@ def main() -> None:
         help="stress: recombine seeds without widening their vocabulary (~15x more matches)",
     )
     parser.add_argument(
+        "--semantic",
+        type=int,
+        default=0,
+        help="also time the semantic side for this many subscribers (needs the extra)",
+    )
+    parser.add_argument(
         "--generic-share",
         type=float,
         default=0.1,
@@ -395,6 +402,14 @@ def main() -> None:
             )
             figures = in_child(run)
             report("rank() all  ", count, figures, None)
+    if args.semantic:
+        from rank_semantic import semantic_cost
+
+        profiles = make_profiles(
+            papers, background, args.semantic, random.Random("zipf-profiles"),
+            args.generic_share, zipf=True,
+        )  # fmt: skip
+        semantic_cost(papers, background, profiles, args.limit)
     print(f"sum(range(10**7)) now takes {machine_speed():.2f} s CPU", flush=True)
 
 

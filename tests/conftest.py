@@ -22,6 +22,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.fixture(autouse=True)
+def private_vector_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Previews keep paper vectors in the user's cache folder: in tests, a folder of the
+    test's own, never the real one (nor one shared between tests)."""
+    monkeypatch.setenv("DIGEST_CACHE_DIR", str(tmp_path / "vector-cache"))
+
+
 @pytest.fixture
 def semantic_extra() -> None:
     """numpy and the rest of the [semantic] extra are importable (no model is loaded)."""

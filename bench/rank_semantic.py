@@ -1,0 +1,88 @@
+"""The semantic side's share of a daily run (bench/rank.py --semantic N).
+
+For N subscribers over the day's papers: each profile's vector (new: embedded by the
+shipped model through the numpy encoder, one profile at a time, as a run meets a new or
+changed profile; known: read from the cache), the similarity to every paper, and the
+hybrid ranking (digest.rank.hybrid, what `ranked_for` runs with meaning on) against the
+keyword-only `rank_top`. Paper vectors are random unit vectors: their values do not change
+what the products cost, and embedding the day's papers is bench/embed.py's figure (paid
+once per paper, not per subscriber). Single process; the run's compose workers divide the
+per-subscriber part by the number of cores.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from digest.models import Paper, Profile
+from digest.rank.hybrid import hybrid_rank
+from digest.rank.lexical import CorpusStats, build_index, rank_top
+from digest.rank.semantic import (
+    DIMENSIONS,
+    Embedder,
+    MemoryEmbeddingCache,
+    SemanticIndex,
+    available,
+    profile_text,
+)
+
+NEW_PROFILES_SAMPLE = 100  # profiles embedded to time a new profile's vector
+
+
+def semantic_cost(
+    papers: Sequence[Paper], background: CorpusStats, profiles: Sequence[Profile], limit: int
+) -> None:
+    if not available():
+        print("semantic: the extra is not installed (pip install -e '.[semantic]')")
+        return
+    rng = np.random.default_rng(7)
+    matrix = rng.standard_normal((len(papers), DIMENSIONS)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    index = build_index(list(papers), background=background)
+    embedder, cache = Embedder(), MemoryEmbeddingCache()
+    semantic = SemanticIndex([p.id for p in papers], matrix, embedder, cache)
+    eligible = frozenset(index.ids)
+
+    sample = profiles[:NEW_PROFILES_SAMPLE]
+    started = time.perf_counter()
+    embedder.embed(["warm the encoder"])
+    load = time.perf_counter() - started
+    started = time.perf_counter()
+    for profile in sample:
+        semantic.profile_vector(profile)
+    new_vector = (time.perf_counter() - started) / len(sample)
+    for profile in profiles[NEW_PROFILES_SAMPLE:]:  # the rest as known profiles
+        key_text = profile_text(profile)
+        if key_text:
+            semantic.profile_vector(profile)
+    print(f"semantic, {len(profiles)} profiles over {len(papers)} papers (single process):")
+    print(f"  numpy encoder load               {load * 1000:8.0f} ms once")
+    print(f"  profile vector, new              {new_vector * 1000:8.1f} ms per profile")
+
+    fresh = SemanticIndex(semantic.ids, semantic.matrix, embedder, cache)  # vectors cached
+    started = time.perf_counter()
+    scores = [fresh.scores_for(p) for p in profiles]
+    similarity = (time.perf_counter() - started) / len(profiles)
+    started = time.perf_counter()
+    for profile in profiles:
+        rank_top(index, profile, limit=limit, eligible=eligible)
+    keywords = (time.perf_counter() - started) / len(profiles)
+    started = time.perf_counter()
+    for profile, score in zip(profiles, scores, strict=True):
+        hybrid_rank(index, profile, papers, semantic=score, eligible=eligible)[:limit]
+    hybrid = (time.perf_counter() - started) / len(profiles)
+    cores = os.cpu_count() or 1
+    extra = similarity + hybrid - keywords
+    print(f"  similarity to every paper        {similarity * 1000:8.2f} ms per subscriber")
+    print(f"  rank_top({limit}) (keywords only)    {keywords * 1000:8.2f} ms per subscriber")
+    print(f"  hybrid_rank (keywords + meaning) {hybrid * 1000:8.2f} ms per subscriber")
+    print(
+        f"  the semantic side adds {extra * 1000:.2f} ms per subscriber: "
+        f"{extra * len(profiles):.0f} s CPU for {len(profiles)} subscribers "
+        f"(~{extra * len(profiles) / cores:.0f} s on {cores} cores), plus "
+        f"{new_vector * 1000:.0f} ms for each new or changed profile"
+    )
