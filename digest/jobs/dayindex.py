@@ -47,13 +47,12 @@ def build_day_index(
     corpus: Iterable[Paper] | None,
     profiles: Sequence[Profile],
     embeddings: EmbeddingCache,
-    workers: int = 1,
 ) -> DayIndex:
     """Index `seen` (term weights from `corpus`, else from the papers themselves), and embed
     them when semantic matching is on and some profile can use it."""
     papers = tuple(s.paper for s in seen)
     background = corpus_stats(corpus) if corpus is not None else None
-    index = build_index(papers, background=background, workers=workers)
+    index = build_index(papers, background=background)
     semantic, note = None, ""
     if wants_semantic(settings, profiles):
         semantic, note = semantic_index_for_run(papers, embeddings, embedder=shared_embedder())

@@ -74,7 +74,6 @@ def day_index_for_run(
         corpus=(s.paper for s in corpus),
         profiles=profiles,
         embeddings=StoreEmbeddingCache(store),
-        workers=settings.workers_for(len(subscribers)),
     )
     if wants_semantic(settings, profiles):
         store.prune_embeddings(corpus_start)

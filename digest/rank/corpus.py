@@ -8,9 +8,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from digest.models import Paper
-from digest.rank.fields import TEXT_FIELDS, field_occurrences
-from digest.textmatch import stem
+from digest.rank.fields import TEXT_FIELDS
+from digest.rank.tokenise import DOC, Tokens, tokenise
+from digest.textmatch import stems
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,19 +45,59 @@ class CorpusStats:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class TermCounts:
+    """What a set of papers adds to the corpus statistics: how many papers, how many of them
+    hold each stem, and the words of each field in all (Field value -> words). Counts of
+    disjoint sets of papers add up (`plus`), which is how a 30-day corpus is kept per day."""
+
+    documents: int = 0
+    doc_freq: Mapping[str, int] = field(default_factory=dict)
+    words: Mapping[str, int] = field(default_factory=dict)
+
+    def stats(self) -> CorpusStats:
+        n = self.documents
+        avg = {f.value: self.words.get(f.value, 0) / n if n else 0.0 for f in TEXT_FIELDS}
+        return CorpusStats(n, self.doc_freq, avg)
+
+
+def term_counts(papers: Iterable[Paper]) -> TermCounts:
+    """The counts of `papers` (each paper once)."""
+    return counts_of_tokens(tokenise(list(papers)))
+
+
+def counts_of_tokens(tokens: Tokens) -> TermCounts:
+    documents = len(tokens.lengths)
+    words = tokens.lengths.sum(axis=0).tolist() if documents else [0] * len(TEXT_FIELDS)
+    totals = {f.value: int(words[n]) for n, f in enumerate(TEXT_FIELDS)}
+    if not tokens.keys:
+        return TermCounts(documents, {}, totals)
+    # words (keys) -> stems, each distinct word stemmed once
+    key_stems = stems(list(tokens.keys))
+    stem_number: dict[str, int] = {}
+    key_stem = np.fromiter(
+        (stem_number.setdefault(s, len(stem_number)) for s in key_stems),
+        dtype=np.int64,
+        count=len(key_stems),
+    )
+    per_row_key = np.repeat(np.arange(len(tokens.keys)), np.diff(tokens.bounds))
+    # A paper holding a stem many times counts once. A word's rows are sorted by paper, so
+    # its repeats in a paper are neighbours; then words of one stem ("model", "models")
+    # may still meet in a paper: distinct (paper, stem) pairs.
+    docs = tokens.rows[:, DOC].astype(np.int64)
+    new = np.ones(len(docs), dtype=bool)
+    new[1:] = (docs[1:] != docs[:-1]) | (per_row_key[1:] != per_row_key[:-1])
+    pairs = np.unique(docs[new] * len(stem_number) + key_stem[per_row_key[new]])
+    df = np.bincount(pairs % len(stem_number), minlength=len(stem_number)).tolist()
+    doc_freq = {s: df[n] for s, n in stem_number.items() if df[n]}
+    return TermCounts(documents, doc_freq, totals)
+
+
+def stats_of_tokens(tokens: Tokens) -> CorpusStats:
+    """The statistics of the papers these tokens were read from."""
+    return counts_of_tokens(tokens).stats()
+
+
 def corpus_stats(papers: Iterable[Paper]) -> CorpusStats:
     """The statistics of `papers`: a background for `build_index`, or the day's own."""
-    doc_freq: dict[str, int] = {}
-    totals = dict.fromkeys(TEXT_FIELDS, 0)
-    documents = 0
-    for paper in papers:
-        documents += 1
-        stems: set[str] = set()
-        for which in TEXT_FIELDS:
-            for key, _pos, width, _start, _end in field_occurrences(paper, which):
-                stems.add(stem(key))
-                totals[which] += width == 1
-        for s in stems:
-            doc_freq[s] = doc_freq.get(s, 0) + 1
-    avg = {f.value: totals[f] / documents if documents else 0.0 for f in TEXT_FIELDS}
-    return CorpusStats(documents, doc_freq, avg)
+    return term_counts(papers).stats()
