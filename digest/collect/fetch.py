@@ -24,6 +24,7 @@ from types import TracebackType
 import httpx
 
 from digest.collect.decoding import IncompleteStream, decoder_for
+from digest.collect.fetched import FetchResult
 from digest.collect.http_headers import content_length, merge_validators, parse_retry_after
 from digest.config.settings import FetchSettings
 from digest.errors import FetchError
@@ -35,21 +36,6 @@ MAX_REDIRECTS = 5
 ERROR_BODY_LIMIT = 65_536  # bytes of an error response kept for the caller (error documents)
 SNIPPET_CHARS = 200
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-
-
-@dataclass(frozen=True, slots=True)
-class FetchResult:
-    """A successful download. `url` is where the body was finally served (after redirects)."""
-
-    url: str
-    status: int  # a 2xx status, or 304
-    body: bytes  # b"" for 304
-    validators: Validators
-    content_type: str | None
-
-    @property
-    def not_modified(self) -> bool:
-        return self.status == 304
 
 
 class FetchStatusError(FetchError):

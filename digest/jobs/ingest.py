@@ -9,7 +9,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 
-from digest.collect.fetch import FetchResult
+from digest.collect.fetched import FetchResult
 from digest.collect.listings import (
     Collected,
     ListingRequest,

@@ -13,7 +13,6 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from digest.collect.fetch import Fetcher
 from digest.collect.listings import Collected, collect, listing_requests
 from digest.collect.snapshot import load_snapshot, snapshot_reader, snapshot_requests
 from digest.compose.render import make_environment
@@ -23,7 +22,6 @@ from digest.jobs.dayindex import build_day_index, recent_window
 from digest.jobs.digests import Composer, ComposeTask, Composition, votes_of
 from digest.jobs.ingest import followed_categories, listing_day, read_all
 from digest.jobs.message import compose_message
-from digest.jobs.wiring import fetcher_reader
 from digest.models import SeenPaper, Subscriber
 from digest.rank.feedback import Vote
 from digest.rank.select import window_start
@@ -56,6 +54,9 @@ def read_listings(
         return collect(
             requests, snapshot_reader(saved), today=day, holidays=settings.arxiv_holidays
         )
+    from digest.collect.fetch import Fetcher  # the HTTP client: only for live listings
+    from digest.jobs.wiring import fetcher_reader
+
     day = listing_day(settings, now)
     requests = listing_requests(
         settings.sources, day, categories=followed_categories([subscriber]), catchup_days=0
