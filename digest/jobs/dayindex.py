@@ -16,7 +16,14 @@ from digest.config.settings import Settings
 from digest.models import Paper, Profile, SeenPaper
 from digest.rank.feedback import Vote, adjust, liked_neighbours
 from digest.rank.hybrid import hybrid_rank
-from digest.rank.lexical import PaperIndex, RankResult, build_index, corpus_stats, rank_top
+from digest.rank.lexical import (
+    CorpusStats,
+    PaperIndex,
+    RankResult,
+    build_index,
+    corpus_stats,
+    rank_top,
+)
 from digest.rank.select import SeenIndex
 from digest.rank.semantic import (
     Embedder,
@@ -44,14 +51,17 @@ def build_day_index(
     settings: Settings,
     seen: Sequence[SeenPaper],
     *,
-    corpus: Iterable[Paper] | None,
+    corpus: Iterable[Paper] | None = None,
+    background: CorpusStats | None = None,
     profiles: Sequence[Profile],
     embeddings: EmbeddingCache,
 ) -> DayIndex:
-    """Index `seen` (term weights from `corpus`, else from the papers themselves), and embed
-    them when semantic matching is on and some profile can use it."""
+    """Index `seen` (term weights from `background`, else from `corpus`, else from the
+    papers themselves), and embed them when semantic matching is on and some profile can
+    use it."""
     papers = tuple(s.paper for s in seen)
-    background = corpus_stats(corpus) if corpus is not None else None
+    if background is None and corpus is not None:
+        background = corpus_stats(corpus)
     index = build_index(papers, background=background)
     semantic, note = None, ""
     if wants_semantic(settings, profiles):

@@ -18,6 +18,7 @@ from digest.collect.snapshot import load_snapshot, snapshot_reader, snapshot_req
 from digest.compose.render import make_environment
 from digest.config.settings import Settings
 from digest.jobs.context import ProgressSink, SenderFactory, no_progress
+from digest.jobs.corpus import corpus_background
 from digest.jobs.dayindex import build_day_index, recent_window
 from digest.jobs.digests import Composer, ComposeTask, Composition, votes_of
 from digest.jobs.ingest import followed_categories, listing_day, read_all
@@ -78,17 +79,17 @@ def preview(
     dated `day` (default: the operator's day at `now`)."""
     # Every paper of the listings is as new as it would be in today's run.
     seen = [SeenPaper(paper, now, now) for paper in collected.papers]
-    corpus = None
+    background = None
     sent: dict[str, int] = {}
     cache: EmbeddingCache = MemoryEmbeddingCache()
     if store is not None:
         corpus_start, _ = recent_window(settings, now)
-        corpus = [*(s.paper for s in store.recent_papers(corpus_start)), *collected.papers]
+        background = corpus_background(store, corpus_start, write=False, extra=collected.papers)
         if subscriber.id is not None:
             sent = store.ledger_versions(subscriber.id, [p.id for p in collected.papers])
         cache = StoreEmbeddingCache(store, readonly=True)
     day_index = build_day_index(
-        settings, seen, corpus=corpus, profiles=[subscriber.profile], embeddings=cache
+        settings, seen, background=background, profiles=[subscriber.profile], embeddings=cache
     )
     composer = Composer(
         settings,

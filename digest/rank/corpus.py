@@ -13,6 +13,7 @@ import numpy as np
 from digest.models import Paper
 from digest.rank.fields import TEXT_FIELDS
 from digest.rank.tokenise import DOC, Tokens, tokenise
+from digest.store.roles import TermCounts
 from digest.textmatch import stems
 
 
@@ -45,20 +46,11 @@ class CorpusStats:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class TermCounts:
-    """What a set of papers adds to the corpus statistics: how many papers, how many of them
-    hold each stem, and the words of each field in all (Field value -> words). Counts of
-    disjoint sets of papers add up (`plus`), which is how a 30-day corpus is kept per day."""
-
-    documents: int = 0
-    doc_freq: Mapping[str, int] = field(default_factory=dict)
-    words: Mapping[str, int] = field(default_factory=dict)
-
-    def stats(self) -> CorpusStats:
-        n = self.documents
-        avg = {f.value: self.words.get(f.value, 0) / n if n else 0.0 for f in TEXT_FIELDS}
-        return CorpusStats(n, self.doc_freq, avg)
+def stats_of_counts(counts: TermCounts) -> CorpusStats:
+    """The statistics that counts of papers (digest.store.roles.TermCounts) make."""
+    n = counts.documents
+    avg = {f.value: counts.words.get(f.value, 0) / n if n else 0.0 for f in TEXT_FIELDS}
+    return CorpusStats(n, counts.doc_freq, avg)
 
 
 def term_counts(papers: Iterable[Paper]) -> TermCounts:
@@ -95,9 +87,9 @@ def counts_of_tokens(tokens: Tokens) -> TermCounts:
 
 def stats_of_tokens(tokens: Tokens) -> CorpusStats:
     """The statistics of the papers these tokens were read from."""
-    return counts_of_tokens(tokens).stats()
+    return stats_of_counts(counts_of_tokens(tokens))
 
 
 def corpus_stats(papers: Iterable[Paper]) -> CorpusStats:
     """The statistics of `papers`: a background for `build_index`, or the day's own."""
-    return term_counts(papers).stats()
+    return stats_of_counts(term_counts(papers))
