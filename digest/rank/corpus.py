@@ -4,7 +4,7 @@ and how long each field is on average."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,8 +54,26 @@ def stats_of_counts(counts: TermCounts) -> CorpusStats:
 
 
 def term_counts(papers: Iterable[Paper]) -> TermCounts:
-    """The counts of `papers` (each paper once)."""
-    return counts_of_tokens(tokenise(list(papers)))
+    """The counts of `papers` (each paper once), read a day's worth at a time: the batch
+    tokeniser's arrays stay small, and counts of disjoint runs of papers add up."""
+    total = TermCounts()
+    for run in _runs(papers):
+        total = total.plus(counts_of_tokens(tokenise(run)))
+    return total
+
+
+_RUN = 2000  # papers tokenised at once
+
+
+def _runs(papers: Iterable[Paper]) -> Iterator[list[Paper]]:
+    run: list[Paper] = []
+    for paper in papers:
+        run.append(paper)
+        if len(run) == _RUN:
+            yield run
+            run = []
+    if run:
+        yield run
 
 
 def counts_of_tokens(tokens: Tokens) -> TermCounts:
