@@ -87,3 +87,92 @@ def _seed_pairs(text: str) -> list[tuple[str, str]]:
         for title, line in itertools.pairwise(lines)
         if len(line) >= _MIN_ABSTRACT and len(title) < _MAX_TITLE
     ]
+
+
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "and",
+        "or",
+        "in",
+        "on",
+        "for",
+        "to",
+        "with",
+        "by",
+        "from",
+        "we",
+        "our",
+        "this",
+        "that",
+        "these",
+        "is",
+        "are",
+        "be",
+        "as",
+        "at",
+        "which",
+        "it",
+        "its",
+        "their",
+        "can",
+        "has",
+        "have",
+        "not",
+        "into",
+        "via",
+        "using",
+        "based",
+        "than",
+        "such",
+        "also",
+        "more",
+        "most",
+        "both",
+        "between",
+        "while",
+        "when",
+        "where",
+        "how",
+        "what",
+        "new",
+        "show",
+        "shows",
+        "paper",
+        "work",
+        "results",
+        "approach",
+        "method",
+        "methods",
+        "model",
+        "models",
+        "propose",
+        "proposed",
+        "large",
+        "data",
+        "learning",
+    ]
+)
+
+
+@functools.cache
+def seed_keywords(seeds: Path = SEEDS, count: int = 600) -> tuple[str, ...]:
+    """Keywords a researcher might follow, from the seed pages' titles: their most frequent
+    two-word phrases and longer words (stop words left out), most frequent first."""
+    from collections import Counter
+
+    phrases: Counter[str] = Counter()
+    words: Counter[str] = Counter()
+    for file in sorted(seeds.glob("*.txt")):
+        for title, _abstract in _seed_pairs(file.read_text(encoding="utf-8")):
+            tokens = [t.lower() for t in title.replace(":", " ").split() if t.isalpha()]
+            for a, b in itertools.pairwise(tokens):
+                if a not in _STOP and b not in _STOP:
+                    phrases[f"{a} {b}"] += 1
+            words.update(t for t in tokens if t not in _STOP and len(t) > 5)
+    ranked = [w for w, _ in phrases.most_common(count // 2)]
+    ranked += [w for w, _ in words.most_common(count - len(ranked))]
+    return tuple(ranked)
