@@ -3,6 +3,7 @@ and how long each field is on average."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -86,20 +87,28 @@ def counts_of_tokens(tokens: Tokens) -> TermCounts:
     key_stems = stems(list(tokens.keys))
     stem_number: dict[str, int] = {}
     key_stem = np.fromiter(
-        (stem_number.setdefault(s, len(stem_number)) for s in key_stems),
-        dtype=np.int64,
-        count=len(key_stems),
-    )
+        map(stem_number.setdefault, key_stems, itertools.count()), dtype=np.int64
+    )  # a stem's number: the first key that has it
     per_row_key = np.repeat(np.arange(len(tokens.keys)), np.diff(tokens.bounds))
-    # A paper holding a stem many times counts once. A word's rows are sorted by paper, so
-    # its repeats in a paper are neighbours; then words of one stem ("model", "models")
-    # may still meet in a paper: distinct (paper, stem) pairs.
+    # A paper holding a word many times counts once: a word's rows are sorted by paper, so
+    # its repeats in a paper are neighbours ...
     docs = tokens.rows[:, DOC].astype(np.int64)
     new = np.ones(len(docs), dtype=bool)
     new[1:] = (docs[1:] != docs[:-1]) | (per_row_key[1:] != per_row_key[:-1])
-    pairs = np.unique(docs[new] * len(stem_number) + key_stem[per_row_key[new]])
-    df = np.bincount(pairs % len(stem_number), minlength=len(stem_number)).tolist()
-    doc_freq = {s: df[n] for s, n in stem_number.items() if df[n]}
+    key_df = np.bincount(per_row_key[new], minlength=len(key_stems))
+    df = np.bincount(key_stem, weights=key_df, minlength=len(key_stems)).astype(np.int64)
+    # ... and where words of one stem ("model", "models") meet in a paper, it counts once:
+    # only those stems need the distinct (paper, stem) pairs
+    keys_per_stem = np.bincount(key_stem, minlength=len(key_stems))
+    shared = keys_per_stem[key_stem[per_row_key]] > 1
+    if shared.any():
+        rows = new & shared
+        pairs = np.unique(docs[rows] * len(key_stems) + key_stem[per_row_key[rows]])
+        repeated = keys_per_stem > 1
+        df[repeated] = 0
+        np.add.at(df, pairs % len(key_stems), 1)
+    counted = df.tolist()
+    doc_freq = {s: counted[n] for s, n in stem_number.items()}
     return TermCounts(documents, doc_freq, totals)
 
 
