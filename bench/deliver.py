@@ -6,8 +6,10 @@ counts.
                             [--connections 2]
 
 Like a real day: every digest draws its papers from one shared pool (the Hugging Face
-captures, ~130 papers), subscribers have one of --profiles keyword profiles, so the same
-paper shows up in many digests, mostly with the same highlights. The parts are the
+captures, ~130 papers), subscribers have one of --profiles distinct keyword profiles
+(default 2,000, of real keywords from ../shared/seeds), so the same paper shows up in many
+digests, with highlights that differ with the profile; the paper cache's hit rate is
+printed. The parts are the
 pipeline's own: digests are composed through digest.forkmap.fork_map (forked workers that
 inherit the day's papers, as [digest] compose_workers does; --workers 1 composes in this
 process) and each finished message goes straight to digest.sendpool.SenderPool (one thread
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
 import multiprocessing as mp
 import os
@@ -34,6 +37,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from realpapers import seed_keywords
 
 from digest.compose.mail import Envelope, build_message, make_message_id
 from digest.compose.render import make_environment, render_digest
@@ -116,16 +122,26 @@ def spans(text: str, term: str) -> tuple[tuple[int, int], ...]:
 
 
 def make_profiles(count: int) -> list[Profile]:
+    """`count` distinct profiles of 3-6 keywords each, drawn from real ones (the seed pages'
+    titles, bench/realpapers.py), the common ones more often (as readers share topics)."""
     rng = random.Random(7)
-    return [
-        Profile(
-            topics=(
-                Topic("Interests", tuple(Term(t) for t in rng.sample(TERMS, rng.randint(3, 6)))),
-            ),
-            categories=("cs.CL",),
+    vocabulary = [*TERMS, *seed_keywords()]
+    weights = list(itertools.accumulate(1.0 / (rank + 5) for rank in range(len(vocabulary))))
+    chosen: set[tuple[str, ...]] = set()
+    profiles = []
+    while len(profiles) < count:
+        terms = tuple(
+            sorted(set(rng.choices(vocabulary, cum_weights=weights, k=rng.randint(3, 6))))
         )
-        for _ in range(count)
-    ]
+        if terms in chosen:
+            continue
+        chosen.add(terms)
+        profiles.append(
+            Profile(
+                topics=(Topic("Interests", tuple(Term(t) for t in terms)),), categories=("cs.CL",)
+            )
+        )
+    return profiles
 
 
 class Day:
@@ -373,7 +389,12 @@ def main() -> int:
     parser.add_argument("fixtures", nargs="?", type=Path, default=DEFAULT_FIXTURES)
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--papers", type=int, default=15)
-    parser.add_argument("--profiles", type=int, default=24)
+    parser.add_argument(
+        "--profiles",
+        type=int,
+        default=2000,
+        help="distinct keyword profiles (24 was the old default)",
+    )
     parser.add_argument(
         "--workers",
         type=int,

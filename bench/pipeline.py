@@ -1,6 +1,6 @@
 """Benchmark: one whole `digest run` for N subscribers, from listings to a local aiosmtpd sink.
 
-    python bench/pipeline.py [--subscribers 10000] [--connections 2] [--workers 0]
+    python bench/pipeline.py [--subscribers 10000] [--connections 2] [--workers 0] [--days 30]
     python bench/pipeline.py --database postgresql://USER@HOST/SCRATCH_DB   (see below)
 
 The run is the product's own (digest.jobs.run.run_once, a real SQLite file, the settings a
@@ -10,6 +10,10 @@ sent over SMTP while composing goes on. Only the network is left out: the source
 answered from ../shared/fixtures (the arXiv RSS of 28 Nov 2024, 1,504 items across all
 archives, and a Hugging Face daily list), and the sink (bench/deliver.py's, in its own
 process) only counts. Subscribers have 3-6 of a list of common keywords each.
+
+With --days 30 the store first holds 29 earlier days of 1,500 real papers each (ids distinct,
+stored and counted as ingest does), as a real installation's 30-day window: the run's term
+weights then come from 45,000 papers.
 
 Prints the run's wall time split into fetch+store and compose+send, digests sent per
 second over the whole run, CPU per message of this process, the workers and the sink, and
@@ -39,11 +43,13 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from deliver import TERMS, Sink, speed_check
 from pipeline_workers import compare
+from realpapers import day_of
 
 from digest.collect.fetch import FetchResult
 from digest.collect.listings import ListingRequest
 from digest.config.load import load_settings
 from digest.jobs.context import RunContext
+from digest.jobs.corpus import count_stored
 from digest.jobs.ingest import collect_and_store
 from digest.jobs.run import run_once
 from digest.jobs.wiring import sender_factory
@@ -112,12 +118,31 @@ def subscribe(store: Store, count: int) -> None:
         )
 
 
+def fill_earlier_days(store: Store, days: int, per_day: int = 1500) -> float:
+    """Days before NOW, as ingest leaves them: real papers (ids distinct per day) stored and
+    counted for the corpus statistics."""
+    started = time.perf_counter()
+    for day in range(days):
+        moment = NOW - dt.timedelta(days=days - day)
+        papers = day_of(per_day, day)
+        before = store.papers_by_id(p.id for p in papers)
+        store.save_papers(papers, moment)
+        count_stored(store, papers, before, moment.date())
+    return time.perf_counter() - started
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--connections", type=int, default=2)
     parser.add_argument("--workers", type=int, default=0, help="[digest] compose_workers")
     parser.add_argument("--database", help="a scratch postgresql:// database: compare workers")
+    parser.add_argument(
+        "--days",
+        type=int,
+        default=1,
+        help="days in the store: 30 fills 29 earlier days of 1,500 real papers first",
+    )
     args = parser.parse_args()
 
     sink = Sink()
@@ -135,8 +160,12 @@ def main() -> int:
         settings = load_settings(config, env={"DIGEST_SECRET": "bench-" * 8})
         store = open_store(settings.database)
         subscribe(store, args.subscribers)
+        if args.days > 1:
+            seconds = fill_earlier_days(store, args.days - 1)
+            print(f"{args.days - 1} earlier days of 1,500 real papers stored in {seconds:.0f} s")
         print(
-            f"{args.subscribers} subscribers; workers={settings.workers_for(args.subscribers)}; "
+            f"{args.subscribers} subscribers; {args.days} days in the store; "
+            f"workers={settings.workers_for(args.subscribers)}; "
             f"connections={args.connections}; {os.cpu_count()} CPUs; "
             f"speed check {speed_check():.2f} s"
         )

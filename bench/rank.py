@@ -272,7 +272,7 @@ def time_ranking(
     in `workers` forked processes sharing the index (digest.forkmap, as the pipeline composes
     with [digest] compose_workers), each returning only its counts."""
     start = time.perf_counter()
-    index = build_index(papers, background=background, workers=workers)
+    index = build_index(papers, background=background)
     built = time.perf_counter() - start
     eligible = frozenset(index.ids)  # the pipeline passes each subscriber's unsent papers
 

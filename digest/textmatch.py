@@ -24,7 +24,7 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -64,6 +64,15 @@ def stem(folded: str) -> str:
         return folded[:-1]
     result: str = _stemmer.stemWord(folded)
     return result
+
+
+def stems(folded: Sequence[str]) -> list[str]:
+    """`stem` of each already folded word, in one call to the stemmer."""
+    found: list[str] = _stemmer.stemWords(folded)
+    for n, word in enumerate(folded):
+        if len(word) >= 4 and word.endswith("s") and not _VOWELS.intersection(word[:-1]):
+            found[n] = word[:-1]
+    return found
 
 
 def looks_like_acronym(text: str) -> bool:

@@ -27,11 +27,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     # The commands (and the libraries they need) are imported only once one is chosen, so
-    # `digest --help` stays quick.
-    from digest.cli import commands, db, worker
+    # `digest --help` stays quick; only the chosen command's module is imported.
+    import importlib
 
-    modules = {"db": db, "worker": worker}
-    module = modules.get(getattr(args, "handlers", ""), commands)
+    group = getattr(args, "handlers", "")
+    module = importlib.import_module(
+        f"digest.cli.{group if group in ('db', 'worker') else 'commands'}"
+    )
     handler: Callable[[argparse.Namespace], int] = getattr(module, f"cmd_{args.handler}")
     try:
         return int(handler(args))

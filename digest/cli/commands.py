@@ -33,20 +33,14 @@ from digest.errors import DigestError
 from digest.jobs.context import Clock, ProgressSink, no_progress, terminal_progress, utc_now
 from digest.jobs.preview import Collected, preview, read_listings, send_preview
 from digest.jobs.schedule import local_dates, next_fetch
-from digest.jobs.service import fetch_job, retry_job, run_job, save_job, tick_job
 from digest.jobs.signals import stop_on_signals
-from digest.jobs.subscriptions import (
-    address_for_token,
-    check_profile_sources,
-    describe_changes,
-    record_feedback,
-    token_in_mail,
-)
-from digest.jobs.wiring import sender_factory
 from digest.models import DeliveryState, Profile, RunReport, SourceState, Subscriber
 from digest.store import open_store
 from digest.store.roles import SubscriberState
 from digest.util.logs import setup_logging
+
+# The jobs behind commands other than `preview` (fetching, sending, subscriptions) are
+# imported by the commands that use them: each command loads only what it needs.
 
 
 def _profile_from_args(args: argparse.Namespace) -> Profile | None:
@@ -132,6 +126,8 @@ def cmd_preview(args: argparse.Namespace, out: Out = print) -> int:
         out(f"Note: {result.note}")
     out(f"Wrote {args.out / 'digest.html'}, digest.txt and digest.eml. Nothing was sent.")
     if args.send_to:
+        from digest.jobs.wiring import sender_factory
+
         address = validate_address(args.send_to)
         send_preview(settings, result, address, now, sender_factory(settings))
         out(f"Sent the preview to {address} (nothing recorded as sent).")
@@ -146,6 +142,8 @@ def _day(args: argparse.Namespace, collected: Collected) -> dt.date | None:
 
 
 def cmd_fetch(args: argparse.Namespace, out: Out = print) -> int:
+    from digest.jobs.service import save_job
+
     settings = _settings(args)
     collected, written = save_job(settings, output_folder(args.save, "--save"))
     for outcome in collected.outcomes:
@@ -175,6 +173,8 @@ def _changed_profile(args: argparse.Namespace, old: Profile) -> Profile:
 
 
 def cmd_subscribe(args: argparse.Namespace, out: Out = print) -> int:
+    from digest.jobs.subscriptions import check_profile_sources, describe_changes
+
     settings = _settings(args)
     email = validate_address(args.email)
     with closing(open_store(settings.store_url)) as store:
@@ -217,6 +217,8 @@ def cmd_subscribe(args: argparse.Namespace, out: Out = print) -> int:
 
 
 def cmd_unsubscribe(args: argparse.Namespace, out: Out = print) -> int:
+    from digest.jobs.subscriptions import address_for_token, token_in_mail
+
     settings = _settings(args)
     with closing(open_store(settings.store_url)) as store:
         if args.mail:
@@ -252,6 +254,8 @@ def cmd_subscribers(args: argparse.Namespace, out: Out = print) -> int:
 
 
 def cmd_feedback(args: argparse.Namespace, out: Out = print) -> int:
+    from digest.jobs.subscriptions import record_feedback
+
     settings = _settings(args)
     with closing(open_store(settings.store_url)) as store:
         message = record_feedback(store, args.email, args.paper_id, args.vote, utc_now())
@@ -268,6 +272,8 @@ def cmd_serve(args: argparse.Namespace, out: Out = print) -> int:
 
 
 def cmd_run(args: argparse.Namespace, out: Out = print) -> int:
+    from digest.jobs.service import run_job
+
     settings = _settings(args)
     with stop_on_signals(threading.Event()) as stop:
         report = run_job(settings, stop=stop, progress=_progress(), clock=_clock(args, settings))
@@ -276,6 +282,8 @@ def cmd_run(args: argparse.Namespace, out: Out = print) -> int:
 
 
 def cmd_tick(args: argparse.Namespace, out: Out = print) -> int:
+    from digest.jobs.service import fetch_job, tick_job
+
     settings = _settings(args)
     fetched = None
     with stop_on_signals(threading.Event()) as stop:
@@ -301,6 +309,8 @@ def _exit_status(report: RunReport, stop: threading.Event) -> int:
 
 
 def cmd_retry(args: argparse.Namespace, out: Out = print) -> int:
+    from digest.jobs.service import retry_job
+
     settings = _settings(args)
     with stop_on_signals(threading.Event()) as stop:
         requeued, report = retry_job(settings, stop=stop, progress=_progress())

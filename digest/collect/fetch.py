@@ -33,6 +33,7 @@ import httpx
 
 from digest.collect.decoding import IncompleteStream, decoder_for
 from digest.collect.download import Download, FetchStopped, stopped_message, watch_download
+from digest.collect.fetched import FetchResult
 from digest.collect.http_headers import content_length, merge_validators, parse_retry_after
 from digest.config.settings import FetchSettings
 from digest.errors import FetchError
@@ -55,22 +56,6 @@ ERROR_BODY_LIMIT = 65_536  # bytes of an error response kept for the caller (err
 SNIPPET_CHARS = 200
 DEADLINE_GRACE = 1.0  # past the deadline, the caller stops waiting for a download stuck in a read
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-
-
-@dataclass(frozen=True, slots=True)
-class FetchResult:
-    """A successful download. `url` is where the body was finally served (after redirects)."""
-
-    url: str
-    status: int  # a 2xx status, or 304
-    body: bytes  # b"" for 304
-    validators: Validators
-    content_type: str | None
-    retries: int = 0  # failed attempts retried before this one succeeded
-
-    @property
-    def not_modified(self) -> bool:
-        return self.status == 304
 
 
 class FetchStatusError(FetchError):

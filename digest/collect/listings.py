@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from digest.collect.arxiv_calendar import DEFAULT_HOLIDAYS, expects_rss_items
-from digest.collect.fetch import FetchResult, FetchStopped
+from digest.collect.download import FetchStopped
+from digest.collect.fetched import FetchResult
 from digest.collect.merge import merge_papers
 from digest.collect.sources import get_parser
 from digest.config.settings import SourceConfig

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from digest.collect.fetch import FetchResult
+from digest.collect.fetched import FetchResult
 from digest.collect.listings import Listing, ListingRequest
 from digest.config.settings import SourceConfig
 from digest.errors import ConfigError, FetchError

@@ -31,6 +31,9 @@ def make_environment(template_dir: Path | None = None) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         auto_reload=False,
+        # Compiling the templates costs more than a preview's ranking: keep the compiled
+        # code (keyed by each template's source) in the user's private temp folder.
+        bytecode_cache=jinja2.FileSystemBytecodeCache(),
     )
     env.filters["wrap"] = wrap_text
     env.filters["wrap_paragraphs"] = wrap_paragraphs

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import jinja2
-import markdown
 from markupsafe import Markup
 
 from digest.compose.environment import (
@@ -68,7 +67,11 @@ def build_sections(
 @functools.lru_cache(maxsize=64)
 def markdown_html(text: str) -> Markup:
     """Operator-written Markdown (trusted config, like the templates themselves)."""
-    return Markup(markdown.markdown(text)) if text.strip() else Markup("")
+    if not text.strip():
+        return Markup("")
+    import markdown  # only for an intro or footer that is set
+
+    return Markup(markdown.markdown(text))
 
 
 def date_label(day: dt.date) -> str:

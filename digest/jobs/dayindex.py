@@ -24,7 +24,14 @@ from digest.rank.feedback import (
     voted_similarity,
 )
 from digest.rank.hybrid import hybrid_rank
-from digest.rank.lexical import PaperIndex, RankResult, build_index, corpus_stats, rank_top
+from digest.rank.lexical import (
+    CorpusStats,
+    PaperIndex,
+    RankResult,
+    build_index,
+    corpus_stats,
+    rank_top,
+)
 from digest.rank.select import SeenIndex
 from digest.rank.semantic import (
     Embedder,
@@ -55,17 +62,19 @@ def build_day_index(
     settings: Settings,
     seen: Sequence[SeenPaper],
     *,
-    corpus: Iterable[Paper] | None,
+    corpus: Iterable[Paper] | None = None,
+    background: CorpusStats | None = None,
     profiles: Sequence[Profile],
     embeddings: EmbeddingCache,
-    workers: int = 1,
 ) -> DayIndex:
-    """Index `seen` (term weights from `corpus`, else from the papers themselves), and embed
-    them when semantic matching is on and some profile can use it."""
+    """Index `seen` (term weights from `background`, else from `corpus`, else from the
+    papers themselves), and embed them when semantic matching is on and some profile can
+    use it."""
     papers = tuple(s.paper for s in seen)
     recent = tuple(corpus) if corpus is not None else ()
-    background = corpus_stats(recent) if corpus is not None else None
-    index = build_index(papers, background=background, workers=workers)
+    if background is None and corpus is not None:
+        background = corpus_stats(recent)
+    index = build_index(papers, background=background)
     semantic, note = None, ""
     if wants_semantic(settings, profiles):
         semantic, note = semantic_index_for_run(papers, embeddings, embedder=shared_embedder())

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from digest.jobs.context import RunContext
+from digest.jobs.corpus import corpus_background
 from digest.jobs.dayindex import DayIndex, build_day_index, recent_window, wants_semantic
 from digest.jobs.digests import ComposedDigest, Composer, ComposeTask, votes_of
 from digest.jobs.schedule import local_date
@@ -63,18 +64,17 @@ class FanOut:
 def day_index_for_run(
     ctx: RunContext, now: dt.datetime, subscribers: Sequence[Subscriber]
 ) -> DayIndex:
-    """The stored papers still eligible today, term weights from the 30-day corpus."""
+    """The stored papers still eligible today, term weights from the 30-day corpus (its
+    counts kept per day: digest.jobs.corpus)."""
     store, settings = ctx.store, ctx.settings
     corpus_start, eligible_from = recent_window(settings, now)
-    corpus = store.recent_papers(corpus_start)
     profiles = [s.profile for s in subscribers]
     day_index = build_day_index(
         settings,
-        [s for s in corpus if s.last_seen >= eligible_from],
-        corpus=(s.paper for s in corpus),
+        store.recent_papers(max(eligible_from, corpus_start)),
+        background=corpus_background(store, corpus_start),
         profiles=profiles,
         embeddings=StoreEmbeddingCache(store),
-        workers=settings.workers_for(len(subscribers)),
     )
     if wants_semantic(settings, profiles):
         store.prune_embeddings(corpus_start)

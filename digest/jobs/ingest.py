@@ -9,7 +9,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 
-from digest.collect.fetch import FetchResult
+from digest.collect.fetched import FetchResult
 from digest.collect.listings import (
     Collected,
     ListingRequest,
@@ -20,6 +20,7 @@ from digest.collect.listings import (
 from digest.collect.merge import merge_papers
 from digest.config.settings import Settings
 from digest.jobs.context import ProgressSink, RunContext
+from digest.jobs.corpus import count_stored
 from digest.models import SourceOutcome, SourceState, Subscriber, Validators
 from digest.util.failpoints import failpoint
 from digest.util.logs import event
@@ -65,7 +66,9 @@ def collect_and_store(
     failpoint("after-fetch")
     # A paper seen before keeps what earlier listings said of it (HF upvotes, categories).
     known = store.papers_by_id(p.id for p in collected.papers)
-    store.save_papers(merge_papers([*known.values(), *collected.papers]), now)
+    merged = merge_papers([*known.values(), *collected.papers])
+    store.save_papers(merged, now)
+    count_stored(store, merged, known, now.astimezone(dt.UTC).date())  # for the day's IDF
     _log_sources(ctx, collected)
     failpoint("after-store")
     return collected

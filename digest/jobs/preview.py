@@ -14,17 +14,16 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from digest.collect.fetch import Fetcher
 from digest.collect.listings import Collected, collect, listing_requests
 from digest.collect.snapshot import load_snapshot, snapshot_reader, snapshot_requests
 from digest.compose.render import make_environment
 from digest.config.settings import Settings
 from digest.jobs.context import ProgressSink, SenderFactory, no_progress
+from digest.jobs.corpus import corpus_background
 from digest.jobs.dayindex import build_day_index, recent_window
 from digest.jobs.digests import Composer, ComposeTask, Composition, votes_of
 from digest.jobs.ingest import followed_categories, listing_day, read_all
 from digest.jobs.message import compose_message
-from digest.jobs.wiring import fetcher_reader
 from digest.models import SeenPaper, Subscriber
 from digest.rank.feedback import Vote
 from digest.rank.select import window_start
@@ -58,6 +57,9 @@ def read_listings(
         return collect(
             requests, snapshot_reader(saved), today=day, holidays=settings.arxiv_holidays
         )
+    from digest.collect.fetch import Fetcher  # the HTTP client: only for live listings
+    from digest.jobs.wiring import fetcher_reader
+
     day = listing_day(settings, now)
     requests = listing_requests(
         settings.sources, day, categories=followed_categories([subscriber]), catchup_days=0
@@ -84,18 +86,18 @@ def preview(
     embedded before; a store's vectors are read first."""
     # Every paper of the listings is as new as it would be in today's run.
     seen = [SeenPaper(paper, now, now) for paper in collected.papers]
-    corpus = None
+    background = None
     sent: dict[str, int] = {}
     on_disk = FileEmbeddingCache(vector_dir or default_cache_dir(os.environ))
     cache: EmbeddingCache = on_disk
     if store is not None:
         corpus_start, _ = recent_window(settings, now)
-        corpus = [*(s.paper for s in store.recent_papers(corpus_start)), *collected.papers]
+        background = corpus_background(store, corpus_start, write=False, extra=collected.papers)
         if subscriber.id is not None:
             sent = store.ledger_versions(subscriber.id, [p.id for p in collected.papers])
         cache = LayeredEmbeddingCache(StoreEmbeddingCache(store, readonly=True), on_disk)
     day_index = build_day_index(
-        settings, seen, corpus=corpus, profiles=[subscriber.profile], embeddings=cache
+        settings, seen, background=background, profiles=[subscriber.profile], embeddings=cache
     )
     composer = Composer(
         settings,

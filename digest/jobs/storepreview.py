@@ -19,6 +19,7 @@ from jinja2 import Environment
 from digest.compose.render import make_environment
 from digest.compose.views import PaperView, paper_view
 from digest.config.settings import Settings
+from digest.jobs.corpus import corpus_background
 from digest.jobs.dayindex import DayIndex, build_day_index, recent_window, wants_semantic
 from digest.jobs.digests import Composer, ComposeTask
 from digest.jobs.preview import throwaway_key
@@ -97,11 +98,10 @@ class StorePreviewer:
 
     def _build(self, store: Store, subscriber: Subscriber, now: dt.datetime) -> DayIndex:
         corpus_start, eligible_from = recent_window(self.settings, now)
-        corpus = store.recent_papers(corpus_start)
         day_index = build_day_index(
             self.settings,
-            [s for s in corpus if s.last_seen >= eligible_from],
-            corpus=(s.paper for s in corpus),
+            store.recent_papers(max(eligible_from, corpus_start)),
+            background=corpus_background(store, corpus_start, write=False),
             profiles=[subscriber.profile],
             embeddings=StoreEmbeddingCache(store, readonly=True),
         )

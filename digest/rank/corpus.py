@@ -3,14 +3,19 @@ and how long each field is on average."""
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from digest.models import Paper
-from digest.rank.fields import TEXT_FIELDS, field_occurrences
-from digest.textmatch import stem
+from digest.rank.fields import TEXT_FIELDS
+from digest.rank.tokenise import DOC, Tokens, tokenise
+from digest.store.roles import TermCounts
+from digest.textmatch import stems
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,19 +47,76 @@ class CorpusStats:
         )
 
 
+def stats_of_counts(counts: TermCounts) -> CorpusStats:
+    """The statistics that counts of papers (digest.store.roles.TermCounts) make."""
+    n = counts.documents
+    avg = {f.value: counts.words.get(f.value, 0) / n if n else 0.0 for f in TEXT_FIELDS}
+    return CorpusStats(n, counts.doc_freq, avg)
+
+
+def term_counts(papers: Iterable[Paper]) -> TermCounts:
+    """The counts of `papers` (each paper once), read a day's worth at a time: the batch
+    tokeniser's arrays stay small, and counts of disjoint runs of papers add up."""
+    total = TermCounts()
+    for run in _runs(papers):
+        total = total.plus(counts_of_tokens(tokenise(run)))
+    return total
+
+
+_RUN = 2000  # papers tokenised at once
+
+
+def _runs(papers: Iterable[Paper]) -> Iterator[list[Paper]]:
+    run: list[Paper] = []
+    for paper in papers:
+        run.append(paper)
+        if len(run) == _RUN:
+            yield run
+            run = []
+    if run:
+        yield run
+
+
+def counts_of_tokens(tokens: Tokens) -> TermCounts:
+    documents = len(tokens.lengths)
+    words = tokens.lengths.sum(axis=0).tolist() if documents else [0] * len(TEXT_FIELDS)
+    totals = {f.value: int(words[n]) for n, f in enumerate(TEXT_FIELDS)}
+    if not tokens.keys:
+        return TermCounts(documents, {}, totals)
+    # words (keys) -> stems, each distinct word stemmed once
+    key_stems = stems(list(tokens.keys))
+    stem_number: dict[str, int] = {}
+    key_stem = np.fromiter(
+        map(stem_number.setdefault, key_stems, itertools.count()), dtype=np.int64
+    )  # a stem's number: the first key that has it
+    per_row_key = np.repeat(np.arange(len(tokens.keys)), np.diff(tokens.bounds))
+    # A paper holding a word many times counts once: a word's rows are sorted by paper, so
+    # its repeats in a paper are neighbours ...
+    docs = tokens.rows[:, DOC].astype(np.int64)
+    new = np.ones(len(docs), dtype=bool)
+    new[1:] = (docs[1:] != docs[:-1]) | (per_row_key[1:] != per_row_key[:-1])
+    key_df = np.bincount(per_row_key[new], minlength=len(key_stems))
+    df = np.bincount(key_stem, weights=key_df, minlength=len(key_stems)).astype(np.int64)
+    # ... and where words of one stem ("model", "models") meet in a paper, it counts once:
+    # only those stems need the distinct (paper, stem) pairs
+    keys_per_stem = np.bincount(key_stem, minlength=len(key_stems))
+    shared = keys_per_stem[key_stem[per_row_key]] > 1
+    if shared.any():
+        rows = new & shared
+        pairs = np.unique(docs[rows] * len(key_stems) + key_stem[per_row_key[rows]])
+        repeated = keys_per_stem > 1
+        df[repeated] = 0
+        np.add.at(df, pairs % len(key_stems), 1)
+    counted = df.tolist()
+    doc_freq = {s: counted[n] for s, n in stem_number.items()}
+    return TermCounts(documents, doc_freq, totals)
+
+
+def stats_of_tokens(tokens: Tokens) -> CorpusStats:
+    """The statistics of the papers these tokens were read from."""
+    return stats_of_counts(counts_of_tokens(tokens))
+
+
 def corpus_stats(papers: Iterable[Paper]) -> CorpusStats:
     """The statistics of `papers`: a background for `build_index`, or the day's own."""
-    doc_freq: dict[str, int] = {}
-    totals = dict.fromkeys(TEXT_FIELDS, 0)
-    documents = 0
-    for paper in papers:
-        documents += 1
-        stems: set[str] = set()
-        for which in TEXT_FIELDS:
-            for key, _pos, width, _start, _end in field_occurrences(paper, which):
-                stems.add(stem(key))
-                totals[which] += width == 1
-        for s in stems:
-            doc_freq[s] = doc_freq.get(s, 0) + 1
-    avg = {f.value: totals[f] / documents if documents else 0.0 for f in TEXT_FIELDS}
-    return CorpusStats(documents, doc_freq, avg)
+    return stats_of_counts(term_counts(papers))

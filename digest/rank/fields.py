@@ -16,7 +16,7 @@ TEXT_FIELDS: tuple[Field, ...] = (Field.TITLE, Field.ABSTRACT, Field.KEYWORDS)
 DISPLAY_ORDER: tuple[Field, ...] = (Field.TITLE, Field.KEYWORDS, Field.ABSTRACT)
 DISPLAY_RANK: dict[int, int] = {TEXT_FIELDS.index(f): r for r, f in enumerate(DISPLAY_ORDER)}
 # Words of different HF keywords must not form a phrase together.
-_KEYWORD_GAP = 2
+KEYWORD_GAP = 2
 
 
 def field_text(paper: Paper, which: Field) -> str:
@@ -47,5 +47,5 @@ def _keyword_occurrences(keywords: Sequence[str]) -> Iterable[Occurrence]:
         for key, pos, width, start, end in occurrences(keyword, position):
             last = max(last, pos + width)
             yield key, pos, width, start + offset, end + offset
-        position = last + _KEYWORD_GAP
+        position = last + KEYWORD_GAP
         offset += len(keyword) + 2  # ", "

@@ -18,11 +18,23 @@ import numpy as np
 from numpy.typing import NDArray
 
 from digest.models import Field, Paper, Term
-from digest.rank.authornames import name_key
-from digest.rank.corpus import CorpusStats, corpus_stats
+from digest.rank.authornames import NameKey, name_key
+from digest.rank.corpus import CorpusStats, stats_of_tokens
 from digest.rank.fields import TEXT_FIELDS, field_text
 from digest.rank.hits import NO_HITS, CategoryHits, Floats, Ints, TermHits, c_ints
-from digest.rank.tokenise import DOC, END, FIELD, POSITION, START, STRIDE, WIDTH, tokenise_all
+from digest.rank.tokenise import (
+    DOC,
+    END,
+    FIELD,
+    POSITION,
+    START,
+    STRIDE,
+    WIDTH,
+    Tokens,
+    author_table,
+    category_table,
+    tokenise,
+)
 from digest.rank.weights import CATEGORY_BONUS, CROSS_LIST_FACTOR, FIELD_B, FIELD_BOOST, K1
 from digest.textmatch import (
     CompiledTerm,
@@ -65,19 +77,19 @@ class PaperIndex:
         papers: Sequence[Paper],
         stats: CorpusStats,
         *,
-        workers: int = 1,
+        tokens: Tokens | None = None,
         field_boost: Mapping[Field, float] = FIELD_BOOST,
     ) -> None:
         self.papers: tuple[Paper, ...] = tuple(papers)
         self.stats = stats
         self._field_boost = field_boost
         self.ordinal: dict[str, int] = {p.id: i for i, p in enumerate(self.papers)}
-        tokens = tokenise_all(self.papers, workers)
-        self._postings = tokens.postings
-        self._lengths = tokens.lengths
-        self._authors = tokens.authors
-        self._categories = tokens.categories
-        self._keys_sorted = sorted(self._postings)
+        self.tokens = tokens if tokens is not None else tokenise(self.papers)
+        self._postings = self.tokens.keys  # word -> its number: `in` asks if a word is there
+        # authors and categories are tabled on the first look-up (many runs make none)
+        self._authors_table: dict[str, list[tuple[int, NameKey, str]]] | None = None
+        self._categories_table: dict[str, list[tuple[int, bool, str]]] | None = None
+        self._keys_sorted: list[str] | None = None  # for prefixes, sorted on first use
         self._term_cache: dict[tuple[str, bool], TermHits] = {}
         self._prefix_keys: dict[str, list[str]] = {}
         self._occurrence_cache: dict[WordPattern, Ints] = {}
@@ -91,7 +103,7 @@ class PaperIndex:
         self._categories_cache: dict[tuple[str, ...], CategoryHits] = {}
         # What every keyword look-up needs per paper, worked out once: per field its boost
         # over its length normalisation, as a (field, paper) matrix ...
-        lengths = np.array(self._lengths, dtype=np.float64).reshape(-1, len(TEXT_FIELDS)).T
+        lengths = self.tokens.lengths.T.astype(np.float64)
         self._field_weight: Floats = np.stack(
             [self._field_weights(n, f, lengths[n]) for n, f in enumerate(TEXT_FIELDS)]
         )
@@ -146,6 +158,8 @@ class PaperIndex:
         if pattern.kind == "prefix":
             found = self._prefix_keys.get(pattern.value)
             if found is None:
+                if self._keys_sorted is None:
+                    self._keys_sorted = sorted(self._postings)
                 keys = self._keys_sorted
                 i = bisect_left(keys, pattern.value)
                 found = self._prefix_keys[pattern.value] = []
@@ -171,7 +185,7 @@ class PaperIndex:
 
     def _posting(self, key: str) -> Ints:
         """One key's postings as a (rows, 6) matrix, read in place (no copy)."""
-        return np.frombuffer(self._postings[key], dtype=np.int32).reshape(-1, STRIDE)
+        return self.tokens.rows_of(key)
 
     def _occurrences_of(self, pattern: WordPattern) -> Ints:
         """Rows (doc, field, position, width, start, end) of every text word the pattern
@@ -353,7 +367,9 @@ class PaperIndex:
             cached = {}
             wanted = name_key(author)
             if wanted:
-                for doc, key, spelled in self._authors.get(wanted.surname, ()):
+                if self._authors_table is None:
+                    self._authors_table = author_table(self.papers)
+                for doc, key, spelled in self._authors_table.get(wanted.surname, ()):
                     if wanted.compatible(key):
                         cached.setdefault(doc, spelled)
             self._author_cache[author] = cached
@@ -386,7 +402,9 @@ class PaperIndex:
     def _find_category(self, entry: str) -> dict[int, tuple[bool, str]]:
         wanted = entry.casefold()
         found: dict[int, tuple[bool, str]] = {}
-        for category, rows in self._categories.items():
+        if self._categories_table is None:
+            self._categories_table = category_table(self.papers)
+        for category, rows in self._categories_table.items():
             if category == wanted or category.startswith(wanted + "."):
                 for doc, primary, spelled in rows:
                     if primary or doc not in found:
@@ -422,14 +440,14 @@ def build_index(
     papers: Sequence[Paper],
     *,
     background: CorpusStats | None = None,
-    workers: int = 1,
     field_boost: Mapping[Field, float] = FIELD_BOOST,
 ) -> PaperIndex:
-    """Index the day's papers once; `background` gives IDF (else the day's papers do).
-    `workers` > 1 tokenises the papers in that many forked processes. `field_boost` is for
-    the evaluation only (what the ranker is worth without its title weighting)."""
-    stats = background if background and background.documents else corpus_stats(papers)
-    return PaperIndex(papers, stats, workers=workers, field_boost=field_boost)
+    """Index the day's papers once; `background` gives IDF (else the day's papers do, from
+    the same tokens). `field_boost` is for the evaluation only (what the ranker is worth
+    without its title weighting)."""
+    tokens = tokenise(papers)
+    stats = background if background and background.documents else stats_of_tokens(tokens)
+    return PaperIndex(papers, stats, tokens=tokens, field_boost=field_boost)
 
 
 def as_set(ids: Collection[str]) -> Set[str]:

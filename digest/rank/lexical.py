@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from digest.models import Profile, Ranked
-from digest.rank.corpus import CorpusStats, corpus_stats
+from digest.rank.corpus import CorpusStats, corpus_stats, stats_of_counts, term_counts
 from digest.rank.exclusions import exclusions
 from digest.rank.explain import ExplainContext, explain_all
 from digest.rank.fields import field_text
@@ -63,6 +63,8 @@ __all__ = [
     "field_text",
     "rank",
     "rank_top",
+    "stats_of_counts",
+    "term_counts",
 ]
 
 

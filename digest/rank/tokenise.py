@@ -1,107 +1,286 @@
 """Read a run of papers into what the index is built from: postings, field lengths, and the
-authors and categories to look up; many papers are split across forked processes."""
+authors and categories to look up.
+
+Batch work, not a loop per word (a day holds hundreds of thousands of them): the day's
+text is one array of code points, whose word chains numpy finds in one pass; each distinct
+chain is folded once; postings are one matrix sorted by word. The words found, their places
+and their keys are exactly those of `digest.textmatch.occurrences` on each field (see
+`digest.rank.fields`), which stays the definition (tests compare the two).
+"""
 
 from __future__ import annotations
 
-from array import array
-from collections import defaultdict
+import itertools
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
 
 from digest.models import Paper
 from digest.rank.authornames import NameKey, name_key
-from digest.rank.fields import TEXT_FIELDS, field_occurrences
-from digest.util.forkmap import Failed, start_workers
+from digest.rank.fields import KEYWORD_GAP, TEXT_FIELDS
+from digest.textmatch import fold
 
-# Postings are flat C-int arrays of (doc, field, position, width, start, end) rows, read in
-# place as numpy int32 matrices.
+Ints = NDArray[np.int32]
+
+# A posting row: (doc, field, position, width, start, end).
 STRIDE = 6
 DOC, FIELD, POSITION, WIDTH, START, END = range(STRIDE)
-assert array("i").itemsize == 4, "postings are read as int32"
-# Splitting the tokenising across processes pays for the result's trip back only from
-# about this many papers.
-_PARALLEL_FROM = 1000
+_KEYWORDS = len(TEXT_FIELDS) - 1  # the field number of HF keywords (the last one)
+
+# What the word pattern of digest.textmatch calls a letter or digit ([^\W_]), asked of the
+# pattern itself one code point at a time: ASCII once here, others as a day's text has them.
+_LETTER = re.compile(r"[^\W_]")
+_ASCII_LETTER = np.array([bool(_LETTER.match(chr(c))) for c in range(128)] + [False])
+# Joiners inside a chain, between two letters: hyphen, apostrophe, right single quote.
+_HYPHEN, _APOSTROPHE, _QUOTE = ord("-"), ord("'"), ord("’")
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Tokens:
-    """What indexing reads from a run of papers: the postings of every word (flat rows of
-    (doc, field, position, width, start, end)), each paper's field lengths in words, and
-    its authors and categories for look-up."""
+    """What indexing reads from a run of papers.
 
-    postings: dict[str, array[int]] = field(default_factory=dict)
-    lengths: list[tuple[int, int, int]] = field(default_factory=list)
-    authors: dict[str, list[tuple[int, NameKey, str]]] = field(default_factory=dict)
-    categories: dict[str, list[tuple[int, bool, str]]] = field(default_factory=dict)
+    `keys` numbers each folded word; `rows` holds every occurrence as a posting row, sorted
+    by word number, then doc, field and position, and word k's rows are
+    rows[bounds[k]:bounds[k + 1]]. `lengths` is each paper's words per field (papers x
+    fields)."""
 
-    def extend(self, later: Tokens) -> None:
-        """Append the tokens of the papers that follow these (their docs are higher)."""
-        for key, rows in later.postings.items():
-            mine = self.postings.get(key)
-            if mine is None:
-                self.postings[key] = rows
-            else:
-                mine.extend(rows)
-        self.lengths.extend(later.lengths)
-        for surname, names in later.authors.items():
-            self.authors.setdefault(surname, []).extend(names)
-        for category, entries in later.categories.items():
-            self.categories.setdefault(category, []).extend(entries)
+    keys: dict[str, int]
+    rows: Ints
+    bounds: list[int]
+    lengths: Ints
+
+    def rows_of(self, key: str) -> Ints:
+        """One word's postings (a view, no copy); KeyError for a word not in the papers."""
+        number = self.keys[key]
+        return self.rows[self.bounds[number] : self.bounds[number + 1]]
 
 
-def tokenise(papers: Sequence[Paper], first_doc: int) -> Tokens:
-    """Tokens of `papers`, numbered from `first_doc`. The index's hot loop: a million
-    words a day, so it reaches for the posting lists directly."""
-    postings: defaultdict[str, array[int]] = defaultdict(_new_posting)
-    tokens = Tokens()
-    for doc, paper in enumerate(papers, start=first_doc):
-        lengths = []
-        for field_no, which in enumerate(TEXT_FIELDS):
-            words = 0
-            for key, pos, width, start, end in field_occurrences(paper, which):
-                postings[key].extend((doc, field_no, pos, width, start, end))
-                if width == 1:
-                    words += 1
-            lengths.append(words)
-        tokens.lengths.append((lengths[0], lengths[1], lengths[2]))
-        for author in paper.authors:
-            name = name_key(author)
-            if name:
-                tokens.authors.setdefault(name.surname, []).append((doc, name, author))
-        for number, category in enumerate(paper.categories):
-            tokens.categories.setdefault(category.casefold(), []).append(
-                (doc, number == 0, category)
+@dataclass(frozen=True, slots=True)
+class _Segments:
+    """The day's text as one string of segments (a title, an abstract, one HF keyword),
+    with what each segment is: its paper and field, where its text starts in the field's
+    text (keywords are joined by ", "), and the positions its field skips before it."""
+
+    text: str
+    starts: NDArray[np.int64]  # where each segment starts in `text`
+    doc: NDArray[np.int64]
+    field: NDArray[np.int64]
+    base: NDArray[np.int64]
+    gap: NDArray[np.int64]
+
+
+def tokenise(papers: Sequence[Paper]) -> Tokens:
+    """Tokens of `papers`, numbered from 0 in their order."""
+    segments = _segments(papers)
+    starts, ends, chains = _chains(segments.text)
+    keys, chain_key, chain_width, parts = _fold_chains(chains)
+    # one row per chain: the word, or for a hyphen chain the closed compound ("pretraining")
+    seg = np.searchsorted(segments.starts, starts, side="right") - 1
+    doc, field = segments.doc[seg], segments.field[seg]
+    width = chain_width[chains.numbers]
+    position = _positions(doc, field, width) + segments.gap[seg]
+    start = starts - segments.starts[seg] + segments.base[seg]
+    end = ends - segments.starts[seg] + segments.base[seg]
+    columns = [doc, field, position, width, start, end]
+    key = chain_key[chains.numbers]
+    # ... and for a hyphen chain, also a row per part ("pre", "training")
+    hyphened = np.flatnonzero(width > 1)
+    if hyphened.size:
+        owner = np.repeat(hyphened, width[hyphened])
+        sizes = width[hyphened]
+        nth = np.arange(owner.size) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        flat = parts.first[chains.numbers[owner]] + nth
+        columns = [
+            np.concatenate((column, extra))
+            for column, extra in zip(
+                columns,
+                (
+                    doc[owner],
+                    field[owner],
+                    position[owner] + nth,
+                    np.ones(owner.size, dtype=np.int64),
+                    start[owner] + parts.start[flat],
+                    start[owner] + parts.end[flat],
+                ),
+                strict=True,
             )
-    tokens.postings = dict(postings)  # read-only from here: a miss is a KeyError
-    return tokens
+        ]
+        key = np.concatenate((key, parts.key[flat]))
+    rows = np.stack(columns, axis=1).astype(np.int32)
+    place = (rows[:, DOC].astype(np.int64) << 32) | (rows[:, FIELD].astype(np.int64) << 28)
+    order = np.lexsort((place | rows[:, POSITION], key))
+    rows = np.take(rows, order, axis=0)  # (a row gather: faster than rows[order])
+    rows.flags.writeable = False
+    counts = np.bincount(key, minlength=len(keys))
+    bounds = [0, *np.cumsum(counts).tolist()]
+    # a field's length in words: a hyphen chain counts its parts
+    lengths = np.bincount(
+        doc * len(TEXT_FIELDS) + field, weights=width, minlength=len(papers) * len(TEXT_FIELDS)
+    )
+    return Tokens(
+        keys=keys,
+        rows=rows,
+        bounds=bounds,
+        lengths=lengths.astype(np.int32).reshape(len(papers), len(TEXT_FIELDS)),
+    )
 
 
-def tokenise_all(papers: Sequence[Paper], workers: int) -> Tokens:
-    """Tokens of all papers; with several workers, each tokenises a run of them (this
-    process one, forked processes the others) and the runs are joined in order, so postings
-    stay sorted by doc."""
-    if workers <= 1 or len(papers) < _PARALLEL_FROM:
-        return tokenise(papers, 0)
-    size = -(-len(papers) // workers)
-    starts = list(range(0, len(papers), size))
+def _segments(papers: Sequence[Paper]) -> _Segments:
+    texts: list[str] = []
+    doc: list[int] = []
+    field: list[int] = []
+    base: list[int] = []
+    gap: list[int] = []
+    for number, paper in enumerate(papers):
+        texts += (paper.title, paper.abstract)
+        doc += (number, number)
+        field += (0, 1)
+        base += (0, 0)
+        gap += (0, 0)
+        keywords = paper.hf.ai_keywords if paper.hf else ()
+        offset = 0
+        for nth, keyword in enumerate(keywords):
+            texts.append(keyword)
+            doc.append(number)
+            field.append(_KEYWORDS)
+            base.append(offset)
+            gap.append(KEYWORD_GAP * nth)  # words of two keywords never make a phrase
+            offset += len(keyword) + 2  # ", "
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1
+    starts = np.cumsum(lengths) - lengths
+    return _Segments(
+        # a line break between segments: no chain runs across it
+        "\n".join(texts),
+        starts,
+        np.array(doc, dtype=np.int64),
+        np.array(field, dtype=np.int64),
+        np.array(base, dtype=np.int64),
+        np.array(gap, dtype=np.int64),
+    )
 
-    def run_from(first: int) -> Tokens:
-        return tokenise(papers[first : first + size], first)
 
-    # the other runs go to forked workers; this process does the first one meanwhile
-    later = start_workers(run_from, starts[1:], len(starts) - 1)
-    tokens = run_from(0)
-    parts: list[Tokens | None] = [None] * (len(starts) - 1)
-    for outcome in later:
-        if isinstance(outcome, Failed):  # e.g. a worker killed: do it here instead
-            parts[outcome.position] = run_from(starts[1 + outcome.position])
-        else:
-            parts[outcome.position] = outcome.result
-    for part in parts:
-        assert part is not None
-        tokens.extend(part)
-    return tokens
+@dataclass(frozen=True, slots=True)
+class _Chains:
+    distinct: list[str]  # each chain's text once, in order of first appearance
+    numbers: NDArray[np.int64]  # per chain found, its number in `distinct`
 
 
-def _new_posting() -> array[int]:
-    return array("i")
+def _chains(text: str) -> tuple[NDArray[np.int64], NDArray[np.int64], _Chains]:
+    """Where the word chains of textmatch.CHAIN_RE are in `text` (starts, ends) and what
+    they say. A chain is a run of letters and digits, with single hyphens and apostrophes
+    inside it (each between two letters or digits)."""
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    letter = _ASCII_LETTER[np.minimum(codes, 128)]
+    wide = np.flatnonzero(codes >= 128)
+    if wide.size:
+        distinct, which = np.unique(codes[wide], return_inverse=True)
+        is_letter = np.array([bool(_LETTER.match(chr(c))) for c in distinct.tolist()])
+        letter[wide] = is_letter[which]
+    joiner = (codes == _HYPHEN) | (codes == _APOSTROPHE) | (codes == _QUOTE)
+    inside = letter.copy()
+    inside[1:-1] |= joiner[1:-1] & letter[:-2] & letter[2:]
+    edges = np.diff(np.concatenate(([0], inside.view(np.int8), [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    # every character outside a chain becomes a space, so splitting gives the chains
+    kept = np.where(inside, codes, np.uint32(32)).astype(np.uint32)
+    found = kept.tobytes().decode("utf-32-le", "surrogatepass").split()
+    assert len(found) == starts.size, "a chain holds a character str.split() breaks at"
+    # number each chain by where it first appears (one pass in C), then densely
+    first: dict[str, int] = {}
+    firsts = np.fromiter(
+        map(first.setdefault, found, itertools.count()), dtype=np.int64, count=len(found)
+    )
+    dense = np.zeros(len(found), dtype=np.int64)
+    dense[np.flatnonzero(firsts == np.arange(len(found)))] = np.arange(len(first))
+    return starts, ends, _Chains(list(first), dense[firsts])
+
+
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """The parts of every distinct hyphen chain, flat: a chain's parts start at first[c]."""
+
+    first: NDArray[np.int64]
+    key: NDArray[np.int64]
+    start: NDArray[np.int64]  # char offsets in the chain
+    end: NDArray[np.int64]
+
+
+def _fold_chains(
+    chains: _Chains,
+) -> tuple[dict[str, int], NDArray[np.int64], NDArray[np.int64], _Parts]:
+    """Number the folded words; per distinct chain, its key (a hyphen chain's is the closed
+    compound) and width in words; and the parts of hyphen chains, flat."""
+    distinct = chains.distinct
+    keys: dict[str, int] = {}
+    # An ASCII word folds by lower-casing (NFKD and accents leave it alone): the common case,
+    # done in comprehensions; a word with other letters goes through `fold`.
+    folded = [c.lower() if c.isascii() else None for c in distinct]
+    pieces = [
+        (f.split("-") if f is not None else [fold(p) for p in c.split("-")]) if "-" in c else None
+        for c, f in zip(distinct, folded, strict=True)
+    ]
+    chain_key = [
+        keys.setdefault(
+            (f if f is not None else fold(c))
+            if parts is None
+            else (f.replace("-", "") if f is not None else fold(c.replace("-", ""))),
+            len(keys),
+        )
+        for c, f, parts in zip(distinct, folded, pieces, strict=True)
+    ]
+    widths = [1 if parts is None else len(parts) for parts in pieces]
+    hyphened = [parts for parts in pieces if parts is not None]
+    flat = [part for parts in hyphened for part in parts]
+    part_key = np.array([keys.setdefault(part, len(keys)) for part in flat], dtype=np.int64)
+    # a part's place in its chain: the surface parts' lengths and a hyphen after each
+    surface = [part for c, p in zip(distinct, pieces, strict=True) if p for part in c.split("-")]
+    length = np.fromiter(map(len, surface), dtype=np.int64, count=len(surface))
+    sizes = np.fromiter(map(len, hyphened), dtype=np.int64, count=len(hyphened))
+    firsts = np.cumsum(sizes) - sizes
+    step = np.cumsum(length + 1) - (length + 1)
+    part_start = step - np.repeat(step[firsts], sizes) if flat else step
+    first = np.zeros(len(distinct), dtype=np.int64)
+    first[[n for n, p in enumerate(pieces) if p is not None]] = firsts
+    parts = _Parts(first, part_key, part_start, part_start + length)
+    return keys, np.array(chain_key, dtype=np.int64), np.array(widths, dtype=np.int64), parts
+
+
+def _positions(
+    doc: NDArray[np.int64], field: NDArray[np.int64], width: NDArray[np.int64]
+) -> NDArray[np.int64]:
+    """Each chain's word position in its field: the widths of the chains before it there."""
+    before = np.cumsum(width) - width
+    if not before.size:
+        return before
+    group = doc * len(TEXT_FIELDS) + field
+    first = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
+    sizes = np.diff(np.concatenate((first, [group.size])))
+    result: NDArray[np.int64] = before - np.repeat(before[first], sizes)
+    return result
+
+
+def author_table(papers: Sequence[Paper]) -> dict[str, list[tuple[int, NameKey, str]]]:
+    """Surname -> (doc, name, the name as spelled) of every author of `papers`; each
+    distinct spelling is read once (a day repeats many names)."""
+    keys: dict[str, NameKey | None] = {}
+    authors: dict[str, list[tuple[int, NameKey, str]]] = {}
+    for doc, paper in enumerate(papers):
+        for author in paper.authors:
+            if author not in keys:
+                keys[author] = name_key(author)
+            name = keys[author]
+            if name:
+                authors.setdefault(name.surname, []).append((doc, name, author))
+    return authors
+
+
+def category_table(papers: Sequence[Paper]) -> dict[str, list[tuple[int, bool, str]]]:
+    """Folded category -> (doc, is primary, the category as spelled)."""
+    categories: dict[str, list[tuple[int, bool, str]]] = {}
+    for doc, paper in enumerate(papers):
+        for number, category in enumerate(paper.categories):
+            categories.setdefault(category.casefold(), []).append((doc, number == 0, category))
+    return categories

@@ -136,6 +136,20 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (subscriber_id, paper_id)
     );
     """,
+    # 3: corpus statistics per day, as SQLite's migration 6.
+    """
+    CREATE TABLE corpus_days (
+        day date PRIMARY KEY,
+        documents integer NOT NULL,
+        words text NOT NULL,
+        doc_freq text NOT NULL
+    );
+
+    CREATE TABLE corpus_papers (
+        paper_id text PRIMARY KEY,
+        day date NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

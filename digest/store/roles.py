@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
@@ -33,6 +33,7 @@ from digest.models import (
 __all__ = [
     "AlreadyQueued",
     "Claim",
+    "CorpusCounts",
     "Embeddings",
     "Feedback",
     "Lease",
@@ -49,6 +50,7 @@ __all__ = [
     "SubscriberState",
     "Subscribers",
     "Subscriptions",
+    "TermCounts",
     "Vote",
     "VoteRecord",
 ]
@@ -259,6 +261,65 @@ class Feedback(Protocol):
     def votes(self, subscriber_id: int) -> list[VoteRecord]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class TermCounts:
+    """What a set of papers adds to the corpus statistics (IDF): how many papers, how many
+    of them hold each word stem, and the words of each field in all (field name -> words).
+    Counts of disjoint sets of papers add up (`plus`)."""
+
+    documents: int = 0
+    doc_freq: Mapping[str, int] = field(default_factory=dict)
+    words: Mapping[str, int] = field(default_factory=dict)
+
+    def plus(self, other: TermCounts, sign: int = 1) -> TermCounts:
+        """These counts with `other`'s added (sign 1) or taken away (sign -1); a stem no
+        paper holds any more is dropped."""
+        freq = dict(self.doc_freq)
+        for stem, papers in other.doc_freq.items():
+            left = freq.get(stem, 0) + sign * papers
+            if left:
+                freq[stem] = left
+            else:
+                freq.pop(stem, None)
+        words = dict(self.words)
+        for name, count in other.words.items():
+            words[name] = words.get(name, 0) + sign * count
+        return TermCounts(self.documents + sign * other.documents, freq, words)
+
+
+class CorpusCounts(Protocol):
+    """The corpus statistics kept per day, so that a run sums 30 days of counts instead of
+    reading 30 days of abstracts. A paper is counted on one day: the last day it was
+    stored; the caller computes the counts (digest.rank.corpus) and says, when papers are
+    stored again, what they had added to the days they were counted on before."""
+
+    def counted_days(self, paper_ids: Iterable[str]) -> dict[str, dt.date]:
+        """The day each of these papers is counted on (papers never counted are absent)."""
+        ...
+
+    def count_papers(
+        self,
+        day: dt.date,
+        paper_ids: Sequence[str],
+        counts: TermCounts,
+        *,
+        uncounted: Mapping[dt.date, TermCounts] | None = None,
+    ) -> None:
+        """In one transaction: add `counts` (those of `paper_ids`) to `day`, take from each
+        earlier day in `uncounted` what some of these papers had added to it, and record
+        that the papers are counted on `day` now."""
+        ...
+
+    def corpus_counts(self, since: dt.date) -> TermCounts:
+        """The counts of every day from `since` on, summed."""
+        ...
+
+    def uncounted_papers(self, since: dt.datetime) -> list[SeenPaper]:
+        """Papers last seen at `since` or later that no day counts (stored before counts
+        were kept, or by a path that does not count)."""
+        ...
+
+
 class PaperStamps(Protocol):
     """A cheap fingerprint of the stored papers, to know when a cached index is stale."""
 
@@ -275,6 +336,7 @@ class Store(
     Subscriptions,
     Feedback,
     PaperStamps,
+    CorpusCounts,
     Protocol,
 ):
     """Every role at once: what a backend implements, and what a job that wires several

@@ -152,6 +152,21 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (subscriber_id, paper_id)
     ) WITHOUT ROWID;
     """,
+    # 6: corpus statistics per day (digest.store.roles.CorpusCounts): a day's paper count,
+    # words per field and stem -> papers (JSON objects), and the day each paper is counted on.
+    """
+    CREATE TABLE corpus_days (
+        day TEXT PRIMARY KEY,
+        documents INTEGER NOT NULL,
+        words TEXT NOT NULL,
+        doc_freq TEXT NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE corpus_papers (
+        paper_id TEXT PRIMARY KEY,
+        day TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -131,6 +131,8 @@ TABLES: tuple[Table, ...] = (
         "subscriber_id, paper_id",
     ),
     Table("embeddings", (("paper_id", T), ("model", T), ("vector", Kind.BYTES)), "paper_id, model"),
+    Table("corpus_days", (("day", D), ("documents", N), ("words", T), ("doc_freq", T)), "day"),
+    Table("corpus_papers", (("paper_id", T), ("day", D)), "paper_id"),
 )
 
 BATCH = 1000  # rows per read and per write transaction

@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 import pytest
+from contract_corpus import CorpusCountsContract
 from support.stores import opened_store
 
 from digest.errors import StoreError
@@ -35,7 +36,7 @@ from digest.models import (
     Topic,
     Validators,
 )
-from digest.store.roles import AlreadyQueued, Lease, Store, SubscriberState, Vote
+from digest.store.roles import AlreadyQueued, Lease, Store, SubscriberState, TermCounts, Vote
 
 DAY = dt.date(2026, 11, 20)
 NOON = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
@@ -80,7 +81,7 @@ def utc(moment: dt.datetime | None) -> bool:
     return moment is not None and moment.utcoffset() == dt.timedelta(0)
 
 
-class StoreContract:
+class StoreContract(CorpusCountsContract):
     @pytest.fixture
     def store_url(self) -> str:
         raise NotImplementedError("a backend's test class gives a fresh database's URL")
@@ -598,6 +599,10 @@ class StoreContract:
             "undo_vote": lambda: store.undo_vote(1, "2401.00001"),
             "votes": lambda: store.votes(1),
             "papers_stamp": lambda: store.papers_stamp(),
+            "counted_days": lambda: store.counted_days(["1"]),
+            "count_papers": lambda: store.count_papers(DAY, ["1"], TermCounts(1, {"x": 1})),
+            "corpus_counts": lambda: store.corpus_counts(DAY),
+            "uncounted_papers": lambda: store.uncounted_papers(NOON),
         }
         # Every method of every role is in the table, so a new one cannot be left out.
         roles = {name for name in dir(Store) if not name.startswith("_")} - {"close"}

@@ -8,25 +8,42 @@ document raises FeedErrorReported; an empty listing returns ().
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from types import MappingProxyType
+import importlib
+from collections.abc import Callable, Iterator, Mapping
 
-from digest.collect.sources import arxiv_api, arxiv_list, arxiv_rss, feed, hf, hf_page
 from digest.errors import ConfigError
 from digest.models import Paper
 
 Parser = Callable[[bytes, str], tuple[Paper, ...]]
 
-PARSERS: Mapping[str, Parser] = MappingProxyType(
-    {
-        "hf_daily": hf.parse,
-        "hf_page": hf_page.parse,
-        "arxiv_rss": arxiv_rss.parse,
-        "arxiv_list": arxiv_list.parse,
-        "arxiv_api": arxiv_api.parse,
-        "feed": feed.parse,
-    }
-)
+# kind -> the module of its parser
+_MODULES = {
+    "hf_daily": "hf",
+    "hf_page": "hf_page",
+    "arxiv_rss": "arxiv_rss",
+    "arxiv_list": "arxiv_list",
+    "arxiv_api": "arxiv_api",
+    "feed": "feed",
+}
+
+
+class _Parsers(Mapping[str, Parser]):
+    """Kind -> parser, each parser's module imported when it is first asked for: a run
+    reading RSS and JSON never loads BeautifulSoup or feedparser."""
+
+    def __getitem__(self, kind: str) -> Parser:
+        module = importlib.import_module(f"digest.collect.sources.{_MODULES[kind]}")
+        parse: Parser = module.parse
+        return parse
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_MODULES)
+
+    def __len__(self) -> int:
+        return len(_MODULES)
+
+
+PARSERS: Mapping[str, Parser] = _Parsers()
 
 
 def get_parser(kind: str) -> Parser:

@@ -10,13 +10,15 @@ import logging
 import re
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bs4 import BeautifulSoup, ParserRejectedMarkup, Tag
-from bs4.filter import SoupStrainer
 from lxml import etree
 
 from digest.errors import ParseError
+
+if TYPE_CHECKING:  # BeautifulSoup is imported by the HTML parsers only, when they parse
+    from bs4 import BeautifulSoup, Tag
+    from bs4.filter import SoupStrainer
 
 log = logging.getLogger("digest.sources")
 
@@ -82,6 +84,8 @@ def load_html(
     if not text.strip() or "<" not in text or _looks_like_xml(text):
         # (BeautifulSoup would also warn on these: "looks like a filename", "XML as HTML".)
         raise ParseError(describe_unexpected(data, expected), url=url)
+    from bs4 import BeautifulSoup, ParserRejectedMarkup
+
     try:
         return BeautifulSoup(text, "lxml", parse_only=only)
     except (ParserRejectedMarkup, ValueError) as err:

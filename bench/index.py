@@ -1,0 +1,89 @@
+"""How long does building the day's index take, and how far is it from the physical limit?
+
+    python bench/index.py [--sizes 500,1000,2000] [--repeat 5]
+
+Papers are real (bench/realpapers.py: every capture in ../shared/fixtures and the seed
+pages, about 2,100 distinct papers). For each size, best of --repeat, wall and CPU:
+
+- index: `build_index` with a background (what a run does: term weights from the store);
+- index + own stats: without a background (a preview without a store, the judged set),
+  which also counts the day's stems;
+- author table: built on the first followed-author look-up (not part of the above);
+- limits: one pass of the word regular expression (textmatch.CHAIN_RE.findall) over the
+  same text, and PyStemmer's stemWords over its distinct lower-cased words (no cache).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import Stemmer
+from realpapers import day_of, real_papers
+
+from digest.models import Paper
+from digest.rank.lexical import CorpusStats, build_index, corpus_stats
+from digest.rank.tokenise import author_table
+from digest.textmatch import CHAIN_RE
+
+
+def best(run: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """(wall, CPU) seconds, the best of `repeat` runs each."""
+    wall = cpu = float("inf")
+    for _ in range(repeat):
+        w, c = time.perf_counter(), time.process_time()
+        run()
+        wall = min(wall, time.perf_counter() - w)
+        cpu = min(cpu, time.process_time() - c)
+    return wall, cpu
+
+
+def text_of(papers: list[Paper]) -> str:
+    keywords = (", ".join(p.hf.ai_keywords) if p.hf else "" for p in papers)
+    return "\n".join(f"{p.title}\n{p.abstract}\n{k}" for p, k in zip(papers, keywords, strict=True))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="500,1000,2000")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    real = real_papers()
+    print(
+        f"{len(real)} distinct real papers; {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.1f}; best of {args.repeat}, wall / CPU"
+    )
+    background = corpus_stats(real)
+    for size in (int(s) for s in args.sizes.split(",")):
+        papers = list(real[:size]) if size <= len(real) else day_of(size)
+        measure(papers, background, args.repeat)
+
+
+def measure(papers: list[Paper], background: CorpusStats, repeat: int) -> None:
+    text = text_of(papers)
+    words = CHAIN_RE.findall(text)
+    distinct = sorted({w.lower() for w in words})
+    figures = {
+        "index": best(lambda: build_index(papers, background=background), repeat),
+        "index + own stats": best(lambda: build_index(papers), repeat),
+        "author table": best(lambda: author_table(papers), repeat),
+        "limit: one regex pass": best(lambda: CHAIN_RE.findall(text), repeat),
+        "limit: stemWords": best(lambda: Stemmer.Stemmer("english", 0).stemWords(distinct), repeat),
+    }
+    print(
+        f"{len(papers)} papers ({len(text) / 1e6:.1f} M characters, {len(words)} words, "
+        f"{len(distinct)} distinct):"
+    )
+    for label, (wall, cpu) in figures.items():
+        print(f"  {label:22} {wall * 1000:7.1f} ms wall {cpu * 1000:7.1f} ms CPU")
+
+
+if __name__ == "__main__":
+    main()

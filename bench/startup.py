@@ -1,0 +1,85 @@
+"""How long do the short commands take from a cold process, against Python's own start?
+
+    python bench/startup.py [--runs 10]
+
+Runs each command --runs times in a fresh subprocess (output discarded) and prints the
+median wall time and the median CPU (user + system) of the child:
+
+- `python -c pass` and `python -c "import numpy"`: the physical limits (Python's start; the
+  keyword index needs numpy);
+- `digest --help`;
+- `digest preview --from examples/snapshot -k diffusion -k "language model"` with
+  `semantic = false` (the keyword path; a scratch folder for its output).
+
+On a shared machine the wall time moves with the load; the CPU time much less.
+For where the time goes: `python -X importtime -m digest.cli ... 2> imports.txt`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def measure(command: list[str], runs: int, cwd: Path) -> tuple[float, float]:
+    """Median (wall, CPU) seconds of `command` over `runs` fresh processes."""
+    walls, cpus = [], []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+        walls.append(time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10)
+    args = parser.parse_args()
+    digest = shutil.which("digest") or sys.exit("no `digest` command: pip install -e .")
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
+        config = work / "digest.toml"
+        config.write_text(f'[digest]\nsemantic = false\ndata_dir = "{work}"\n', "utf-8")
+        commands = {
+            "python -c pass": [sys.executable, "-c", "pass"],
+            "python -c 'import numpy'": [sys.executable, "-c", "import numpy"],
+            "digest --help": [digest, "--help"],
+            "digest preview --from snapshot": [
+                digest,
+                "--config",
+                str(config),
+                "preview",
+                "--from",
+                str(REPO / "examples" / "snapshot"),
+                "-k",
+                "diffusion",
+                "-k",
+                "language model",
+                "--out",
+                str(work / "out"),
+            ],
+        }
+        print(
+            f"{args.runs} runs each, medians; {os.cpu_count()} CPUs, load average "
+            f"{os.getloadavg()[0]:.1f}"
+        )
+        for label, command in commands.items():
+            wall, cpu = measure(command, args.runs, work)
+            print(f"  {label:32} {wall * 1000:7.0f} ms wall {cpu * 1000:7.0f} ms CPU")
+
+
+if __name__ == "__main__":
+    main()

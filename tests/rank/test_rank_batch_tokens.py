@@ -1,0 +1,96 @@
+"""The batch tokeniser (numpy over the day's text) finds exactly the words, places, keys and
+field lengths that the per-word definition (digest.textmatch.occurrences, field by field)
+gives, and the statistics counted from its tokens equal those counted word by word."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from digest.models import HFSignals, Paper
+from digest.rank.corpus import corpus_stats
+from digest.rank.lexical import build_index, rank
+from digest.rank.tokenise import Tokens, tokenise
+from tests.rank.evaluate import load_corpus, load_profiles
+from tests.rank.reference_tokens import reference_postings, reference_stats
+
+# Text that stresses the chain rules: hyphens and apostrophes inside, at the ends, doubled;
+# accents, Greek, digits, underscores, curly quotes, combining marks, line breaks.
+TRICKY = [
+    "Pre-training of text-to-3D models: the state-of-the-art's -- limits",
+    "Schrödinger's bridges; Hilbert’s 10th problem, 'quoted' words' end-",
+    "snake_case and a--b, a-'b, a'-b, -lead, trail-, ’tis, o'clock's",
+    "ΛCDM and β-VAE with α=0.5; naïve café résumé, e\u0301clair (decomposed)",
+    "LLMs, CNNs and GPT-4o; 3D-aware x2-x3 SE(3)-equivariant",
+    "line\nbreak-\nhyphen and tab\tseparated, ½ and ² superscripts, ℝ^n",
+]
+
+
+def paper(n: int, title: str, abstract: str, keywords: tuple[str, ...] = ()) -> Paper:
+    return Paper(
+        id=f"p{n}",
+        title=title,
+        abstract=abstract,
+        hf=HFSignals(ai_keywords=keywords) if keywords else None,
+    )
+
+
+def assert_same_tokens(tokens: Tokens, papers: list[Paper]) -> None:
+    postings, lengths = reference_postings(papers)
+    assert set(tokens.keys) == set(postings)
+    for key, rows in postings.items():
+        assert [tuple(r) for r in tokens.rows_of(key).tolist()] == rows, key
+    assert [tuple(r) for r in tokens.lengths.tolist()] == lengths
+
+
+def tricky_papers() -> list[Paper]:
+    return [
+        paper(
+            n, TRICKY[n], TRICKY[(n + 1) % len(TRICKY)], (TRICKY[(n + 2) % len(TRICKY)], "", "a-b")
+        )
+        for n in range(len(TRICKY))
+    ]
+
+
+def test_tricky_text_gives_the_words_the_definition_gives() -> None:
+    papers = tricky_papers()
+    assert_same_tokens(tokenise(papers), papers)
+    assert corpus_stats(papers) == reference_stats(papers)
+
+
+def test_the_judged_corpus_gives_the_same_words_and_statistics() -> None:
+    papers = [
+        replace(p, hf=HFSignals(ai_keywords=tuple(p.title.split()[:4]))) if n % 3 == 0 else p
+        for n, p in enumerate(load_corpus())
+    ]
+    assert_same_tokens(tokenise(papers), papers)
+    assert corpus_stats(papers) == reference_stats(papers)
+
+
+def test_a_paper_without_words_and_an_empty_day() -> None:
+    papers = [paper(0, "", ""), paper(1, "—", "-- ' _"), paper(2, "One", "")]
+    assert_same_tokens(tokenise(papers), papers)
+    assert corpus_stats(papers) == reference_stats(papers)
+    assert corpus_stats([]) == reference_stats([])
+    assert rank(build_index([]), load_profiles()["diffusion"]) == ()
+
+
+ALPHABET = st.sampled_from(list("aZé9-'’_ .,\nβ\u0301ß½"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.text(ALPHABET, max_size=30), st.lists(st.text(ALPHABET, max_size=8), max_size=3)
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_any_text_gives_the_words_the_definition_gives(fields: list[tuple[str, list[str]]]) -> None:
+    papers = [paper(n, text, text[::-1], tuple(kw)) for n, (text, kw) in enumerate(fields)]
+    assert_same_tokens(tokenise(papers), papers)
+    assert corpus_stats(papers) == reference_stats(papers)
