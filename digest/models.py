@@ -63,6 +63,7 @@ class Paper:
     pdf_url: str | None = None
     hf: HFSignals | None = None
     sources: tuple[str, ...] = ()  # names of the configured sources that listed it
+    shortened: tuple[str, ...] = ()  # fields cut to their cap when parsed ("title", ...)
 
     @property
     def is_arxiv(self) -> bool:

@@ -149,7 +149,14 @@ def paper_badges(ranked: Ranked) -> tuple[Badge, ...]:
         badges.append(Badge("cross-list", "cross"))
     if ranked.updated:
         badges.append(Badge(f"updated v{paper.version}" if paper.version else "updated", "updated"))
+    if paper.shortened:
+        # Cut at parse time (digest.collect.normalise): the feed's text was longer.
+        names = [_SHORTENED.get(name, one_line(name)) for name in paper.shortened]
+        badges.append(Badge(", ".join(names) + " shortened", "cut"))
     return tuple(badges)
+
+
+_SHORTENED = {"title": "title", "abstract": "abstract", "authors": "author list"}
 
 
 def paper_view(ranked: Ranked, number: int, settings: RenderSettings) -> PaperView:
