@@ -263,6 +263,7 @@ class RenderedDigest:
     # Ids of the papers the email actually lists (in full or in the compact list). When the
     # size budget drops papers entirely, only these may be marked as sent.
     paper_ids: tuple[str, ...] = ()
+    full_count: int = 0  # of those, how many are shown in full (the rest: title and link)
 
 
 class DeliveryState(StrEnum):

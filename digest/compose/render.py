@@ -251,5 +251,9 @@ def render_digest(
     html, context = cache[layout]
     text = env.get_template(TEXT_TEMPLATE).render(context)
     return RenderedDigest(
-        subject=context["subject"], html=html, text=text, paper_ids=context["paper_ids"]
+        subject=context["subject"],
+        html=html,
+        text=text,
+        paper_ids=context["paper_ids"],
+        full_count=layout.full,
     )
