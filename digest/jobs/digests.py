@@ -130,11 +130,23 @@ class Composer:
         self, task: ComposeTask, candidates: Candidates, ranked: RankResult
     ) -> tuple[int, int]:
         """(held over, updated) among the matches. Usually every match is in the ranked list
-        and they are counted there; only when more matched are the two groups ranked again
-        on their own, for their counts."""
-        if ranked.matched <= len(ranked.ranked):
-            held = sum(1 for r in ranked.ranked if r.paper.id in candidates.held)
-            return held, sum(1 for r in ranked.ranked if r.updated)
+        and they are counted there. When more matched, keyword scores being absolute, each
+        group is ranked on its own for its count; blended with meaning, scores are relative
+        to the candidates, so the whole list is taken instead (the blend computes it anyway).
+        """
+        listed = ranked.ranked
+        if ranked.matched > len(listed) and self.day_index.semantic is not None:
+            listed = ranked_for(
+                self.day_index,
+                task.subscriber.profile,
+                eligible=candidates.all,
+                updated=candidates.updated,
+                votes=task.votes,
+                limit=ranked.matched,
+            ).ranked
+        if ranked.matched <= len(listed):
+            held = sum(1 for r in listed if candidates.is_held(r.paper.id))
+            return held, sum(1 for r in listed if r.updated)
 
         def matched(ids: frozenset[str]) -> int:
             if not ids:
