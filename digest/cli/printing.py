@@ -63,10 +63,11 @@ def source_line(outcome: SourceOutcome, mine: tuple[int, int] | None = None) -> 
     """With `mine` (new, updated for one reader): what the listing carried, and what of it
     is new to that reader."""
     if outcome.state is SourceState.OK:
+        listed = f"{outcome.name} ok ({outcome.papers} papers)"
         if mine is None:
-            return f"{outcome.name} ok ({outcome.papers} papers)"
+            return listed
         updated = f", {mine[1]} updated" if mine[1] else ""
-        return f"{outcome.name} ok ({outcome.papers} listed, {mine[0]} new{updated})"
+        return f"{listed}: {mine[0]} new to you{updated}"
     if outcome.state is SourceState.FAILED:
         return f"{outcome.name} FAILED: {outcome.detail}"
     return f"{outcome.name} {outcome.detail or outcome.state.value}"

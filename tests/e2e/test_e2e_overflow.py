@@ -13,12 +13,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+from pathlib import Path
 
+import pytest
 from support.http_server import Reply
 from support.installation import ARXIV_PATH, DATA, HF_PATH, Installation, arxiv_ids
 from support.smtp_server import Received
 from support.stores import opened_store
 
+from digest.cli import main
 from digest.config.profiles import profile_from_options
 from digest.jobs.digests import COMPACT_LIST
 from digest.models import Subscriber
@@ -196,3 +199,30 @@ def test_the_header_counts_only_what_is_new_to_the_reader(installation: Installa
         assert ", 2 updated" in subject
     else:
         assert subject.startswith("2 updated papers")
+
+
+def test_preview_says_what_is_listed_and_what_would_come_later(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DIGEST_DATA_DIR", str(tmp_path / "nowhere"))
+    monkeypatch.delenv("DIGEST_CONFIG", raising=False)
+    out = tmp_path / "preview"
+    snapshot = Path(__file__).resolve().parents[2] / "examples" / "snapshot"
+    args = ["preview", "--from", str(snapshot), "-k", "language model", "--out", str(out)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    found = re.search(
+        r"The email shows 25 in full, 20 by title; (\d+) more matched and would come in a "
+        r"later digest\.",
+        printed,
+    )
+    assert found is not None, printed
+    more = int(found.group(1))
+    assert more > 0
+    matched = re.search(r"^(\d+) of (\d+) new papers matched\.$", printed, re.M)
+    assert matched is not None and int(matched.group(1)) == 45 + more
+    # The per-source line: what the listing carried, and what of it is new to this reader.
+    assert re.search(r"arxiv ok \(\d+ papers\): \d+ new to you", printed)
+    text = " ".join((out / "digest.txt").read_text(encoding="utf-8").split())
+    assert f"{more} more papers matched your profile but did not fit in this email" in text
+    assert text.count("arxiv.org/abs/") >= 45
