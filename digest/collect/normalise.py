@@ -108,8 +108,12 @@ def _normalise_link(link: str) -> str:
     if scheme == "http":
         scheme = "https"  # the same page served over both schemes is the same paper
     host = (parts.hostname or "").lower()
-    if parts.port and parts.port not in (80, 443):
-        host = f"{host}:{parts.port}"
+    try:
+        port = parts.port
+    except ValueError:  # "host:00:00Z" from a broken feed: not a port, keep it as written
+        host, port = parts.netloc.rpartition("@")[2].lower(), None
+    if port and port not in (80, 443):
+        host = f"{host}:{port}"
     path = parts.path.rstrip("/") or "/"
     return urlunsplit((scheme, host, path, parts.query, ""))
 

@@ -12,6 +12,7 @@ from digest.collect.normalise import (
     AUTHOR_NAME_CHARS,
     AUTHOR_NAMES,
     TITLE_CHARS,
+    canonical_id,
     cap_fields,
     cut_text,
 )
@@ -82,3 +83,12 @@ def test_every_parser_caps_its_papers_and_logs_the_item(
     (line,) = [r.getMessage() for r in caplog.records]
     assert line.startswith(f"https://example.org/feed.xml: item {long.id} ('Long Long")
     assert f"title: 9,999 -> {TITLE_CHARS} characters" in line
+
+
+def test_a_link_with_a_broken_port_still_gets_an_id() -> None:
+    # Found by tests/sources/test_sources_robustness.py: urlsplit's port raised ValueError
+    # and the whole feed failed on one bad link.
+    first = canonical_id(link="https://example.org:00:00Z</a/paper")
+    assert first.startswith("url:") and first == canonical_id(
+        link="https://EXAMPLE.org:00:00Z</a/paper"
+    )
