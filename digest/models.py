@@ -63,6 +63,7 @@ class Paper:
     pdf_url: str | None = None
     hf: HFSignals | None = None
     sources: tuple[str, ...] = ()  # names of the configured sources that listed it
+    shortened: tuple[str, ...] = ()  # fields cut to their cap when parsed ("title", ...)
 
     @property
     def is_arxiv(self) -> bool:
@@ -232,9 +233,13 @@ class Digest:
     subscriber: Subscriber
     day: dt.date
     papers: tuple[Ranked, ...]  # shown in full, best first
-    overflow: tuple[Ranked, ...] = ()  # matched but listed compactly
-    seen_count: int = 0  # new papers considered for this subscriber
-    matched_count: int = 0
+    overflow: tuple[Ranked, ...] = ()  # the next matches, listed compactly (title and link)
+    seen_count: int = 0  # papers new to this subscriber since their last digest
+    matched_count: int = 0  # every match, listed or not (held over and updated ones too)
+    held_count: int = 0  # of the matches: unsent papers from before their last digest
+    updated_count: int = 0  # of the matches: new versions of papers they were sent
+    # (source name, papers new to this subscriber, updates offered): their view of the day
+    source_counts: tuple[tuple[str, int, int], ...] = ()
     sources: tuple[SourceOutcome, ...] = ()
     unsubscribe_url: str | None = None
     manage_url: str | None = None
@@ -246,6 +251,11 @@ class Digest:
     def all_papers(self) -> tuple[Ranked, ...]:
         return self.papers + self.overflow
 
+    @property
+    def new_matched(self) -> int:
+        """Matches among the papers new since their last digest."""
+        return max(0, self.matched_count - self.held_count - self.updated_count)
+
 
 @dataclass(frozen=True, slots=True)
 class RenderedDigest:
@@ -255,6 +265,7 @@ class RenderedDigest:
     # Ids of the papers the email actually lists (in full or in the compact list). When the
     # size budget drops papers entirely, only these may be marked as sent.
     paper_ids: tuple[str, ...] = ()
+    full_count: int = 0  # of those, how many are shown in full (the rest: title and link)
 
 
 class DeliveryState(StrEnum):

@@ -121,7 +121,7 @@ def cmd_preview(args: argparse.Namespace, out: Out = print) -> int:
     write_file(folder / "digest.html", made.rendered.html.encode("utf-8"))
     write_file(folder / "digest.txt", made.rendered.text.encode("utf-8"))
     write_file(folder / "digest.eml", made.message)
-    print_preview(made.digest, collected.outcomes, args.top, out)
+    print_preview(made.digest, collected.outcomes, args.top, out, made.rendered)
     if result.note:
         out(f"Note: {result.note}")
     out(f"Wrote {args.out / 'digest.html'}, digest.txt and digest.eml. Nothing was sent.")

@@ -8,19 +8,40 @@ from collections.abc import Callable, Sequence
 from zoneinfo import ZoneInfo
 
 from digest.jobs.schedule import due_subscribers, next_delivery
-from digest.models import DeliveryState, Digest, RunReport, SourceOutcome, SourceState, Subscriber
+from digest.models import (
+    DeliveryState,
+    Digest,
+    RenderedDigest,
+    RunReport,
+    SourceOutcome,
+    SourceState,
+    Subscriber,
+)
 from digest.store.roles import RunRecord
 
 Out = Callable[[str], None]
 
 
-def print_preview(digest: Digest, sources: Sequence[SourceOutcome], top: int, out: Out) -> None:
+def print_preview(
+    digest: Digest,
+    sources: Sequence[SourceOutcome],
+    top: int,
+    out: Out,
+    rendered: RenderedDigest | None = None,
+) -> None:
     out(f"Digest for {digest.subscriber.profile.summary()} - {digest.day:%a %d %b %Y}")
-    out("Sources: " + "; ".join(source_line(s) for s in sources))
-    out(
-        f"{digest.matched_count} of {digest.seen_count} new papers matched; "
-        f"{len(digest.papers)} in the email."
+    mine = {name: (new, updated) for name, new, updated in digest.source_counts}
+    out("Sources: " + "; ".join(source_line(s, mine.get(s.name)) for s in sources))
+    out(f"{digest.new_matched} of {digest.seen_count} new papers matched{_apart(digest)}.")
+    listed = len(rendered.paper_ids) if rendered else len(digest.all_papers)
+    full = rendered.full_count if rendered else len(digest.papers)
+    line = f"The email shows {full} in full" + (
+        f", {listed - full} by title" if listed > full else ""
     )
+    unlisted = max(digest.matched_count, len(digest.all_papers)) - listed
+    if unlisted > 0:
+        line += f"; {unlisted} more matched and would come in a later digest"
+    out(line + ".")
     for number, ranked in enumerate(digest.papers[:top], start=1):
         title = textwrap.shorten(ranked.paper.title, 78, placeholder="...")
         out(f"{number:3}. {ranked.score:6.2f}  {title}")
@@ -28,9 +49,25 @@ def print_preview(digest: Digest, sources: Sequence[SourceOutcome], top: int, ou
             out(f"             matched: {', '.join(ranked.matched_terms)}")
 
 
-def source_line(outcome: SourceOutcome) -> str:
+def _apart(digest: Digest) -> str:
+    """', plus 2 from earlier days and 1 updated': matches that are not new papers."""
+    parts = []
+    if digest.held_count:
+        parts.append(f"{digest.held_count} from earlier days")
+    if digest.updated_count:
+        parts.append(f"{digest.updated_count} updated")
+    return (", plus " + " and ".join(parts)) if parts else ""
+
+
+def source_line(outcome: SourceOutcome, mine: tuple[int, int] | None = None) -> str:
+    """With `mine` (new, updated for one reader): what the listing carried, and what of it
+    is new to that reader."""
     if outcome.state is SourceState.OK:
-        return f"{outcome.name} ok ({outcome.papers} papers)"
+        listed = f"{outcome.name} ok ({outcome.papers} papers)"
+        if mine is None:
+            return listed
+        updated = f", {mine[1]} updated" if mine[1] else ""
+        return f"{listed}: {mine[0]} new to you{updated}"
     if outcome.state is SourceState.FAILED:
         return f"{outcome.name} FAILED: {outcome.detail}"
     return f"{outcome.name} {outcome.detail or outcome.state.value}"

@@ -46,11 +46,16 @@ def merge_two(a: Paper, b: Paper) -> Paper:
     versions = [v for v in (a.version, b.version) if v is not None]
     newest = b if (b.version or 0) > (a.version or 0) else a
     announce = min(a.announce_type, b.announce_type, key=_ANNOUNCE_RANK.__getitem__)
+    titled = newest if newest.title else (a if a.title else b)
+    abstract = a if len(a.abstract) >= len(b.abstract) else b
+    authors = a if len(a.authors) >= len(b.authors) else b
+    # A field is marked cut when the record it was taken from had it cut.
+    taken = (("title", titled), ("authors", authors), ("abstract", abstract))
     return Paper(
         id=a.id,
-        title=newest.title or a.title or b.title,
-        abstract=max(a.abstract, b.abstract, key=len),
-        authors=a.authors if len(a.authors) >= len(b.authors) else b.authors,
+        title=titled.title,
+        abstract=abstract.abstract,
+        authors=authors.authors,
         url=_arxiv_url(a, b),
         version=max(versions) if versions else None,
         categories=categories,
@@ -62,4 +67,5 @@ def merge_two(a: Paper, b: Paper) -> Paper:
         pdf_url=newest.pdf_url or a.pdf_url or b.pdf_url,
         hf=a.hf or b.hf,
         sources=_union(a.sources, b.sources),
+        shortened=tuple(name for name, record in taken if name in record.shortened),
     )

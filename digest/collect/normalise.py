@@ -2,18 +2,24 @@
 
 The ledger of what each subscriber was sent keys on `canonical_id`, so an arXiv paper seen
 through Hugging Face, an RSS feed and the API, in any version, must get one id.
+
+Fields also get a length cap here (`cap_fields`): a feed item is outside data, and one with
+a 36 KB title must not crowd every other paper out of a digest.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from urllib.parse import urlsplit, urlunsplit
 
 from digest.collect.latex import latex_to_text
+from digest.models import Paper
 
 __all__ = [
     "canonical_id",
+    "cap_fields",
     "clean_text",
     "latex_to_text",
     "normalise_doi",
@@ -102,8 +108,12 @@ def _normalise_link(link: str) -> str:
     if scheme == "http":
         scheme = "https"  # the same page served over both schemes is the same paper
     host = (parts.hostname or "").lower()
-    if parts.port and parts.port not in (80, 443):
-        host = f"{host}:{parts.port}"
+    try:
+        port = parts.port
+    except ValueError:  # "host:00:00Z" from a broken feed: not a port, keep it as written
+        host, port = parts.netloc.rpartition("@")[2].lower(), None
+    if port and port not in (80, 443):
+        host = f"{host}:{port}"
     path = parts.path.rstrip("/") or "/"
     return urlunsplit((scheme, host, path, parts.query, ""))
 
@@ -165,8 +175,74 @@ def clean_text(s: str) -> str:
     return " ".join(s.split())
 
 
+# Caps on what one feed item may carry, from the real listings in the fixtures (1,825
+# papers from arXiv RSS, API and listing pages and Hugging Face): the longest title there has
+# 218 characters, arXiv caps abstracts at 1,920 (the longest there), the longest author list
+# has 207 names and the longest name 37 characters. Each cap leaves room for other feeds
+# (journals, long collaboration lists) and stops only what is not a title, an abstract or a
+# name at all.
+TITLE_CHARS = 500
+ABSTRACT_CHARS = 5_000
+AUTHOR_NAMES = 500
+AUTHOR_NAME_CHARS = 100
+# Raw text handed to the LaTeX converter: converting 1 MB of math takes it 20 s, 50,000
+# characters a fraction of a second, and 50,000 is 10x the longest field kept (an abstract)
+# and the length of 500 names of 100 characters.
+RAW_TEXT_CHARS = 50_000
+ELLIPSIS = "…"
+
+
 def tex_text(s: str | None) -> str:
-    """A field as readers should see it: TeX rendered to Unicode, whitespace collapsed."""
+    """A field as readers should see it: TeX rendered to Unicode, whitespace collapsed.
+    Input past RAW_TEXT_CHARS is dropped first (what `cap_fields` keeps is far shorter)."""
     if not s:
         return ""
-    return clean_text(latex_to_text(s))
+    return clean_text(latex_to_text(s[:RAW_TEXT_CHARS]))
+
+
+def cut_text(text: str, limit: int) -> str:
+    """At most `limit` characters, cut at a word boundary when one is near, ending in "…"."""
+    if len(text) <= limit:
+        return text
+    room = limit - len(ELLIPSIS)
+    cut = text.rfind(" ", 0, room + 1)
+    if cut < room * 0.8:  # one giant word: cut inside it
+        cut = room
+    return text[:cut].rstrip(" ,;:-") + ELLIPSIS
+
+
+def _length(text: str) -> str:
+    # Near RAW_TEXT_CHARS, tex_text may have dropped the rest already: say "or more".
+    return f"{len(text):,}" + (" or more" if len(text) >= RAW_TEXT_CHARS * 0.9 else "")
+
+
+def cap_fields(paper: Paper) -> tuple[Paper, tuple[str, ...]]:
+    """The paper with its title, abstract and authors within their caps, the cut fields
+    named in `Paper.shortened`; and a note per field cut ("title: 36,000 -> 500
+    characters") for the log."""
+    notes: list[str] = []
+    cut: list[str] = []
+    title, abstract, authors = paper.title, paper.abstract, paper.authors
+    if len(title) > TITLE_CHARS:
+        title = cut_text(title, TITLE_CHARS)
+        cut.append("title")
+        notes.append(f"title: {_length(paper.title)} -> {TITLE_CHARS:,} characters")
+    too_long = sum(1 for a in authors[:AUTHOR_NAMES] if len(a) > AUTHOR_NAME_CHARS)
+    if len(authors) > AUTHOR_NAMES or too_long:
+        authors = tuple(cut_text(a, AUTHOR_NAME_CHARS) for a in authors[:AUTHOR_NAMES])
+        cut.append("authors")
+        if len(paper.authors) > AUTHOR_NAMES:
+            notes.append(f"authors: {len(paper.authors):,} -> {AUTHOR_NAMES} names")
+        if too_long:
+            notes.append(f"authors: {too_long:,} names over {AUTHOR_NAME_CHARS} characters")
+    if len(abstract) > ABSTRACT_CHARS:
+        abstract = cut_text(abstract, ABSTRACT_CHARS)
+        cut.append("abstract")
+        notes.append(f"abstract: {_length(paper.abstract)} -> {ABSTRACT_CHARS:,} characters")
+    if not cut:
+        return paper, ()
+    shortened = tuple(dict.fromkeys((*paper.shortened, *cut)))
+    changed = dataclasses.replace(
+        paper, title=title, abstract=abstract, authors=authors, shortened=shortened
+    )
+    return changed, tuple(notes)

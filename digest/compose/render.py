@@ -78,15 +78,38 @@ def date_label(day: dt.date) -> str:
     return f"{day:%A} {day.day} {day:%B %Y}"
 
 
-def stats_text(seen: int, matched: int, shown: int, compact: int) -> str:
+def stats_text(digest: Digest, shown: int, compact: int) -> str:
+    """The header's counts, for this reader: papers new to them since their last digest,
+    what of those matched, and apart from them the matches from earlier days (never sent to
+    them: they did not fit in an earlier digest, or match only now) and updated papers."""
+    parts = [
+        plural(digest.seen_count, "new paper"),
+        f"{digest.new_matched} matched your profile",
+    ]
+    if digest.held_count:
+        held = digest.held_count
+        parts.append(f"{held} {'match' if held == 1 else 'matches'} from earlier days")
+    if digest.updated_count:
+        parts.append(f"{digest.updated_count} updated")
     more = f", {compact} more listed below" if compact else ""
-    return (
-        f"{plural(seen, 'new paper')} seen · {matched} matched your profile · {shown} shown{more}."
-    )
+    return " · ".join(parts) + f" · {shown} shown{more}."
 
 
 def unlisted_text(unlisted: int) -> str:
-    return f"…and {plural(unlisted, 'more matching paper')} not listed, to keep this email small."
+    they = "it is" if unlisted == 1 else "they are"
+    return (
+        f"{plural(unlisted, 'more paper')} matched your profile but did not fit in this "
+        f"email: {they} offered again in your next digest."
+    )
+
+
+def papers_phrase(listed: Sequence[Ranked]) -> str:
+    """'12 new papers', '12 new papers, 2 updated', '2 updated papers' (for the subject)."""
+    updated = sum(1 for r in listed if r.updated)
+    new = len(listed) - updated
+    if updated and not new:
+        return plural(updated, "updated paper")
+    return plural(new, "new paper") + (f", {updated} updated" if updated else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +131,10 @@ def _context(
     rest = (digest.papers[layout.full :] + digest.overflow)[: layout.compact]
     sections = build_sections(full, settings, cache)
     compact = [compact_view(r, layout.full + i + 1) for i, r in enumerate(rest)]
-    unlisted = len(digest.papers) + len(digest.overflow) - layout.full - len(compact)
+    unlisted = matched_total(digest) - layout.full - len(compact)
     first_title = sections[0].papers[0].title if sections else ""
     profile = digest.subscriber.profile
-    sources = source_lines(digest.sources)
+    sources = source_lines(digest.sources, digest.source_counts)
     return {
         "title": one_line(settings.title),
         "subject": subject,
@@ -123,9 +146,7 @@ def _context(
         "unlisted": unlisted,
         "sources": sources,
         "sources_text": "; ".join(f"{s.name}: {s.status}" for s in sources) + ".",
-        "stats_text": stats_text(
-            digest.seen_count, digest.matched_count, layout.full, len(compact)
-        ),
+        "stats_text": stats_text(digest, layout.full, len(compact)),
         "unlisted_text": unlisted_text(unlisted),
         "intro_html": markdown_html(settings.intro_markdown),
         "intro_text": settings.intro_markdown.strip(),
@@ -165,25 +186,33 @@ def _largest_fitting(low: int, high: int, fits: Callable[[int], bool]) -> int:
     return low
 
 
+def matched_total(digest: Digest) -> int:
+    return max(digest.matched_count, len(digest.papers) + len(digest.overflow))
+
+
 def render_digest(
     digest: Digest, settings: RenderSettings, env: jinja2.Environment
 ) -> RenderedDigest:
     """Subject, HTML (inlined CSS, under the size budget) and text parts of one digest.
 
-    When the HTML is over budget, papers move from the tail of the full listing into the
-    compact "more papers" list; if even the compact list is too long, its tail is dropped and
-    counted. `RenderedDigest.paper_ids` lists exactly the papers the email shows.
+    When the HTML is over budget, the compact list loses its tail first; if the papers in
+    full alone are over it, papers move from the tail of the full listing into the compact
+    list (and if even their titles are, fewer are listed). What is dropped is counted in
+    the email and, not being in `RenderedDigest.paper_ids` (exactly the papers the email
+    lists), is not recorded as sent: it is offered again next time.
     """
     total = len(digest.papers) + len(digest.overflow)
     topics = list(dict.fromkeys(one_line(r.topic) for r in digest.papers if r.topic.strip()))
     top = one_line(digest.papers[0].paper.title) if digest.papers else ""
+    everything = digest.papers + digest.overflow
 
     def subject_for(layout: _Layout) -> str:
+        listed = everything[: layout.full + layout.compact]
         return render_subject(
             settings.subject_template,
             {
-                "count": layout.full + layout.compact,
-                "papers": plural(layout.full + layout.compact, "new paper"),
+                "count": len(listed),
+                "papers": papers_phrase(listed),
                 "date": digest.day,
                 "seen": digest.seen_count,
                 "matched": digest.matched_count,
@@ -197,32 +226,37 @@ def render_digest(
     papers: PaperCache | None = getattr(env, "paper_cache", None)
     cache: dict[_Layout, tuple[str, dict[str, Any]]] = {}
 
-    def html_for(layout: _Layout) -> str:
+    def fits(layout: _Layout) -> bool:
         if layout not in cache:
             context = _context(digest, settings, layout, subject_for(layout), papers)
             cache[layout] = (_render_html(env, context), context)
-        return cache[layout][0]
+        return _fits(cache[layout][0], settings.size_budget)
 
-    layout = _Layout(len(digest.papers), total - len(digest.papers))
-    if not _fits(html_for(layout), settings.size_budget):
-        all_compact = _Layout(0, total)
-        if _fits(html_for(all_compact), settings.size_budget):
-            full = _largest_fitting(
-                0,
-                len(digest.papers),
-                lambda n: _fits(html_for(_Layout(n, total - n)), settings.size_budget),
-            )
-            layout = _Layout(full, total - full)
+    full = len(digest.papers)
+    layout = _Layout(full, total - full)
+    if not fits(layout):
+        keep = full  # listed at least, in full or compactly, when that fits
+        if fits(_Layout(full, 0)):
+            pass  # the papers in full fit: the compact list loses its tail
+        elif fits(_Layout(0, full)):
+            # Not all in full: the tail of the full listing moves into the compact list.
+            full = _largest_fitting(0, full, lambda n: fits(_Layout(n, keep - n)))
         else:
-            # Fits with nothing listed? If not, the fixed parts alone exceed the budget and we
-            # send the smallest version we can.
-            listed = _largest_fitting(
-                0, total, lambda n: n == 0 or _fits(html_for(_Layout(0, n)), settings.size_budget)
-            )
-            layout = _Layout(0, listed)
-    html_for(layout)
+            # Not even as titles: fewer in full, then as many titles as fit. If nothing
+            # fits, the fixed parts alone exceed the budget: the smallest version is sent.
+            full = _largest_fitting(0, full, lambda n: n == 0 or fits(_Layout(n, 0)))
+            keep = full
+        listed = _largest_fitting(
+            keep - full, total - full, lambda n: n == keep - full or fits(_Layout(full, n))
+        )
+        layout = _Layout(full, listed)
+    fits(layout)
     html, context = cache[layout]
     text = env.get_template(TEXT_TEMPLATE).render(context)
     return RenderedDigest(
-        subject=context["subject"], html=html, text=text, paper_ids=context["paper_ids"]
+        subject=context["subject"],
+        html=html,
+        text=text,
+        paper_ids=context["paper_ids"],
+        full_count=layout.full,
     )

@@ -149,7 +149,14 @@ def paper_badges(ranked: Ranked) -> tuple[Badge, ...]:
         badges.append(Badge("cross-list", "cross"))
     if ranked.updated:
         badges.append(Badge(f"updated v{paper.version}" if paper.version else "updated", "updated"))
+    if paper.shortened:
+        # Cut at parse time (digest.collect.normalise): the feed's text was longer.
+        names = [_SHORTENED.get(name, one_line(name)) for name in paper.shortened]
+        badges.append(Badge(", ".join(names) + " shortened", "cut"))
     return tuple(badges)
+
+
+_SHORTENED = {"title": "title", "abstract": "abstract", "authors": "author list"}
 
 
 def paper_view(ranked: Ranked, number: int, settings: RenderSettings) -> PaperView:
@@ -198,13 +205,28 @@ _SOURCE_STATUS: dict[SourceState, Callable[[SourceOutcome], str]] = {
 }
 
 
-def source_lines(outcomes: Iterable[SourceOutcome]) -> list[SourceLine]:
+def source_lines(
+    outcomes: Iterable[SourceOutcome], counts: Iterable[tuple[str, int, int]] = ()
+) -> list[SourceLine]:
+    """One line per source. With `counts` (source, new, updated) for one reader, a source
+    that answered says what it brought that reader, not everything its listing carried."""
+    mine = {name: (new, updated) for name, new, updated in counts}
     lines = []
     for outcome in outcomes:
-        status = _SOURCE_STATUS[outcome.state](outcome)
+        if outcome.name in mine and outcome.state is SourceState.OK:
+            status = reader_count(*mine[outcome.name])
+        else:
+            status = _SOURCE_STATUS[outcome.state](outcome)
         # A note such as "holiday" helps the reader; a failure's detail is for the operator.
         if outcome.detail and outcome.state is not SourceState.FAILED:
             status += f" ({one_line(outcome.detail)})"
         ok = outcome.state not in (SourceState.FAILED, SourceState.EMPTY)
         lines.append(SourceLine(one_line(outcome.name), status, ok))
     return lines
+
+
+def reader_count(new: int, updated: int) -> str:
+    """'12 new papers', '12 new, 2 updated'."""
+    if not updated:
+        return f"{new} new paper{'s' if new != 1 else ''}"
+    return f"{new} new, {updated} updated"

@@ -109,13 +109,16 @@ def ranked_for(
     eligible: Collection[str],
     updated: Collection[str],
     votes: Sequence[Vote] = (),
+    limit: int | None = None,
 ) -> RankResult:
-    """The papers a digest shows, best first, and how many matched in all.
+    """The `limit` best papers (default: the profile's `max_papers`), best first, and how
+    many matched in all.
 
     Keywords alone: only the shown papers are explained (rank_top), which keeps thousands of
     subscribers cheap. With the semantic index, keyword scores are fused with meaning first.
     """
     semantic = day_index.semantic
+    top = profile.max_papers if limit is None else limit
     scores = semantic.scores_for(profile) if semantic else None
     if votes:
         # the keywords that matched papers the reader voted on weigh more or less
@@ -132,9 +135,7 @@ def ranked_for(
             scores = SemanticScores(dict(zip(semantic.ids, similarity, strict=True)))
             liked = liked_neighbours(moved, semantic.ids, semantic.matrix)
     if scores is None:
-        return rank_top(
-            day_index.index, profile, limit=profile.max_papers, eligible=eligible, updated=updated
-        )
+        return rank_top(day_index.index, profile, limit=top, eligible=eligible, updated=updated)
     fused = hybrid_rank(
         day_index.index,
         profile,
@@ -144,4 +145,4 @@ def ranked_for(
         updated=updated,
         liked=liked,
     )
-    return RankResult(ranked=fused[: profile.max_papers], matched=len(fused))
+    return RankResult(ranked=fused[:top], matched=len(fused))

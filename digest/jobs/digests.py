@@ -26,9 +26,14 @@ from digest.jobs.message import (
 )
 from digest.models import Digest, RenderedDigest, SourceOutcome, Subscriber
 from digest.rank.feedback import Vote
-from digest.rank.select import select_candidates
+from digest.rank.lexical import RankResult
+from digest.rank.select import Candidates, select_candidates
 from digest.store.roles import Vote as VoteKind
 from digest.store.roles import VoteRecord
+
+# Beyond max_papers, this many more matches are listed by title and link, one line each: a
+# glance at what else matched. More would be a list nobody reads; those are held over.
+COMPACT_LIST = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,31 +88,94 @@ class Composer:
     installation: str  # a random id per installation (per preview): part of every Message-ID
 
     def digest_for(self, task: ComposeTask) -> Digest:
-        """Select this subscriber's unsent papers and rank them."""
+        """Select this subscriber's unsent papers and rank them: the best `max_papers` in
+        full, the next COMPACT_LIST by title. Matches beyond those are counted; they are not
+        recorded as sent, so they are held over and ranked again in the next digest."""
         subscriber = task.subscriber
+        profile = subscriber.profile
+        held_from = self.now - dt.timedelta(days=self.settings.lookback_days)
         candidates = select_candidates(
-            self.day_index.seen, subscriber.profile, task.sent, task.since
+            self.day_index.seen, profile, task.sent, task.since, held_from
         )
         ranked = ranked_for(
             self.day_index,
-            subscriber.profile,
+            profile,
             eligible=candidates.all,
             updated=candidates.updated,
             votes=task.votes,
+            limit=profile.max_papers + COMPACT_LIST,
         )
-        papers = ranked.ranked[: subscriber.profile.max_papers]
+        papers = ranked.ranked[: profile.max_papers]
+        overflow = ranked.ranked[profile.max_papers :]
+        held, updated = self._matched_among(task, candidates, ranked)
         settings, email, secret = self.settings, subscriber.email, self.secret
         return Digest(
             subscriber=subscriber,
             day=task.day,
             papers=papers,
+            overflow=overflow,
             seen_count=len(candidates.new),
             matched_count=ranked.matched,
+            held_count=held,
+            updated_count=updated,
+            source_counts=self._source_counts(task, candidates),
             sources=self.sources,
             unsubscribe_url=unsubscribe_url(settings, email, secret),
             manage_url=manage_url(settings, email, secret, self.now),
             unsubscribe_mailto=unsubscribe_mailto(settings, email, secret),
             feedback=feedback_links(settings, email, papers, secret),
+        )
+
+    def _matched_among(
+        self, task: ComposeTask, candidates: Candidates, ranked: RankResult
+    ) -> tuple[int, int]:
+        """(held over, updated) among the matches. Usually every match is in the ranked list
+        and they are counted there. When more matched, keyword scores being absolute, each
+        group is ranked on its own for its count; blended with meaning, scores are relative
+        to the candidates, so the whole list is taken instead (the blend computes it anyway).
+        """
+        listed = ranked.ranked
+        if ranked.matched > len(listed) and self.day_index.semantic is not None:
+            listed = ranked_for(
+                self.day_index,
+                task.subscriber.profile,
+                eligible=candidates.all,
+                updated=candidates.updated,
+                votes=task.votes,
+                limit=ranked.matched,
+            ).ranked
+        if ranked.matched <= len(listed):
+            held = sum(1 for r in listed if candidates.is_held(r.paper.id))
+            return held, sum(1 for r in listed if r.updated)
+
+        def matched(ids: frozenset[str]) -> int:
+            if not ids:
+                return 0
+            alone = ranked_for(
+                self.day_index,
+                task.subscriber.profile,
+                eligible=ids,
+                updated=candidates.updated,
+                votes=task.votes,
+                limit=0,
+            )
+            return alone.matched
+
+        return matched(candidates.held), matched(candidates.updated)
+
+    def _source_counts(
+        self, task: ComposeTask, candidates: Candidates
+    ) -> tuple[tuple[str, int, int], ...]:
+        """Per source: the papers new to this subscriber and the updates offered to them
+        (not everything the listing carried: replacements and papers seen before are not
+        new to them)."""
+        seen, profile = self.day_index.seen, task.subscriber.profile
+        new = seen.new_by_source(task.since, task.sent)
+        updated = seen.count_by_source(candidates.updated)
+        reads = set(profile.sources) if profile.sources else None
+        return tuple(
+            (o.name, new[o.name] if reads is None or o.name in reads else 0, updated[o.name])
+            for o in self.sources
         )
 
     def wrap(self, digest: Digest) -> Composition:

@@ -51,6 +51,7 @@ def paper_from_dict(data: Mapping[str, Any]) -> Paper:
         pdf_url=data.get("pdf_url"),
         hf=HFSignals(**{**hf, "ai_keywords": tuple(hf.get("ai_keywords", ()))}) if hf else None,
         sources=tuple(data.get("sources", ())),
+        shortened=tuple(data.get("shortened", ())),
     )
 
 

@@ -145,7 +145,8 @@ def test_bad_subject_templates_are_config_errors(template: str) -> None:
 def test_typical_digest_content(env: jinja2.Environment, settings: RenderSettings) -> None:
     rendered = render_digest(typical_digest(), settings, env)
     html, text = rendered.html, rendered.text
-    assert rendered.subject == "6 new papers for you - Tue 05 Mar"
+    # One of the six is a new version of a paper already sent: not counted as new.
+    assert rendered.subject == "5 new papers, 1 updated for you - Tue 05 Mar"
     assert rendered.paper_ids == (
         "2403.00001",
         "2403.00003",
@@ -156,8 +157,11 @@ def test_typical_digest_content(env: jinja2.Environment, settings: RenderSetting
     )
     for body in (html, text):
         assert "Tuesday 5 March 2024" in body
+        assert "412 new papers · 9 matched your profile · 4 shown, 2 more listed below." in body
+        # 9 matched, 6 listed: the other 3 are said to come again (they are not marked sent).
         assert (
-            "412 new papers seen · 9 matched your profile · 4 shown, 2 more listed below." in body
+            "3 more papers matched your profile but did not fit in this email: they are "
+            "offered again in your next digest." in " ".join(body.split())
         )
         assert "Hugging Face: unreachable, will catch up" in body
         assert "arXiv: 380 new papers" in body
@@ -345,7 +349,9 @@ def test_huge_overflow_drops_the_tail_and_says_so(env: jinja2.Environment) -> No
     listed = len(rendered.paper_ids)
     assert 0 < listed < 400
     assert rendered.paper_ids == tuple(r.paper.id for r in digest.papers[:listed])
-    assert f"…and {400 - listed} more matching papers not listed" in rendered.html
+    assert f"{400 - listed} more papers matched your profile but did not fit" in rendered.html
+    # What fits in full stays in full: only titles that do not fit are left out.
+    assert rendered.html.count('class="paper text"') > 0
     assert rendered.subject == f"{listed} papers"
 
 

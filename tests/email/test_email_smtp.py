@@ -111,7 +111,7 @@ def test_starttls_auth_delivers_a_batch_over_one_connection(
     message = parse_message(first.data)
     assert message["To"] == "ann@example.org"
     assert message["From"] == f"Paper Digest <{SENDER}>"
-    assert message["Subject"] == "6 new papers for you - Tue 05 Mar"
+    assert message["Subject"] == "5 new papers, 1 updated for you - Tue 05 Mar"
     assert message["List-Id"] == "<papers.example.org>"
     assert message["List-Unsubscribe"] == (
         "<mailto:unsubscribe@example.org?subject=unsubscribe>, "

@@ -49,3 +49,24 @@ def test_a_new_version_of_a_sent_paper_is_an_update_only_when_asked_for() -> Non
 def test_a_profile_reading_some_sources_gets_only_their_papers() -> None:
     hf_only = dataclasses.replace(PROFILE, sources=("huggingface",))
     assert select_candidates(DAY, hf_only, {}, T0).new == {"b"}
+
+
+def test_unsent_papers_from_before_the_window_are_held_over_within_the_lookback() -> None:
+    since = T0 + dt.timedelta(hours=4)
+    # The lookback opens before "a" (seen at +2 h) and after "old" (seen at -30 h).
+    chosen = select_candidates(DAY, PROFILE, {}, since, T0)
+    assert chosen.new == {"b", "upd"} and chosen.held == {"a"}
+    assert chosen.all == {"a", "b", "upd"}  # the replacement "rep" is never new
+    assert select_candidates(DAY, PROFILE, {"a": 1}, since, T0).held == frozenset()  # sent
+    assert select_candidates(DAY, PROFILE, {}, since).held == frozenset()  # no lookback given
+    wider = select_candidates(DAY, PROFILE, {}, since, T0 - dt.timedelta(days=2))
+    assert wider.held == {"a", "old"}
+    hf_only = dataclasses.replace(PROFILE, sources=("huggingface",))
+    assert select_candidates(DAY, hf_only, {}, since, T0).held == frozenset()
+
+
+def test_new_papers_are_counted_per_source_for_one_reader() -> None:
+    assert DAY.new_by_source(T0, {}) == {"arxiv": 2, "huggingface": 1}
+    assert DAY.new_by_source(T0, {"a": 1, "old": 1}) == {"arxiv": 1, "huggingface": 1}
+    assert DAY.new_by_source(T0 + dt.timedelta(hours=6), {}) == {"arxiv": 1}
+    assert DAY.count_by_source({"upd", "b"}) == {"arxiv": 1, "huggingface": 1}
