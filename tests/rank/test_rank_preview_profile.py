@@ -42,6 +42,9 @@ def test_a_keyword_preview_with_top_lists_more_than_25(
     command = ["--config", str(config), "preview", "--from", snapshot, "--out", str(out)]
     assert main([*command, "-k", "learning", "--top", "40"]) == 0
     printed = capsys.readouterr().out
-    found = re.search(r"(\d+) of \d+ new papers matched; (\d+) in the email", printed)
-    assert found is not None and int(found[1]) > 40
-    assert int(found[2]) == 40
+    matched = re.search(r"(\d+) of \d+ new papers matched", printed)
+    assert matched is not None and int(matched[1]) > 40
+    # the size budget may move the last few from full to title-only: 40 listed, most in full
+    shown = re.search(r"The email shows (\d+) in full(?:, (\d+) by title)?", printed)
+    assert shown is not None and int(shown[1]) > 25
+    assert int(shown[1]) + int(shown[2] or 0) == 40
