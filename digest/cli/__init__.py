@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("fetch", help="fetch today's listings and save them for later previews")
     p.add_argument("--save", type=Path, required=True, help="folder to write the listings into")
+    _now_option(p)
     p.set_defaults(handler="fetch")
 
     p = commands.add_parser("subscribe", help="add a subscriber, or change their profile")

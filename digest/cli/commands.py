@@ -147,7 +147,8 @@ def _day(args: argparse.Namespace, collected: Collected) -> dt.date | None:
 
 def cmd_fetch(args: argparse.Namespace, out: Out = print) -> int:
     settings = _settings(args)
-    collected, written = save_job(settings, output_folder(args.save, "--save"))
+    folder = output_folder(args.save, "--save")
+    collected, written = save_job(settings, folder, clock=_clock(args, settings))
     for outcome in collected.outcomes:
         out(source_line(outcome))
     out(f"Saved {len(written)} listings to {args.save}")
