@@ -155,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         "status", help="recent runs, source health, pending deliveries, next deliveries"
     )
     p.add_argument("--runs", type=int, default=5, help="how many recent runs to show (5)")
+    _now_option(p)
     p.set_defaults(handler="status")
     _db_commands(commands)
     p = commands.add_parser(

@@ -314,7 +314,7 @@ def cmd_status(args: argparse.Namespace, out: Out = print) -> int:
     if not settings.has_database:
         out(f"No database at {settings.database_name} yet.")
         return 0
-    now = utc_now()
+    now = _clock(args, settings)()
     with closing(open_store(settings.store_url, readonly=True)) as store:
         runs = store.recent_runs(args.runs)
         pending, failed = store.pending(), store.failed()
