@@ -5,7 +5,6 @@ behind."""
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -116,13 +115,20 @@ def test_a_bug_comes_back_with_its_traceback_and_a_digest_error_as_expected(work
 
 
 def test_stopping_early_leaves_no_child_behind() -> None:
-    def slow(n: int) -> int:
-        time.sleep(0.05)
+    never, held_open = os.pipe()  # nothing is ever written: a read waits until it is closed
+
+    def stuck_after_the_first(n: int) -> int:
+        if n > 0:
+            os.read(never, 1)  # busy with an item when the caller stops
         return n
 
-    results = fork_map(slow, list(range(400)), 2)
-    first = next(results)
-    results.close()  # the caller stops: e.g. the run was asked to stop
+    try:
+        results = fork_map(stuck_after_the_first, list(range(400)), 2)
+        first = next(results)
+        results.close()  # the caller stops: e.g. the run was asked to stop
 
-    assert isinstance(first, Done)
-    assert children_of_this_process() == []
+        assert isinstance(first, Done) and first.position == 0
+        assert children_of_this_process() == []  # the busy workers were ended, not waited for
+    finally:
+        os.close(held_open)  # a worker left behind by a broken fork_map ends here
+        os.close(never)
