@@ -128,7 +128,7 @@ def test_run_command_sends_and_reports(
     assert "delivered 1 digests" in out
     (mail,) = installation.smtp.handler.to(BOB)
     assert arxiv_ids(mail)
-    assert digest(installation, "status") == 0
+    assert digest(installation, "status", "--now", NOW.isoformat()) == 0
     status = capsys.readouterr().out
     assert "Pending deliveries: 0; failed: 0" in status
     assert "huggingface: ok" in status
