@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("fetch", help="fetch today's listings and save them for later previews")
     p.add_argument("--save", type=Path, required=True, help="folder to write the listings into")
+    _now_option(p)
     p.set_defaults(handler="fetch")
 
     p = commands.add_parser("subscribe", help="add a subscriber, or change their profile")
@@ -156,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         "status", help="recent runs, source health, pending deliveries, next deliveries"
     )
     p.add_argument("--runs", type=int, default=5, help="how many recent runs to show (5)")
+    _now_option(p)
     p.set_defaults(handler="status")
     _db_commands(commands)
     p = commands.add_parser(

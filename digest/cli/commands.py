@@ -145,7 +145,8 @@ def cmd_fetch(args: argparse.Namespace, out: Out = print) -> int:
     from digest.jobs.service import save_job
 
     settings = _settings(args)
-    collected, written = save_job(settings, output_folder(args.save, "--save"))
+    folder = output_folder(args.save, "--save")
+    collected, written = save_job(settings, folder, clock=_clock(args, settings))
     for outcome in collected.outcomes:
         out(source_line(outcome))
     out(f"Saved {len(written)} listings to {args.save}")
@@ -325,7 +326,7 @@ def cmd_status(args: argparse.Namespace, out: Out = print) -> int:
     if not settings.has_database:
         out(f"No database at {settings.database_name} yet.")
         return 0
-    now = utc_now()
+    now = _clock(args, settings)()
     with closing(open_store(settings.store_url, readonly=True)) as store:
         runs = store.recent_runs(args.runs)
         pending, failed = store.pending(), store.failed()

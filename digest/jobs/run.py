@@ -118,6 +118,7 @@ def delivery(ctx: RunContext, *, composing: bool = False) -> Delivery:
         settings.email.sender,
         stop=ctx.stop,
         lease_seconds=settings.schedule.lease_seconds,
+        clock=ctx.clock,  # claims and leases by the job's clock (`--now` included)
         progress=ctx.progress("sending", None if composing else ctx.store.pending_count()),
         connections=settings.smtp.connections if settings.smtp else 1,
     )

@@ -119,9 +119,11 @@ def retry_job(
         return retry_failed(ctx)
 
 
-def save_job(settings: Settings, folder: Path) -> tuple[Collected, list[Path]]:
+def save_job(
+    settings: Settings, folder: Path, *, clock: Clock = utc_now
+) -> tuple[Collected, list[Path]]:
     """Fetch today's listings (for the categories subscribers follow) into `folder`."""
-    day = listing_day(settings, utc_now())
+    day = listing_day(settings, clock())
     categories: tuple[str, ...] = ()
     if settings.has_database:
         with closing(open_store(settings.store_url, readonly=True)) as store:

@@ -3,7 +3,9 @@ it is in the outbox, each is sent and marked once, and a connection never holds 
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 
 from deliver_handlers import FROM, ledger_unsent, queue_digest, smtp
 from support.smtp_server import SmtpSink
@@ -19,11 +21,13 @@ def compose_one(store: Store, n: int) -> str:
     return queue_digest(store, n)
 
 
-def wait_for(condition: object, seconds: float = 5.0) -> None:
+def pump_until(sending: Delivery, condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    """Pump until `condition` holds: the connection's thread hands its outcome over a
+    moment after its send returned; fail after `seconds`."""
     deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:  # type: ignore[operator]
-        time.sleep(0.005)
-    assert condition(), "timed out"  # type: ignore[operator]
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        sending.pump()
 
 
 def test_a_digest_is_sent_while_the_next_ones_are_still_being_composed(
@@ -32,14 +36,16 @@ def test_a_digest_is_sent_while_the_next_ones_are_still_being_composed(
     with Delivery(store, lambda: SmtpSender(smtp(sink.port)), FROM) as sending:
         first = compose_one(store, 0)
         sending.pump()  # claims it and hands it to the free connection, without waiting
-        wait_for(lambda: len(sink.handler.received) == 1)
-        assert sink.handler.received[0].rcpt_tos == [first]
+        (arrived,) = sink.handler.wait_for(1)
+        assert arrived.rcpt_tos == [first]
 
         second = compose_one(store, 1)
-        sending.pump()  # records the first as sent, sends the second
+        # The server has the first; once its 250 is back, a pump records the first as sent
+        # and hands the second to the connection it freed.
+        pump_until(sending, lambda: first not in {i.recipient for i in store.pending()})
         assert [i.recipient for i in store.pending()] == [second]  # in flight, claimed
         assert len(store.claims()) == 1
-        wait_for(lambda: len(sink.handler.received) == 2)
+        assert [r.rcpt_tos for r in sink.handler.wait_for(2)] == [[first], [second]]
         outcomes = sending.finish()
     assert [(o.recipient, o.state) for o in outcomes] == [
         (first, DeliveryState.SENT),
@@ -49,15 +55,17 @@ def test_a_digest_is_sent_while_the_next_ones_are_still_being_composed(
 
 
 def test_pumping_never_claims_more_than_there_are_connections(store: Store, sink: SmtpSink) -> None:
-    sink.handler.data_delay = 0.2  # the server is slow: connections stay busy
+    sink.handler.hold = threading.Event()  # the server keeps both connections busy
     people = []
     with Delivery(store, lambda: SmtpSender(smtp(sink.port)), FROM, connections=2) as sending:
         for n in range(6):
             people.append(compose_one(store, n))
             sending.pump()
             assert len(store.claims()) <= 2
+        assert len(store.claims()) == 2
         unclaimed = len(store.pending()) - len(store.claims())
-        assert unclaimed >= 4  # the rest wait in the outbox for a free connection
+        assert unclaimed == 4  # the rest wait in the outbox for a free connection
+        sink.handler.hold.set()
         outcomes = sending.finish()
     assert sorted(o.recipient for o in outcomes) == sorted(people)
     assert sorted(r.rcpt_tos[0] for r in sink.handler.received) == sorted(people)

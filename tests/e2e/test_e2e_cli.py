@@ -26,6 +26,9 @@ from digest.models import SourceState
 REPO = Path(__file__).resolve().parents[2]
 
 
+NOW = dt.datetime(2024, 11, 28, 12, 0, tzinfo=dt.UTC)  # a Thursday: arXiv announces
+
+
 def digest(installation: Installation, *args: str) -> int:
     return main(["--config", str(installation.config), *args])
 
@@ -43,7 +46,7 @@ def dump(database: Path) -> list[str]:
 
 
 def serve_today(installation: Installation) -> None:
-    today = dt.datetime.now(dt.UTC).date()
+    today = NOW.date()
     for offset in (0, 1):
         installation.serve_day(today - dt.timedelta(days=offset), "hf_day1.json", "arxiv_day1.xml")
 
@@ -120,12 +123,12 @@ def test_run_command_sends_and_reports(
 ) -> None:
     assert digest(installation, "subscribe", BOB, *[a for w in BOB_WORDS for a in ("-k", w)]) == 0
     serve_today(installation)
-    assert digest(installation, "run") == 0
+    assert digest(installation, "run", "--now", NOW.isoformat()) == 0
     out = capsys.readouterr().out
     assert "delivered 1 digests" in out
     (mail,) = installation.smtp.handler.to(BOB)
     assert arxiv_ids(mail)
-    assert digest(installation, "status") == 0
+    assert digest(installation, "status", "--now", NOW.isoformat()) == 0
     status = capsys.readouterr().out
     assert "Pending deliveries: 0; failed: 0" in status
     assert "huggingface: ok" in status
@@ -136,14 +139,21 @@ def test_preview_touches_neither_database_nor_mail(
 ) -> None:
     assert digest(installation, "subscribe", BOB, *[a for w in BOB_WORDS for a in ("-k", w)]) == 0
     serve_today(installation)
-    assert digest(installation, "run") == 0  # some history: a ledger, an outbox row, a run
-    installation.serve_day(dt.datetime.now(dt.UTC).date(), "hf_day2.json", "arxiv_day2.xml")
+    assert (
+        digest(installation, "run", "--now", NOW.isoformat()) == 0
+    )  # some history: a ledger, an outbox row, a run
+    installation.serve_day(NOW.date(), "hf_day2.json", "arxiv_day2.xml")
     database = installation.database
     before = (sha256(database), dump(database))
     mails_before = len(installation.smtp.handler.received)
 
     out_dir = tmp_path / "out"
-    assert digest(installation, "preview", "--email", BOB, "--out", str(out_dir)) == 0
+    assert (
+        digest(
+            installation, "preview", "--email", BOB, "--out", str(out_dir), "--now", NOW.isoformat()
+        )
+        == 0
+    )
 
     printed = capsys.readouterr().out
     assert "Nothing was sent" in printed

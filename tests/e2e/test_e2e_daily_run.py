@@ -110,7 +110,10 @@ def test_unreachable_source_is_reported_and_the_rest_delivered(
     assert not report.ok  # the command exits non-zero
     (mail,) = installation.smtp.handler.to(BOB)
     assert arxiv_ids(mail)  # Hugging Face's papers still arrived
-    assert "arxiv" in mail.message.get_body(("plain",)).get_content().lower()
+    # The reader is told which source was missing, in both parts of the mail.
+    plain = " ".join(mail.message.get_body(("plain",)).get_content().split())
+    assert "Sources: huggingface: 12 new papers; arxiv: unreachable, will catch up." in plain
+    assert "arxiv: unreachable, will catch up" in mail.message.get_body(("html",)).get_content()
 
 
 def test_html_error_page_instead_of_json_is_a_clear_failure(installation: Installation) -> None:

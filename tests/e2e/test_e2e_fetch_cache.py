@@ -17,11 +17,14 @@ from digest.models import SourceState
 def test_fetch_save_then_preview_from_the_saved_listings(
     installation: Installation, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    today = dt.datetime.now(dt.UTC).date()
+    now = dt.datetime(2024, 11, 28, 12, 0, tzinfo=dt.UTC)
     for offset in (0, 1):
-        installation.serve_day(today - dt.timedelta(days=offset), "hf_day1.json", "arxiv_day1.xml")
+        installation.serve_day(
+            now.date() - dt.timedelta(days=offset), "hf_day1.json", "arxiv_day1.xml"
+        )
     saved = tmp_path / "saved"
-    assert main(["--config", str(installation.config), "fetch", "--save", str(saved)]) == 0
+    config = ["--config", str(installation.config)]
+    assert main([*config, "fetch", "--save", str(saved), "--now", now.isoformat()]) == 0
     assert f"Saved 2 listings to {saved}" in capsys.readouterr().out
     manifest = json.loads((saved / "manifest.json").read_text(encoding="utf-8"))
     assert {entry["kind"] for entry in manifest["listings"]} == {"hf_daily", "arxiv_rss"}
@@ -31,8 +34,8 @@ def test_fetch_save_then_preview_from_the_saved_listings(
 
     installation.http.close()  # the preview must not need the network any more
     out = tmp_path / "preview"
-    args = ["preview", "--from", str(saved), "--out", str(out)]
-    assert main(["--config", str(installation.config), *args, "-k", "time series"]) == 0
+    args = ["preview", "--from", str(saved), "--out", str(out), "--now", now.isoformat()]
+    assert main([*config, *args, "-k", "time series"]) == 0
     printed = capsys.readouterr().out
     assert "arxiv ok (45 papers)" in printed
     assert "Time Series" in (out / "digest.txt").read_text(encoding="utf-8")

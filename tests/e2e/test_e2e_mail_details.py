@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from support.installation import BOB, BOB_WORDS, installed
-from test_e2e_cli import digest, serve_today
+from test_e2e_cli import NOW, digest, serve_today
 
 
 def test_the_ehlo_name_is_the_configured_one(tmp_path: Path) -> None:
@@ -14,7 +14,7 @@ def test_the_ehlo_name_is_the_configured_one(tmp_path: Path) -> None:
         words = [a for w in BOB_WORDS for a in ("-k", w)]
         assert digest(installation, "subscribe", BOB, *words) == 0
         serve_today(installation)
-        assert digest(installation, "run") == 0
+        assert digest(installation, "run", "--now", NOW.isoformat()) == 0
         (mail,) = installation.smtp.handler.to(BOB)
         assert mail.helo == "mail.example.org"
 

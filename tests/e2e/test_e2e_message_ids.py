@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from support.installation import BOB, BOB_WORDS, installed
-from test_e2e_cli import digest, serve_today
+from test_e2e_cli import NOW, digest, serve_today
 
 
 def test_two_installations_never_share_a_message_id(tmp_path: Path) -> None:
@@ -19,7 +19,7 @@ def test_two_installations_never_share_a_message_id(tmp_path: Path) -> None:
                 == 0
             )
             serve_today(installation)
-            assert digest(installation, "run") == 0
+            assert digest(installation, "run", "--now", NOW.isoformat()) == 0
             (mail,) = installation.smtp.handler.to(BOB)
             ids.append(mail.message["Message-ID"])
     assert ids[0] != ids[1]
@@ -31,7 +31,16 @@ def test_two_previews_mailed_to_one_address_on_one_day_differ(tmp_path: Path) ->
         for keyword in ("reinforcement learning", "policy optimization"):
             out = tmp_path / keyword.replace(" ", "-")
             code = digest(
-                installation, "preview", "-k", keyword, "--send-to", BOB, "--out", str(out)
+                installation,
+                "preview",
+                "--now",
+                NOW.isoformat(),
+                "-k",
+                keyword,
+                "--send-to",
+                BOB,
+                "--out",
+                str(out),
             )
             assert code == 0
         first, second = installation.smtp.handler.to(BOB)

@@ -4,7 +4,6 @@ one digest costs only that digest and leaves its traceback in the log."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import shutil
 from contextlib import closing
@@ -21,7 +20,7 @@ from support.installation import (
     arxiv_ids,
     installed,
 )
-from test_e2e_cli import digest, serve_today
+from test_e2e_cli import NOW, digest, serve_today
 
 from digest.compose.render import DEFAULT_TEMPLATE_DIR
 from digest.store import open_store
@@ -55,8 +54,20 @@ def test_preview_honours_the_profiles_sources_and_shows_what_the_run_sends(
     assert digest(installation, "subscribe", BOB, "--profile", str(arxiv_only)) == 0
     serve_today(installation)
 
-    assert digest(installation, "preview", "--email", BOB, "--out", str(tmp_path / "p")) == 0
-    assert digest(installation, "run") == 0
+    assert (
+        digest(
+            installation,
+            "preview",
+            "--now",
+            NOW.isoformat(),
+            "--email",
+            BOB,
+            "--out",
+            str(tmp_path / "p"),
+        )
+        == 0
+    )
+    assert digest(installation, "run", "--now", NOW.isoformat()) == 0
 
     shown = previewed_ids(tmp_path / "p")
     (mail,) = installation.smtp.handler.to(BOB)
@@ -70,7 +81,19 @@ def test_a_profile_reading_only_hugging_face_previews_only_its_papers(
     hf_only = profile_file(tmp_path, ["huggingface"])
     serve_today(installation)
     out = tmp_path / "p"
-    assert digest(installation, "preview", "--profile", str(hf_only), "--out", str(out)) == 0
+    assert (
+        digest(
+            installation,
+            "preview",
+            "--now",
+            NOW.isoformat(),
+            "--profile",
+            str(hf_only),
+            "--out",
+            str(out),
+        )
+        == 0
+    )
     shown = previewed_ids(out)
     assert shown and shown <= HF_IDS
 
@@ -85,7 +108,7 @@ def test_retry_sends_over_the_configured_connections(tmp_path: Path) -> None:
         serve_today(installation)
         # Every delivery fails for good (550), then the mailbox comes back and retry runs.
         smtp.handler.reject.update({person: "550 5.1.1 mailbox unavailable" for person in people})
-        assert digest(installation, "run") == 1
+        assert digest(installation, "run", "--now", NOW.isoformat()) == 1
         assert smtp.handler.received == []
         smtp.handler.reject.clear()
 
@@ -116,7 +139,7 @@ def test_a_bug_while_composing_one_digest_fails_it_alone_with_its_traceback(
     serve_today(installation)
     capsys.readouterr()
 
-    assert digest(installation, "run") == 1
+    assert digest(installation, "run", "--now", NOW.isoformat()) == 1
 
     printed = capsys.readouterr()
     assert installation.smtp.handler.to(ALICE) and not installation.smtp.handler.to(BOB)
@@ -128,4 +151,4 @@ def test_a_bug_while_composing_one_digest_fails_it_alone_with_its_traceback(
         assert any(BOB in error for error in run.report.errors)
         bob = store.subscriber(BOB)
         assert bob is not None and bob.id is not None
-        assert store.outbox_for(bob.id, dt.datetime.now(dt.UTC).date()) is None
+        assert store.outbox_for(bob.id, NOW.date()) is None

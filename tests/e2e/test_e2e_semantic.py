@@ -8,9 +8,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from support.installation import BOB, Installation, arxiv_ids
+from support.installation import BOB, Installation, arxiv_ids, matched_lines
+from support.stores import opened_store
 
 from digest.cli import main
+from digest.rank.hybrid import SIMILAR_NOTE
 from digest.rank.semantic import MODEL_KEY
 
 pytestmark = pytest.mark.usefixtures("semantic_extra")
@@ -25,6 +27,13 @@ def embedded(installation: Installation) -> int:
         return int(db.execute(query, (MODEL_KEY,)).fetchone()[0])
     finally:
         db.close()
+
+
+def paper_texts(installation: Installation) -> dict[str, str]:
+    """Paper id -> its title and abstract in lower case, as the store keeps them."""
+    with opened_store(installation.database, readonly=True) as store:
+        recent = store.recent_papers(NOW - dt.timedelta(days=30))
+        return {s.paper.id: f"{s.paper.title} {s.paper.abstract}".lower() for s in recent}
 
 
 def test_semantic_run_embeds_each_paper_once_and_explains_meaning_matches(
@@ -43,8 +52,14 @@ def test_semantic_run_embeds_each_paper_once_and_explains_meaning_matches(
     first = embedded(installation)
     assert first == 12 + 45  # every paper of both listings, once
     (mail,) = installation.smtp.handler.to(BOB)
-    body = mail.message.get_body(("plain",)).get_content()
-    assert "reinforcement learning" in body.lower()
+    why = matched_lines(mail)
+    texts = paper_texts(installation)
+    keyword = {pid for pid, line in why.items() if "reinforcement learning" in line}
+    by_meaning = {pid for pid, line in why.items() if line == f"matched: {SIMILAR_NOTE}"}
+    assert keyword and all("reinforcement learning" in texts[pid] for pid in keyword)
+    # Papers that never say the words reached the digest by meaning alone, and say so.
+    assert by_meaning and all("reinforcement learning" not in texts[pid] for pid in by_meaning)
+    assert set(why) == arxiv_ids(mail) == keyword | by_meaning
 
     installation.run(NOW + dt.timedelta(hours=1))
     assert embedded(installation) == first  # the second run embedded nothing new

@@ -80,8 +80,8 @@ def test_subscribers_shows_each_state(
         store.request_subscription(
             Subscriber("new@example.org", profile_from_options(["diffusion model"])),
             nonce="n",
-            until=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1),
-            now=dt.datetime.now(dt.UTC),
+            until=NOW + dt.timedelta(hours=1),
+            now=NOW,
         )
     capsys.readouterr()
     assert digest(installation, "subscribers") == 0

@@ -8,7 +8,7 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from support.installation import BOB, BOB_WORDS, Installation
+from support.installation import BOB, BOB_WORDS, Installation, arxiv_ids, matched_lines
 
 from digest.cli import main
 
@@ -52,7 +52,7 @@ def test_preview_send_to_mails_one_address_and_records_nothing(
     installation: Installation, capsys: pytest.CaptureFixture[str]
 ) -> None:
     installation.subscribe(BOB, BOB_WORDS)
-    serve(installation, dt.datetime.now(dt.UTC))
+    serve(installation, NOW)
     database = installation.database
     before = hashlib.sha256(database.read_bytes()).hexdigest()
     config = ["--config", str(installation.config)]
@@ -62,6 +62,8 @@ def test_preview_send_to_mails_one_address_and_records_nothing(
             "preview",
             "--email",
             BOB,
+            "--now",
+            NOW.isoformat(),
             "--send-to",
             "me@example.org",
             "--out",
@@ -72,6 +74,9 @@ def test_preview_send_to_mails_one_address_and_records_nothing(
     assert "Sent the preview to me@example.org" in capsys.readouterr().out
     (mail,) = installation.smtp.handler.to("me@example.org")
     assert mail.message["To"] == "me@example.org"
-    assert "reinforcement learning" in mail.message.get_body(("plain",)).get_content()
+    # Bob's digest: every paper listed matched one of his words (not only his footer).
+    why = matched_lines(mail)
+    assert why and set(why) == arxiv_ids(mail)
+    assert all(any(word in line for word in BOB_WORDS) for line in why.values()), why
     assert installation.smtp.handler.to(BOB) == []
     assert hashlib.sha256(database.read_bytes()).hexdigest() == before

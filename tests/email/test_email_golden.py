@@ -46,7 +46,7 @@ def test_golden_email(
         sender="Paper Digest <digest@example.org>",
         recipient=digest.subscriber.email,
         message_id=make_message_id("example.org", f"{digest.subscriber.email}/{digest.day}"),
-        date=dt.datetime.now(dt.UTC),
+        date=dt.datetime(2024, 3, 5, 7, 0, tzinfo=dt.UTC),  # scrubbed below anyway
         list_id="papers.example.org",
         unsubscribe_mailto="unsubscribe@example.org",
         unsubscribe_url=digest.unsubscribe_url,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-import time
+import threading
 from typing import Any
 
 import jinja2
@@ -237,12 +238,22 @@ class RejectsOneRecipient(RecordingHandler):
 
 
 class ClosesAfterEachMessage(RecordingHandler):
-    """Accepts, then hangs up: the next send must notice and reconnect."""
+    """Accepts, then hangs up: the next send must notice and reconnect. `hung_up` is
+    released once each connection is closed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hung_up = threading.Semaphore(0)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         reply = await super().handle_DATA(server, session, envelope)
-        server.loop.call_later(0.05, server.transport.close)
+        # Runs once the reply is written (the server writes it before yielding to the loop).
+        server.loop.call_soon(self._hang_up, server.loop, server.transport)
         return reply
+
+    def _hang_up(self, loop: asyncio.AbstractEventLoop, transport: asyncio.Transport) -> None:
+        transport.close()  # the socket itself is closed by a callback close() schedules
+        loop.call_soon(self.hung_up.release)
 
 
 def test_connection_dropped_mid_data_is_retried_on_a_new_connection(
@@ -325,7 +336,7 @@ def test_server_hanging_up_between_messages_means_a_silent_reconnect(
     with SmtpSink(handler) as server, SmtpSender(smtp_settings(server.port)) as s:
         for rcpt in ["ann@example.org", "bob@example.org", "cy@example.org"]:
             s.send(SENDER, rcpt, message_for(rcpt, env, settings))
-            time.sleep(0.1)  # let the server's hang-up arrive before the next send
+            assert handler.hung_up.acquire(timeout=5)  # the server has hung up
         assert s.connections_opened == 3
     assert handler.recipients() == ["ann@example.org", "bob@example.org", "cy@example.org"]
 

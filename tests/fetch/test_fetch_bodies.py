@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import time
 import tracemalloc
 import zlib
 
@@ -20,10 +19,9 @@ def test_read_timeout_is_retried_then_reported_in_plain_words(
 ) -> None:
     server.script("/slow", Reply(200, b"late", delay=3.0))
     url = server.url("/slow")
-    started = time.monotonic()
+    # A timeout that was not applied would wait out the delay and return "late".
     with pytest.raises(FetchError) as caught:
         make_fetcher(timeout=0.2, max_attempts=2).fetch(url)
-    assert time.monotonic() - started < 2.0
     assert str(caught.value) == (
         f"{url}: timed out after 0.2 s waiting for the server; gave up after 2 attempts"
     )
@@ -74,14 +72,12 @@ def test_declared_oversize_fails_before_reading_and_is_not_retried(
 def test_oversize_without_length_is_caught_while_streaming(
     server: ScriptedServer, make_fetcher: MakeFetcher
 ) -> None:
-    # 3000 bytes arrive, then the server stalls; a check made only after the whole body
-    # would sit out the stall and time out instead of failing on size at once.
+    # 3000 bytes arrive, then the server stalls for longer than the timeout; a check made
+    # only after the whole body would sit out the stall and fail on the timeout instead.
     reply = Reply(200, b"y" * 6000, send_length=False, stall_after=3000, stall=5.0)
     server.script("/endless", reply)
-    started = time.monotonic()
     with pytest.raises(FetchError, match=r"response larger than 1000 bytes$"):
-        make_fetcher(max_bytes=1000, timeout=4.0).fetch(server.url("/endless"))
-    assert time.monotonic() - started < 2.0
+        make_fetcher(max_bytes=1000, timeout=4.0, max_attempts=1).fetch(server.url("/endless"))
 
 
 def test_body_exactly_at_the_limit_is_accepted(

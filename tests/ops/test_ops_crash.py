@@ -8,17 +8,20 @@ the same files, exactly what a restarted process would see."""
 
 from __future__ import annotations
 
+import datetime as dt
 import signal
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
-from support.children import TEST_LEASE_SECONDS, run_digest, serve_today, start_digest
+from support.children import NOW, TEST_LEASE_SECONDS, run_digest, serve_small, start_digest
 from support.installation import ALICE, ALICE_WORDS, BOB, BOB_WORDS, Installation, arxiv_ids
 
 from digest.cli import main
 from digest.util.failpoints import EXIT_STATUS, POINTS
+
+AT = NOW.isoformat()
+RERUN_AT = (NOW + dt.timedelta(seconds=60 + TEST_LEASE_SECONDS)).isoformat()
 
 
 def outbox(database: Path) -> list[tuple[str, str, str | None]]:
@@ -53,9 +56,9 @@ def test_a_crash_at_any_step_then_a_rerun_delivers_each_digest_once(
     use_connections(inst, 1)  # one message in flight: each step is a distinct moment
     inst.subscribe(ALICE, ALICE_WORDS)
     inst.subscribe(BOB, BOB_WORDS)
-    serve_today(inst)
+    serve_small(inst, NOW.date())
 
-    crashed = run_digest(inst.config, "run", DIGEST_FAILPOINT=point)
+    crashed = run_digest(inst.config, "run", "--now", AT, DIGEST_FAILPOINT=point)
     assert crashed.returncode == EXIT_STATUS, crashed.stderr
 
     held = [row for row in outbox(inst.database) if row[2] is not None]
@@ -63,11 +66,11 @@ def test_a_crash_at_any_step_then_a_rerun_delivers_each_digest_once(
         # The dead process still holds its claim on the message it was sending; nobody else
         # may send it until the lease runs out.
         assert len(held) == 1
-        time.sleep(TEST_LEASE_SECONDS + 0.2)
     else:
         assert held == []
 
-    assert main(["--config", str(inst.config), "run"]) == 0
+    # The rerun comes a minute later by its clock: past any lease the dead process held.
+    assert main(["--config", str(inst.config), "run", "--now", RERUN_AT]) == 0
 
     sink = inst.smtp.handler
     first, second = outbox(inst.database)[0][0], outbox(inst.database)[1][0]
@@ -108,19 +111,17 @@ def test_a_crash_with_two_connections_loses_nothing_and_resends_only_what_was_in
     people = [f"reader{n}@example.org" for n in range(4)]
     for person in people:
         inst.subscribe(person, ALICE_WORDS)
-    serve_today(inst)
+    serve_small(inst, NOW.date())
 
-    crashed = run_digest(inst.config, "run", DIGEST_FAILPOINT=point)
+    crashed = run_digest(inst.config, "run", "--now", AT, DIGEST_FAILPOINT=point)
     assert crashed.returncode == EXIT_STATUS, crashed.stderr
     held = [row for row in outbox(inst.database) if row[2] is not None]
     assert len(held) <= 2  # one claim per connection at most
-    if point in SENDING_POINTS:
-        time.sleep(TEST_LEASE_SECONDS + 0.2)
-    else:
+    if point not in SENDING_POINTS:
         assert held == []
     received_before_rerun = len(inst.smtp.handler.received)
 
-    assert main(["--config", str(inst.config), "run"]) == 0
+    assert main(["--config", str(inst.config), "run", "--now", RERUN_AT]) == 0
 
     sink = inst.smtp.handler
     copies = {person: sink.to(person) for person in people}
@@ -138,14 +139,6 @@ def test_a_crash_with_two_connections_loses_nothing_and_resends_only_what_was_in
     assert unsent_ledger_rows(inst.database) == 0
 
 
-def wait_for(condition: object, timeout: float = 20.0) -> None:
-    assert callable(condition)
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 PEOPLE = [f"reader{n}@example.org" for n in range(6)]
 
 
@@ -155,12 +148,12 @@ def test_sigterm_mid_batch_leaves_every_digest_sent_once_or_pending(
     inst = ops_installation
     for person in PEOPLE:
         inst.subscribe(person, ALICE_WORDS)
-    serve_today(inst)
+    serve_small(inst, NOW.date())
     sink = inst.smtp.handler
     sink.data_delay = 0.4  # a slow server: the batch takes seconds
 
-    child = start_digest(inst.config, "run")
-    wait_for(lambda: len(sink.received) >= 1)
+    child = start_digest(inst.config, "run", "--now", AT)
+    sink.wait_for(1, timeout=20)
     child.send_signal(signal.SIGTERM)
     _, err = child.communicate(timeout=60)
 
@@ -176,7 +169,7 @@ def test_sigterm_mid_batch_leaves_every_digest_sent_once_or_pending(
     assert all(claim is None for _, _, claim in rows)  # claims released: no lease to wait out
 
     sink.data_delay = 0
-    assert main(["--config", str(inst.config), "run"]) == 0
+    assert main(["--config", str(inst.config), "run", "--now", RERUN_AT]) == 0
     assert sorted(r for m in sink.received for r in m.rcpt_tos) == sorted(PEOPLE)
     assert {state for _, state, _ in outbox(inst.database)} == {"sent"}
 
@@ -187,10 +180,10 @@ def test_two_processes_on_one_database_send_each_digest_once(
     inst = ops_installation
     for person in PEOPLE:
         inst.subscribe(person, ALICE_WORDS)
-    serve_today(inst)
+    serve_small(inst, NOW.date())
     inst.smtp.handler.data_delay = 0.15  # long enough for the two to overlap
 
-    children = [start_digest(inst.config, "run") for _ in range(2)]
+    children = [start_digest(inst.config, "run", "--now", AT) for _ in range(2)]
     results = [child.communicate(timeout=60) for child in children]
 
     for child, (out, err) in zip(children, results, strict=True):

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from zoneinfo import ZoneInfo
 
 from support.children import REPO, child_env, serve_today
@@ -33,10 +32,7 @@ def start_scheduler(inst: Installation) -> subprocess.Popen[str]:
 
 
 def wait_for_mail(inst: Installation, count: int, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while len(inst.smtp.handler.received) < count:
-        assert time.monotonic() < deadline, "timed out waiting for mail"
-        time.sleep(0.05)
+    inst.smtp.handler.wait_for(count, timeout)
 
 
 def stop(child: subprocess.Popen[str]) -> tuple[int, list[dict[str, object]]]:

@@ -151,7 +151,7 @@ def test_status_shows_runs_sources_claims_and_next_deliveries(
     ops_installation: Installation, store: Store, capsys: pytest.CaptureFixture[str]
 ) -> None:
     inst = ops_installation
-    now = dt.datetime.now(dt.UTC)
+    now = at_utc(12)
     later = add(store, "later@example.org", dt.time(23, 59), "Pacific/Kiritimati")
     add(store, "now@example.org", dt.time(0, 0), "UTC")
     fetch(inst, store, now)
@@ -168,7 +168,7 @@ def test_status_shows_runs_sources_claims_and_next_deliveries(
     )
     assert store.claim_pending("host:123:abc", 600, now) is not None
     capsys.readouterr()
-    assert main(["--config", str(inst.config), "status"]) == 0
+    assert main(["--config", str(inst.config), "status", "--now", now.isoformat()]) == 0
     out = capsys.readouterr().out
     assert "fetch  ok" in out and "arxiv ok" in out
     assert "huggingface: ok" in out
@@ -185,9 +185,11 @@ def test_log_json_flag_writes_one_json_object_per_line(
 ) -> None:
     inst = ops_installation
     add(store, "reader@example.org", dt.time(0, 0), "UTC")
-    fetch(inst, store, dt.datetime.now(dt.UTC))
+    now = at_utc(12)
+    fetch(inst, store, now)
     capsys.readouterr()
-    assert main(["--config", str(inst.config), "--log-json", "tick"]) == 0
+    tick_now = ["tick", "--now", now.isoformat()]
+    assert main(["--config", str(inst.config), "--log-json", *tick_now]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     events = [entry["event"] for entry in lines]
     assert events == ["digest_composed", "delivered", "tick_finished"]
@@ -196,7 +198,7 @@ def test_log_json_flag_writes_one_json_object_per_line(
     assert delivered["message_id"].startswith("<digest.")
     assert delivered["level"] == "info" and delivered["logger"] == "digest.delivery"
     # The readable default says the same in words.
-    assert main(["--config", str(inst.config), "tick"]) == 0
+    assert main(["--config", str(inst.config), *tick_now]) == 0
     assert capsys.readouterr().err == ""  # nothing left to do: an idle tick is quiet
 
 
@@ -205,8 +207,9 @@ def test_tick_with_fetch_is_the_cron_form_of_the_scheduler(
 ) -> None:
     inst = ops_installation
     add(store, "reader@example.org", dt.time(0, 0), "UTC")
-    serve_small(inst, dt.datetime.now(dt.UTC).date())
-    assert main(["--config", str(inst.config), "tick", "--fetch"]) == 0
+    now = at_utc(12)
+    serve_small(inst, now.date())
+    assert main(["--config", str(inst.config), "tick", "--fetch", "--now", now.isoformat()]) == 0
     out = capsys.readouterr().out
     assert "source arxiv ok" in out and "delivered 1 digests" in out
     assert [m.rcpt_tos for m in inst.smtp.handler.received] == [["reader@example.org"]]

@@ -128,10 +128,7 @@ def wait_for(fleet: Fleet, procs: list[subprocess.Popen[str]]) -> None:
 
 
 def wait_until_received(fleet: Fleet, count: int) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while len(fleet.received()) < count:
-        assert time.monotonic() < deadline, f"only {len(fleet.received())} messages arrived"
-        time.sleep(0.05)
+    fleet.smtp.handler.wait_for(count, timeout=TIMEOUT)
 
 
 def check_exactly_once(fleet: Fleet, emails: list[str], *, killed: int) -> None:
@@ -186,6 +183,7 @@ def test_workers_ride_out_a_postgresql_restart_mid_run(fleet: Fleet, postgres: C
 def test_a_dead_local_workers_claims_are_released_at_once_and_no_one_elses(
     postgres_url: str,
 ) -> None:
+    now = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
     gone = subprocess.Popen(["true"])
     gone.wait()  # a pid that no longer runs
     with opened_store(postgres_url) as store:
@@ -200,9 +198,8 @@ def test_a_dead_local_workers_claims_are_released_at_once_and_no_one_elses(
                     message_id=f"<{sub.id}@x>",
                     message=b"Subject: s\r\n\r\nbody",
                     papers=[],
-                    composed_at=dt.datetime.now(dt.UTC),
+                    composed_at=now,
                 )
-        now = dt.datetime.now(dt.UTC)
         owners = [
             f"machine-a:{gone.pid}:dead",  # this host, process gone: released
             f"machine-a:{os.getpid()}:alive",  # this host, still running: kept

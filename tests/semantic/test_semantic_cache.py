@@ -1,8 +1,8 @@
 """Vectors are computed once per paper and once per profile text, and kept in a cache.
 
-Needs numpy (part of the semantic extra) but not the model: the texts are turned into
-vectors by a small deterministic bag-of-words embedder standing in for the neural model,
-which lets the tests count exactly what was embedded.
+Needs numpy (a dependency of digest itself) but not the model or the semantic extra: the
+texts are turned into vectors by a small deterministic bag-of-words embedder standing in for
+the neural model, which lets the tests count exactly what was embedded.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pytest
 from support.stores import opened_store
 
 from digest.models import Paper, Profile, Term, Topic
@@ -33,7 +32,6 @@ from digest.rank.semantic import (
 )
 from digest.store import Store
 
-pytestmark = pytest.mark.usefixtures("semantic_extra")
 MODEL_KEY_FOR_TESTS = "word-hash/1"  # WordHashEmbedder.name: the cache's model key
 
 

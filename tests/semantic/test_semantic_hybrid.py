@@ -6,7 +6,10 @@ fusion is tested with chosen numbers. These tests run with or without the semant
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import subprocess
+import sys
 from dataclasses import replace
 
 import pytest
@@ -14,7 +17,14 @@ import pytest
 from digest.models import AnnounceType, HFSignals, Paper, Profile, Term, Topic
 from digest.rank.hybrid import DEFAULT_BLEND, SIMILAR_NOTE, Blend, hybrid_rank, keyword_matched
 from digest.rank.lexical import build_index, rank
-from digest.rank.semantic import SemanticScores, available, paper_text, profile_key, profile_text
+from digest.rank.semantic import (
+    REQUIRED_MODULES,
+    SemanticScores,
+    available,
+    paper_text,
+    profile_key,
+    profile_text,
+)
 
 PAPERS = (
     Paper(
@@ -212,5 +222,36 @@ def test_paper_text_is_title_then_abstract() -> None:
     assert paper_text(Paper(id="x", title="Q?", abstract="A.")) == "Q? A."
 
 
-def test_available_is_a_plain_answer() -> None:
-    assert available() in (True, False)
+@pytest.mark.parametrize("missing", REQUIRED_MODULES)
+def test_available_is_false_when_any_part_of_the_extra_is_missing(
+    missing: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, missing, None)  # what the import system says of a gap
+    assert importlib.util.find_spec(missing) is None
+    assert available() is False
+
+
+AVAILABLE_THEN_IMPORTS = """
+import importlib, sys
+from digest.rank.semantic import REQUIRED_MODULES, available
+answer = available()
+loaded = [m for m in REQUIRED_MODULES[1:] if m in sys.modules]
+try:
+    for name in REQUIRED_MODULES:
+        importlib.import_module(name)
+    importable = True
+except ImportError:
+    importable = False
+print(answer, importable, loaded)
+"""
+
+
+def test_available_says_whether_the_extra_imports_and_loads_none_of_it() -> None:
+    # In a fresh interpreter: asking must not import torch or the model (seconds, memory);
+    # its answer is whether every part of the extra then really imports.
+    done = subprocess.run(
+        [sys.executable, "-c", AVAILABLE_THEN_IMPORTS], capture_output=True, text=True, check=True
+    )
+    answer, importable, loaded = done.stdout.strip().split(" ", 2)
+    assert answer == importable
+    assert loaded == "[]"

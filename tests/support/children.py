@@ -13,6 +13,9 @@ from support.installation import ARXIV_PATH, HF_PATH, Installation
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "ops" / "data"
+# The moment a child `digest run --now` acts at (tests never read the real clock; only the
+# scheduler service, which runs on the wall clock by design, is given real-today listings).
+NOW = dt.datetime(2024, 11, 28, 12, 0, tzinfo=dt.UTC)  # a Thursday: arXiv announces
 # A claim held by a crashed child expires this fast, so a rerun can take its message over.
 TEST_LEASE_SECONDS = 1.0
 
@@ -65,5 +68,5 @@ def serve_small(installation: Installation, day: dt.date) -> None:
 
 
 def serve_today(installation: Installation) -> None:
-    """Listings for the real today (child processes use the real clock)."""
+    """Listings for the real today, for the scheduler service (it runs on the real clock)."""
     serve_small(installation, dt.datetime.now(dt.UTC).date())

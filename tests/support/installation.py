@@ -44,6 +44,20 @@ def arxiv_ids(received: Received) -> set[str]:
     return set(re.findall(r"arxiv\.org/abs/(\d{4}\.\d{4,5})", text.get_content()))
 
 
+def matched_lines(mail: Received) -> dict[str, str]:
+    """Paper id -> its "matched: ..." line, read from each entry of the HTML part."""
+    html = mail.message.get_body(("html",))
+    assert html is not None
+    entries = re.split(r'<p class="paper-title"', html.get_content())[1:]
+    found = {}
+    for entry in entries:
+        link = re.search(r'href="https://arxiv\.org/abs/([0-9.]+)"', entry)
+        matched = re.search(r'<p class="matched"[^>]*>(.*?)</p>', entry, re.S)
+        assert link is not None and matched is not None, entry[:300]
+        found[link.group(1)] = " ".join(re.sub(r"<[^>]+>", "", matched.group(1)).split())
+    return found
+
+
 @dataclass
 class Installation:
     root: Path

@@ -43,8 +43,12 @@ class Received:
 class RecordingHandler:
     received: list[Received] = field(default_factory=list)
     reject: dict[str, str] = field(default_factory=dict)  # recipient -> SMTP reply
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    # Guards `received`; notified on each new message, so a test can wait for mail to arrive.
+    lock: threading.Condition = field(default_factory=threading.Condition)
     data_delay: float = 0.0  # seconds to wait before accepting each message (a slow server)
+    # While this event is clear, each message waits in DATA (a server that keeps connections
+    # busy until the test lets them go); None: no wait.
+    hold: threading.Event | None = None
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
@@ -63,6 +67,8 @@ class RecordingHandler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.data_delay:
             await asyncio.sleep(self.data_delay)
+        if self.hold is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.hold.wait)
         with self.lock:
             self.received.append(
                 Received(
@@ -73,7 +79,20 @@ class RecordingHandler:
                     session.host_name or "",
                 )
             )
+            self.lock.notify_all()
         return "250 Message accepted"
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
+        """Block until at least `count` messages were accepted; fail after `timeout` seconds.
+
+        The server records a message before it answers 250, so this says the server has it,
+        not that the client has read the answer."""
+        with self.lock:
+            if not self.lock.wait_for(lambda: len(self.received) >= count, timeout):
+                raise AssertionError(
+                    f"{len(self.received)} of {count} messages arrived within {timeout} s"
+                )
+            return list(self.received)
 
     def to(self, address: str) -> list[Received]:
         with self.lock:

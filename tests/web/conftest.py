@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,8 @@ from digest.config.load import load_settings
 from digest.config.settings import Settings
 from digest.web.app import create_app
 
+# The moment the pages and the runs act at: tests never read the real clock.
+NOW = dt.datetime(2024, 11, 28, 12, 0, tzinfo=dt.UTC)  # a Thursday: arXiv announces
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
@@ -45,28 +46,32 @@ class Site:
         """Links of this site under `path` in the mails sent to `address`, in order. The
         pages mail after answering, so this waits (a few seconds at most) for `at_least`."""
         pattern = re.escape(self.url + path) + r"[A-Za-z0-9_.\-]+"
-        deadline = time.monotonic() + 5
-        while True:
-            found = []
+
+        def found() -> list[str]:
+            links = []
             for mail in self.installation.smtp.handler.to(address):
                 text = mail.message.get_body(("plain",))
                 assert text is not None
-                found += re.findall(pattern, text.get_content())
-            if len(found) >= at_least or time.monotonic() > deadline:
-                return found
-            time.sleep(0.02)
+                links += re.findall(pattern, text.get_content())
+            return links
+
+        self._arrival(lambda: len(found()) >= at_least)
+        return found()
 
     def wait_for_mails(self, address: str, count: int) -> list[Received]:
-        deadline = time.monotonic() + 5
-        while len(self.installation.smtp.handler.to(address)) < count:
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.02)
+        self._arrival(lambda: len(self.installation.smtp.handler.to(address)) >= count)
         return self.installation.smtp.handler.to(address)
+
+    def _arrival(self, condition: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Wait until `condition` holds, woken by each message the server accepts; after
+        `timeout` seconds return anyway (the caller's assertion then says what is missing)."""
+        handler = self.installation.smtp.handler
+        with handler.lock:
+            handler.lock.wait_for(condition, timeout)
 
     def run(self) -> None:
         """`digest run`: fetch the day's listings and mail every active subscriber."""
-        report = self.installation.run(dt.datetime.now(dt.UTC))
+        report = self.installation.run(NOW)
         assert report.ok, report
 
 
@@ -77,7 +82,7 @@ def csrf_of(html: str) -> str:
 
 
 def serve_today(installation: Installation) -> None:
-    today = dt.datetime.now(dt.UTC).date()
+    today = NOW.date()
     for offset in (0, 1, 2):
         installation.serve_day(today - dt.timedelta(days=offset), "hf_day1.json", "arxiv_day1.xml")
 
@@ -94,9 +99,9 @@ def make_site(tmp_path: Path, extra: str = "") -> Iterator[Site]:
     config.write_text(text)
     installation = Installation(tmp_path, config, http, smtp)
     serve_today(installation)
-    installation.run(dt.datetime.now(dt.UTC))  # the store holds today's papers
+    installation.run(NOW)  # the store holds today's papers
     settings = load_settings(config, env={})
-    server = WebServer(create_app(settings), port)
+    server = WebServer(create_app(settings, clock=lambda: NOW), port)
     try:
         yield Site(installation, server, settings)
     finally:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-import time
+import threading
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from support.installation import BOB, BOB_WORDS
-from web.conftest import Site, csrf_of, make_site
+from web.conftest import NOW, Site, csrf_of, make_site
 
 from digest.compose.signed import LinkClaims, Purpose, sign_link
 from digest.jobs.context import signing_keys
@@ -108,7 +108,7 @@ def test_forged_expired_cross_purpose_and_replayed_tokens_are_refused(site: Site
     tampered = other.split(".")[0] + "." + tag  # someone else's address, Ann's tag
     assert client.get(f"/manage/{tampered}").status_code == 400
 
-    past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    past = NOW - dt.timedelta(minutes=1)
     expired = sign(site, LinkClaims(Purpose.MANAGE, "ann@example.org", past))
     page = client.get(f"/manage/{expired}")
     assert page.status_code == 400 and "expired" in page.text and "Unsubscribe" not in page.text
@@ -303,10 +303,13 @@ def test_a_vote_is_recorded_on_post_only_and_can_be_undone(site: Site) -> None:
 
 def test_logs_hold_no_address_and_no_token(site: Site) -> None:
     records: list[logging.LogRecord] = []
+    logged = threading.Condition()
 
     class Keep(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
+            with logged:
+                records.append(record)
+                logged.notify_all()
 
     keep = Keep(level=logging.DEBUG)
     logger = logging.getLogger("digest.web")
@@ -317,10 +320,10 @@ def test_logs_hold_no_address_and_no_token(site: Site) -> None:
         subscribe_and_confirm(site, "ann@example.org")
         (unsubscribe,) = delivered_links(site, "ann@example.org", "/unsubscribe/")
         site.client().post(path_of(site, unsubscribe), data={"List-Unsubscribe": "One-Click"})
-        deadline = time.monotonic() + 5  # the access line is written once the answer is out
-        while not any("POST /unsubscribe" in r.getMessage() for r in records):
-            assert time.monotonic() < deadline, [r.getMessage() for r in records]
-            time.sleep(0.02)
+        with logged:  # the access line is written once the answer is out
+            assert logged.wait_for(
+                lambda: any("POST /unsubscribe" in r.getMessage() for r in records), 5
+            ), [r.getMessage() for r in records]
     finally:
         logger.removeHandler(keep)
         logger.setLevel(old_level)
