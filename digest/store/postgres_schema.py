@@ -136,6 +136,13 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (subscriber_id, paper_id)
     );
     """,
+    # 3: runs written when they start, as SQLite's migration 6.
+    """
+    ALTER TABLE runs ADD COLUMN state text NOT NULL DEFAULT 'finished';
+    ALTER TABLE runs ADD COLUMN host text NOT NULL DEFAULT '';
+    ALTER TABLE runs ADD COLUMN pid integer NOT NULL DEFAULT 0;
+    CREATE INDEX runs_running ON runs (id) WHERE state = 'running';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
