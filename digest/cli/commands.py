@@ -15,6 +15,7 @@ from digest.cli.printing import (
     print_next_deliveries,
     print_preview,
     print_report,
+    print_undelivered,
     run_line,
     source_line,
 )
@@ -31,7 +32,10 @@ from digest.config.settings import Settings, check_timezone, parse_clock, parse_
 from digest.config.tomlfile import load_toml
 from digest.errors import DigestError
 from digest.jobs.context import Clock, ProgressSink, no_progress, terminal_progress, utc_now
+from digest.jobs.dead import gone_here, gone_text, this_host
+from digest.jobs.history import run_notes
 from digest.jobs.preview import Collected, preview, read_listings, send_preview
+from digest.jobs.runnotes import RunNotes
 from digest.jobs.schedule import local_dates, next_fetch
 from digest.jobs.service import fetch_job, retry_job, run_job, save_job, tick_job
 from digest.jobs.signals import stop_on_signals
@@ -43,9 +47,9 @@ from digest.jobs.subscriptions import (
     token_in_mail,
 )
 from digest.jobs.wiring import sender_factory
-from digest.models import DeliveryState, Profile, RunReport, SourceState, Subscriber
+from digest.models import Profile, RunReport, SourceState, Subscriber
 from digest.store import open_store
-from digest.store.roles import SubscriberState
+from digest.store.roles import RunRecord, RunState, SubscriberState
 from digest.util.logs import setup_logging
 
 
@@ -291,10 +295,12 @@ def cmd_tick(args: argparse.Namespace, out: Out = print) -> int:
 
 
 def _exit_status(report: RunReport, stop: threading.Event) -> int:
+    """0 when everything due was delivered; 1 when a source, a delivery or a profile failed,
+    or a digest is left undelivered; 130 when stopped on request with nothing failed."""
     if stop.is_set():
         out_err = "digest: stopped on request; unsent digests stay pending for the next run"
         print(out_err, file=sys.stderr)
-        return 130 if report.ok else 1
+        return 130 if report.nothing_failed else 1
     return 0 if report.ok else 1
 
 
@@ -305,7 +311,25 @@ def cmd_retry(args: argparse.Namespace, out: Out = print) -> int:
     out(f"Re-queued {requeued} failed deliveries.")
     for outcome in report.deliveries:
         out(f"  {outcome.recipient}: {outcome.state.value} {outcome.detail}".rstrip())
-    return 0 if all(o.state is DeliveryState.SENT for o in report.deliveries) else 1
+    print_undelivered(report.undelivered, out)
+    return _exit_status(report, stop)
+
+
+def run_state(run: RunRecord, here: str, notes: RunNotes) -> str:
+    """How a run that did not simply finish stands, as `digest status` says it."""
+    why = run.report.errors[0] if run.report.errors else ""
+    if run.state is RunState.RUNNING:
+        if not gone_here(here, run.host, run.pid):
+            return f"running (process {run.pid} on host {run.host})"
+        kept = notes.read(run.id) if run.id is not None else ""
+        if kept:
+            return f"FAILED: {kept} (recorded so at the next run)"
+        return f"killed ({gone_text(run)})"
+    if run.state is RunState.INTERRUPTED:
+        return f"interrupted: {why}"
+    if run.state is RunState.FAILED:
+        return f"FAILED: {why}"
+    return ""
 
 
 def cmd_status(args: argparse.Namespace, out: Out = print) -> int:
@@ -322,8 +346,9 @@ def cmd_status(args: argparse.Namespace, out: Out = print) -> int:
         subscribers = store.subscribers()
         composed = store.digest_days(local_dates(subscribers, now))
     out("Recent runs:" if runs else "No runs yet.")
+    here, notes = this_host(), run_notes(settings)
     for run in runs:
-        out("  " + run_line(run))
+        out("  " + run_line(run, run_state(run, here, notes)))
         if run.alert:
             out(f"      operator alert: {run.alert}")
     out("Sources:")

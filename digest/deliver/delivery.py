@@ -22,7 +22,7 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import ExitStack
 from email.utils import parseaddr
 from types import TracebackType
@@ -102,6 +102,7 @@ class Delivery:
         self._envelope_from = parseaddr(sender)[1] or sender
         self._outcomes: list[DeliveryOutcome] = []
         self._temporary_in_a_row = 0
+        self._last_temporary = ""
         self._last_id = 0
         self._cleanup = ExitStack()
         self._pool: SenderPool[OutboxItem] = SenderPool(make_sender, connections)
@@ -125,6 +126,11 @@ class Delivery:
     def server_down(self) -> bool:
         return self._temporary_in_a_row >= STOP_AFTER_TEMPORARY_FAILURES
 
+    @property
+    def unreachable(self) -> str:
+        """Why the pass stopped sending because the server kept failing; "" if it did not."""
+        return self._last_temporary if self.server_down else ""
+
     def pump(self) -> None:
         """Without waiting: record what the connections have finished, then claim pending
         messages for the free ones."""
@@ -143,8 +149,15 @@ class Delivery:
                 break
             self._record(self._pool.next_outcome())
         if self.server_down and not stopping(self._stop):
-            later = [i for i in self._store.pending() if i.id > self._last_id]
-            self._outcomes.extend(_not_attempted(later))
+            # One line, not one per message: they stay pending (not failed) for the next run.
+            left = self._store.pending_count()
+            event(
+                log,
+                "server_unreachable",
+                f"server unreachable ({self._last_temporary}): {left} left pending",
+                level=logging.WARNING,
+                pending=left,
+            )
         if stopping(self._stop):
             event(log, "delivery_stopped", "stop requested: the remaining messages stay pending")
         self._progress.finish()
@@ -170,6 +183,8 @@ class Delivery:
             _record_failure(self._store, done.ticket, done.error, self._outcomes)
             permanent = done.error.permanent
             self._temporary_in_a_row = 0 if permanent else self._temporary_in_a_row + 1
+            if not permanent:
+                self._last_temporary = done.error.reason
         self._progress.step(done.ticket.recipient)
 
 
@@ -241,15 +256,3 @@ def _record_failure(
         permanent=err.permanent,
         gave_up=give_up,
     )
-
-
-def _not_attempted(items: Sequence[OutboxItem]) -> list[DeliveryOutcome]:
-    return [
-        DeliveryOutcome(
-            i.recipient,
-            DeliveryState.FAILED,
-            len(i.paper_ids),
-            "not attempted: the mail server kept failing; still pending for the next run",
-        )
-        for i in items
-    ]
