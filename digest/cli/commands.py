@@ -139,6 +139,16 @@ def cmd_preview(args: argparse.Namespace, out: Out = print) -> int:
         address = validate_address(args.send_to)
         send_preview(settings, result, address, now, sender_factory(settings))
         out(f"Sent the preview to {address} (nothing recorded as sent).")
+    failed = [o for o in collected.outcomes if o.state is SourceState.FAILED]
+    if failed and len(failed) == len(collected.outcomes):
+        # An empty digest because nothing could be read is not a preview of anything.
+        names = ", ".join(o.name for o in failed)
+        print(
+            f"digest: error: every source failed ({names}): the preview has no papers; "
+            "the reasons are listed above",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -16,6 +16,7 @@ import os
 from typing import Protocol
 
 from digest.deliver.delivery import claim_process, host_id
+from digest.jobs.history import active_here
 from digest.jobs.runnotes import RunNotes
 from digest.models import RunReport
 from digest.store.roles import Operations, Outbox, RunRecord, RunState
@@ -74,12 +75,22 @@ def end_dead_runs(
     """End every RUNNING run whose process is gone from this host: FAILED with the reason its
     note kept, else INTERRUPTED. The runs ended."""
     ended = []
+    active = active_here()
     for run in store.unfinished_runs():
-        if run.id is None or not gone_here(host, run.host, run.pid):
+        if run.id is None:
+            continue
+        # This very process left it unfinished in an earlier job (a service keeps running
+        # after a job failed on a full disk): it is as gone as a dead process's.
+        ours = run.host == host and run.pid == os.getpid() and run.id not in active
+        if not (ours or gone_here(host, run.host, run.pid)):
             continue
         reason = notes.read(run.id) if notes else ""
         state = RunState.FAILED if reason else RunState.INTERRUPTED
-        why = reason or f"{gone_text(run)}: the run ended without finishing (killed?)"
+        if ours:
+            lost = f"process {run.pid} on host {run.host} left it unfinished in an earlier job"
+        else:
+            lost = f"{gone_text(run)}: the run ended without finishing (killed?)"
+        why = reason or lost
         report = RunReport(
             started=run.report.started, finished=now, day=run.report.day, errors=(why,)
         )

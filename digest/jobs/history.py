@@ -27,6 +27,15 @@ from digest.util.logs import event
 log = logging.getLogger("digest.history")
 
 
+# The runs this process is recording now: a RUNNING run of this pid that is not among them
+# failed in an earlier job of this same process (a service's tick that met a full disk).
+_ACTIVE: set[int] = set()
+
+
+def active_here() -> frozenset[int]:
+    return frozenset(_ACTIVE)
+
+
 def run_notes(settings: Settings) -> RunNotes:
     return RunNotes(settings.data_dir / "runs")
 
@@ -53,6 +62,7 @@ def recorded_run(ctx: RunContext, kind: str, started: dt.datetime) -> Iterator[R
     run_id = store.start_run(kind=kind, started=started, day=day, host=host_id(), pid=os.getpid())
     run = Run(kind, started, run_id, notes.reserve(run_id))
     kept = False
+    _ACTIVE.add(run_id)
     try:
         yield run
         if run.idle and not run.ended:
@@ -64,6 +74,7 @@ def recorded_run(ctx: RunContext, kind: str, started: dt.datetime) -> Iterator[R
         kept = _fail(ctx, run, "interrupted (Ctrl-C)", RunState.INTERRUPTED)
         raise
     finally:
+        _ACTIVE.discard(run_id)
         close_note(run.note)
         if not kept:
             notes.discard(run.id)
