@@ -9,7 +9,7 @@ import sys
 import threading
 from contextlib import closing
 
-from digest.cli.files import output_folder, write_file
+from digest.cli.files import output_folder, without_links, write_file
 from digest.cli.printing import (
     Out,
     print_next_deliveries,
@@ -161,7 +161,8 @@ def _day(args: argparse.Namespace, collected: Collected) -> dt.date | None:
 
 def cmd_fetch(args: argparse.Namespace, out: Out = print) -> int:
     settings = _settings(args)
-    collected, written = save_job(settings, output_folder(args.save, "--save"))
+    folder = without_links(output_folder(args.save, "--save"), "--save")
+    collected, written = save_job(settings, folder)
     for outcome in collected.outcomes:
         out(source_line(outcome))
     out(f"Saved {len(written)} listings to {args.save}")

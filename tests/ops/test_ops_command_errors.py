@@ -58,6 +58,10 @@ def test_a_data_folder_that_cannot_be_made_is_one_line(config: Path, tmp_path: P
             ["preview", "--from", SNAPSHOT, "-k", "x", "--out", "{folder}"],
             "{folder}/digest.html: cannot write: is a symbolic link; not followed",
         ),
+        (
+            ["fetch", "--save", "{folder}"],
+            "--save {folder}: holds a symbolic link (digest.html); not followed",
+        ),
     ],
 )
 def test_a_refused_argument_is_one_line_and_touches_nothing(
