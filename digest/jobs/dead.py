@@ -100,7 +100,7 @@ def end_dead_runs(
                 log,
                 "run_interrupted",
                 f"the {run.kind} started {run.report.started:%Y-%m-%d %H:%M} UTC never "
-                f"finished ({gone_text(run)}); recorded as {state.value}",
+                f"finished ({lost}); recorded as {state.value}",
                 level=logging.WARNING,
                 run=run.id,
             )
