@@ -68,10 +68,12 @@ def deliver_due(ctx: RunContext) -> RunReport:
     then send whatever is pending. Subscribers are read afresh, so changes apply at once."""
     now = ctx.clock()
     store = ctx.store
+    subscribers = store.subscribers()
+    composed = store.digest_days(local_dates(subscribers, now))
+    due = due_digests(subscribers, now, lambda s, day: (s.id, day) in composed)
+    if not due and store.pending_count() == 0:
+        return _report(ctx, now)  # an idle tick is not history, and writes nothing
     with recorded_run(ctx, "tick", now) as run:
-        subscribers = store.subscribers()
-        composed = store.digest_days(local_dates(subscribers, now))
-        due = due_digests(subscribers, now, lambda s, day: (s.id, day) in composed)
         sent = send_composed(
             ctx,
             [subscriber for subscriber, _ in due],

@@ -48,8 +48,11 @@ def installation(root: Path, handler: RecordingHandler) -> Installation:
     http, smtp = ScriptedServer(), SmtpSink(handler)
     config = write_config(root, http.port, smtp.port)
     text = config.read_text(encoding="utf-8")
-    # One connection: one message in flight. The lease stays the default 900 s.
+    # One connection: one message in flight. The lease stays the default 900 s. The client
+    # waits for a held reply longer than the server holds it (no timeout, no second try).
     text = text.replace("[smtp]\n", "[smtp]\nconnections = 1\n")
+    text = text.replace('security = "plain"\ntimeout = 5\n', 'security = "plain"\ntimeout = 120\n')
+    assert "timeout = 120" in text
     config.write_text(text, encoding="utf-8")
     inst = Installation(root, config, http, smtp)
     for person in PEOPLE:
