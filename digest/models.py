@@ -300,6 +300,19 @@ class DeliveryOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class Undelivered:
+    """A digest still not delivered when a run ended: pending (nobody is sending it, or the
+    server was unreachable), held by a live process (`held`: another worker is sending it),
+    or given up on (FAILED)."""
+
+    recipient: str
+    day: dt.date
+    state: DeliveryState
+    detail: str
+    held: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class RunReport:
     started: dt.datetime
     finished: dt.datetime
@@ -308,11 +321,22 @@ class RunReport:
     deliveries: tuple[DeliveryOutcome, ...] = ()
     errors: tuple[str, ...] = field(default=())  # profile and other per-item errors
     notes: tuple[str, ...] = ()  # said once, not failures (e.g. "semantic matching is off")
+    undelivered: tuple[Undelivered, ...] = ()  # today's digests not delivered at the end
 
     @property
-    def ok(self) -> bool:
+    def left_behind(self) -> tuple[Undelivered, ...]:
+        """Undelivered digests nobody is sending: what makes a run not ok."""
+        return tuple(u for u in self.undelivered if not u.held)
+
+    @property
+    def nothing_failed(self) -> bool:
+        """No error, no failed source or delivery (digests may still be left pending)."""
         return (
             not self.errors
             and all(s.state is not SourceState.FAILED for s in self.sources)
             and all(d.state is not DeliveryState.FAILED for d in self.deliveries)
         )
+
+    @property
+    def ok(self) -> bool:
+        return self.nothing_failed and not self.left_behind

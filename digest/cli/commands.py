@@ -9,12 +9,13 @@ import sys
 import threading
 from contextlib import closing
 
-from digest.cli.files import output_folder, write_file
+from digest.cli.files import output_folder, without_links, write_file
 from digest.cli.printing import (
     Out,
     print_next_deliveries,
     print_preview,
     print_report,
+    print_undelivered,
     run_line,
     source_line,
 )
@@ -31,12 +32,15 @@ from digest.config.settings import Settings, check_timezone, parse_clock, parse_
 from digest.config.tomlfile import load_toml
 from digest.errors import DigestError
 from digest.jobs.context import Clock, ProgressSink, no_progress, terminal_progress, utc_now
+from digest.jobs.dead import gone_here, gone_text, this_host
+from digest.jobs.history import run_notes
 from digest.jobs.preview import Collected, preview, read_listings, send_preview
+from digest.jobs.runnotes import RunNotes
 from digest.jobs.schedule import local_dates, next_fetch
 from digest.jobs.signals import stop_on_signals
-from digest.models import DeliveryState, Profile, RunReport, SourceState, Subscriber
+from digest.models import Profile, RunReport, SourceState, Subscriber
 from digest.store import open_store
-from digest.store.roles import SubscriberState
+from digest.store.roles import RunRecord, RunState, SubscriberState
 from digest.util.logs import setup_logging
 
 # The jobs behind commands other than `preview` (fetching, sending, subscriptions) are
@@ -131,6 +135,16 @@ def cmd_preview(args: argparse.Namespace, out: Out = print) -> int:
         address = validate_address(args.send_to)
         send_preview(settings, result, address, now, sender_factory(settings))
         out(f"Sent the preview to {address} (nothing recorded as sent).")
+    failed = [o for o in collected.outcomes if o.state is SourceState.FAILED]
+    if failed and len(failed) == len(collected.outcomes):
+        # An empty digest because nothing could be read is not a preview of anything.
+        names = ", ".join(o.name for o in failed)
+        print(
+            f"digest: error: every source failed ({names}): the preview has no papers; "
+            "the reasons are listed above",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -145,7 +159,7 @@ def cmd_fetch(args: argparse.Namespace, out: Out = print) -> int:
     from digest.jobs.service import save_job
 
     settings = _settings(args)
-    folder = output_folder(args.save, "--save")
+    folder = without_links(output_folder(args.save, "--save"), "--save")
     collected, written = save_job(settings, folder, clock=_clock(args, settings))
     for outcome in collected.outcomes:
         out(source_line(outcome))
@@ -302,10 +316,12 @@ def cmd_tick(args: argparse.Namespace, out: Out = print) -> int:
 
 
 def _exit_status(report: RunReport, stop: threading.Event) -> int:
+    """0 when everything due was delivered; 1 when a source, a delivery or a profile failed,
+    or a digest is left undelivered; 130 when stopped on request with nothing failed."""
     if stop.is_set():
         out_err = "digest: stopped on request; unsent digests stay pending for the next run"
         print(out_err, file=sys.stderr)
-        return 130 if report.ok else 1
+        return 130 if report.nothing_failed else 1
     return 0 if report.ok else 1
 
 
@@ -318,7 +334,25 @@ def cmd_retry(args: argparse.Namespace, out: Out = print) -> int:
     out(f"Re-queued {requeued} failed deliveries.")
     for outcome in report.deliveries:
         out(f"  {outcome.recipient}: {outcome.state.value} {outcome.detail}".rstrip())
-    return 0 if all(o.state is DeliveryState.SENT for o in report.deliveries) else 1
+    print_undelivered(report.undelivered, out)
+    return _exit_status(report, stop)
+
+
+def run_state(run: RunRecord, here: str, notes: RunNotes) -> str:
+    """How a run that did not simply finish stands, as `digest status` says it."""
+    why = run.report.errors[0] if run.report.errors else ""
+    if run.state is RunState.RUNNING:
+        if not gone_here(here, run.host, run.pid):
+            return f"running (process {run.pid} on host {run.host})"
+        kept = notes.read(run.id) if run.id is not None else ""
+        if kept:
+            return f"FAILED: {kept} (recorded so at the next run)"
+        return f"killed ({gone_text(run)})"
+    if run.state is RunState.INTERRUPTED:
+        return f"interrupted: {why}"
+    if run.state is RunState.FAILED:
+        return f"FAILED: {why}"
+    return ""
 
 
 def cmd_status(args: argparse.Namespace, out: Out = print) -> int:
@@ -335,8 +369,9 @@ def cmd_status(args: argparse.Namespace, out: Out = print) -> int:
         subscribers = store.subscribers()
         composed = store.digest_days(local_dates(subscribers, now))
     out("Recent runs:" if runs else "No runs yet.")
+    here, notes = this_host(), run_notes(settings)
     for run in runs:
-        out("  " + run_line(run))
+        out("  " + run_line(run, run_state(run, here, notes)))
         if run.alert:
             out(f"      operator alert: {run.alert}")
     out("Sources:")

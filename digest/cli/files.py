@@ -32,3 +32,15 @@ def write_file(path: Path, data: bytes) -> None:
         raise DigestError(f"{path}: cannot write: {why}") from err
     with os.fdopen(descriptor, "wb") as file:
         file.write(data)
+
+
+def without_links(folder: Path, option: str) -> Path:
+    """`folder` if no symbolic link is in it: saved listings are written under names of the
+    listing's choosing, and none of them may lead a write out of the folder."""
+    links = sorted(entry.name for entry in folder.iterdir() if entry.is_symlink())
+    if links:
+        raise DigestError(
+            f"{option} {folder}: holds a symbolic link ({links[0]}); not followed: "
+            "name a folder without links"
+        )
+    return folder

@@ -16,6 +16,7 @@ from digest.models import (
     SourceOutcome,
     SourceState,
     Subscriber,
+    Undelivered,
 )
 from digest.store.roles import RunRecord
 
@@ -73,19 +74,25 @@ def source_line(outcome: SourceOutcome, mine: tuple[int, int] | None = None) -> 
     return f"{outcome.name} {outcome.detail or outcome.state.value}"
 
 
-def run_line(run: RunRecord) -> str:
+def run_line(run: RunRecord, state: str = "") -> str:
+    """One run of the history; `state` says how a run that did not simply finish stands
+    (running, killed, interrupted, failed), else it is "ok" or "PROBLEMS"."""
     report = run.report
     sent = sum(1 for d in report.deliveries if d.state is DeliveryState.SENT)
     failed = len(report.deliveries) - sent
     source_text = ", ".join(f"{s.name} {s.state.value} ({s.papers})" for s in report.sources)
-    mark = "ok" if report.ok else "PROBLEMS"
+    mark = state or ("ok" if report.ok else "PROBLEMS")
     started = report.started.isoformat(timespec="seconds")
-    parts = [started, f"{run.kind:5}", mark, f"{sent} sent"]
+    parts = [started, f"{run.kind:5}", mark]
+    if not state or report.deliveries:
+        parts.append(f"{sent} sent")
     if failed:
         parts.append(f"{failed} failed")
+    if report.left_behind:
+        parts.append(f"{len(report.left_behind)} left undelivered")
     if source_text:
         parts.append(f"sources: {source_text}")
-    if report.errors:
+    if report.errors and not state:
         parts.append(f"{len(report.errors)} errors")
     return "  ".join(parts)
 
@@ -122,12 +129,37 @@ def print_report(report: RunReport, out: Out = print, *, sources: bool = True) -
     out(f"Run for {report.day:%a %d %b %Y}: {'ok' if report.ok else 'finished with problems'}")
     for source in report.sources if sources else ():
         out(f"  source {source_line(source)}")
-    sent = [d for d in report.deliveries if d.state.value == "sent"]
-    failed = [d for d in report.deliveries if d.state.value != "sent"]
+    sent = [d for d in report.deliveries if d.state is DeliveryState.SENT]
+    failed = [d for d in report.deliveries if d.state is not DeliveryState.SENT]
     out(f"  delivered {len(sent)} digests" + (f", {len(failed)} failed" if failed else ""))
     for delivery in failed:
         out(f"  delivery to {delivery.recipient} failed: {delivery.detail}")
+    print_undelivered(report.undelivered, out)
     for error in report.errors:
         out(f"  error: {error}")
     for note in report.notes:
         out(f"  note: {note}")
+
+
+UNREACHABLE = "server unreachable"
+NAMED_IN_ONE_LINE = 5  # addresses named on the "server unreachable" line
+
+
+def print_undelivered(left: Sequence[Undelivered], out: Out) -> None:
+    """Every digest left undelivered, one line each; those left pending because the server
+    was unreachable in one line, with their number."""
+    if not left:
+        return
+    out(f"  {len(left)} digest(s) left undelivered:")
+    unreachable = [u for u in left if u.detail.startswith(UNREACHABLE)]
+    if unreachable:
+        names = ", ".join(u.recipient for u in unreachable[:NAMED_IN_ONE_LINE])
+        more = len(unreachable) - NAMED_IN_ONE_LINE
+        why = unreachable[0].detail.partition(";")[0]
+        out(
+            f"    {why}: {len(unreachable)} left pending, sent at the next run ({names}"
+            + (f" and {more} more)" if more > 0 else ")")
+        )
+    for item in left:
+        if item not in unreachable:
+            out(f"    {item.recipient} ({item.day}): {item.detail}")

@@ -22,7 +22,7 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import ExitStack
 from email.utils import parseaddr
 from types import TracebackType
@@ -109,6 +109,7 @@ class Delivery:
         self._envelope_from = parseaddr(sender)[1] or sender
         self._outcomes: list[DeliveryOutcome] = []
         self._temporary_in_a_row = 0
+        self._last_temporary = ""
         self._last_id = 0
         self._in_flight: dict[int, str] = {}  # outbox id -> recipient, submitted, not recorded
         self._cleanup = ExitStack()
@@ -171,6 +172,11 @@ class Delivery:
     def server_down(self) -> bool:
         return self._temporary_in_a_row >= STOP_AFTER_TEMPORARY_FAILURES
 
+    @property
+    def unreachable(self) -> str:
+        """Why the pass stopped sending because the server kept failing; "" if it did not."""
+        return self._last_temporary if self.server_down else ""
+
     def pump(self) -> None:
         """Without waiting: record what the connections have finished, then claim pending
         messages for the free ones."""
@@ -189,8 +195,15 @@ class Delivery:
                 break
             self._record(self._next_outcome())
         if self.server_down and not stopping(self._stop):
-            later = [i for i in self._store.pending() if i.id > self._last_id]
-            self._outcomes.extend(_not_attempted(later))
+            # One line, not one per message: they stay pending (not failed) for the next run.
+            left = self._store.pending_count()
+            event(
+                log,
+                "server_unreachable",
+                f"server unreachable ({self._last_temporary}): {left} left pending",
+                level=logging.WARNING,
+                pending=left,
+            )
         if stopping(self._stop):
             event(log, "delivery_stopped", "stop requested: the remaining messages stay pending")
         self._progress.finish()
@@ -218,6 +231,8 @@ class Delivery:
             _record_failure(self._store, done.ticket, done.error, self._outcomes)
             permanent = done.error.permanent
             self._temporary_in_a_row = 0 if permanent else self._temporary_in_a_row + 1
+            if not permanent:
+                self._last_temporary = done.error.reason
         self._progress.step(done.ticket.recipient)
 
 
@@ -300,15 +315,3 @@ def _what_next(err: DeliveryError, give_up: bool) -> str:
     if err.permanent:
         return "gave up: the server refused it for good (`digest retry` sends it again)"
     return f"gave up after failing in {MAX_DELIVERY_ATTEMPTS} runs (`digest retry` sends it again)"
-
-
-def _not_attempted(items: Sequence[OutboxItem]) -> list[DeliveryOutcome]:
-    return [
-        DeliveryOutcome(
-            i.recipient,
-            DeliveryState.FAILED,
-            len(i.paper_ids),
-            "not attempted: the mail server kept failing; still pending for the next run",
-        )
-        for i in items
-    ]

@@ -43,6 +43,11 @@ def problems(report: RunReport) -> list[str]:
         if d.state is not DeliveryState.SENT
     ]
     lines += [f"error: {e}" for e in report.errors]
+    left = report.left_behind
+    if left:
+        named = ", ".join(u.recipient for u in left[:5])
+        more = f" and {len(left) - 5} more" if len(left) > 5 else ""
+        lines.append(f"{len(left)} digest(s) left undelivered: {named}{more}")
     return lines
 
 

@@ -14,13 +14,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from digest.collect.listings import ReadListing
 from digest.deliver.delivery import Delivery
 from digest.jobs.alerts import maybe_alert
 from digest.jobs.context import RunContext
 from digest.jobs.fanout import FanOut, enqueue_digests
+from digest.jobs.history import Run, end_recorded, recorded_run
 from digest.jobs.ingest import collect_and_store, listing_day
+from digest.jobs.leftover import older_note, undelivered
 from digest.jobs.schedule import due_digests, local_dates
 from digest.models import (
     DeliveryOutcome,
@@ -38,20 +41,25 @@ log = logging.getLogger("digest.pipeline")
 def run_once(ctx: RunContext, read: ReadListing) -> RunReport:
     """Fetch, then compose and send every subscriber's digest now (whatever their hour)."""
     now = ctx.clock()
-    subscribers = ctx.store.subscribers()
-    collected = collect_and_store(ctx, read, now, subscribers)
-    fanout, deliveries = compose_and_send(ctx, subscribers, collected.outcomes, now)
-    report = _report(ctx, now, sources=collected.outcomes, deliveries=deliveries, fanout=fanout)
-    finish_run(ctx, report, kind="run")
+    with recorded_run(ctx, "run", now) as run:
+        subscribers = ctx.store.subscribers()
+        collected = collect_and_store(ctx, read, now, subscribers)
+        sent = send_composed(ctx, subscribers, collected.outcomes, now)
+        report = _report(
+            ctx, now, sources=collected.outcomes, deliveries=sent.deliveries, fanout=sent.fanout
+        )
+        report = with_undelivered(ctx, report, now, unreachable=sent.unreachable)
+        finish_run(ctx, report, kind="run", run=run)
     return report
 
 
 def fetch_once(ctx: RunContext, read: ReadListing) -> RunReport:
     """A scheduled fetch: listings into the store, nothing composed or sent."""
     now = ctx.clock()
-    collected = collect_and_store(ctx, read, now, ctx.store.subscribers())
-    report = _report(ctx, now, sources=collected.outcomes)
-    finish_run(ctx, report, kind="fetch")
+    with recorded_run(ctx, "fetch", now) as run:
+        collected = collect_and_store(ctx, read, now, ctx.store.subscribers())
+        report = _report(ctx, now, sources=collected.outcomes)
+        finish_run(ctx, report, kind="fetch", run=run)
     return report
 
 
@@ -63,16 +71,22 @@ def deliver_due(ctx: RunContext) -> RunReport:
     subscribers = store.subscribers()
     composed = store.digest_days(local_dates(subscribers, now))
     due = due_digests(subscribers, now, lambda s, day: (s.id, day) in composed)
-    fanout, deliveries = compose_and_send(
-        ctx,
-        [subscriber for subscriber, _ in due],
-        last_source_failures(ctx) if due else (),
-        now,
-        days={subscriber.id: day for subscriber, day in due if subscriber.id is not None},
-    )
-    report = _report(ctx, now, deliveries=deliveries, fanout=fanout)
-    if fanout.composed or deliveries or report.errors:  # an idle tick is not history
-        finish_run(ctx, report, kind="tick")
+    if not due and store.pending_count() == 0:
+        return _report(ctx, now)  # an idle tick is not history, and writes nothing
+    with recorded_run(ctx, "tick", now) as run:
+        sent = send_composed(
+            ctx,
+            [subscriber for subscriber, _ in due],
+            last_source_failures(ctx) if due else (),
+            now,
+            days={subscriber.id: day for subscriber, day in due if subscriber.id is not None},
+        )
+        report = _report(ctx, now, deliveries=sent.deliveries, fanout=sent.fanout)
+        report = with_undelivered(ctx, report, now, unreachable=sent.unreachable)
+        if sent.fanout.composed or sent.deliveries or report.errors:
+            finish_run(ctx, report, kind="tick", run=run)
+        else:
+            run.idle = True  # an idle tick is not history
     return report
 
 
@@ -80,13 +94,24 @@ def retry_failed(ctx: RunContext) -> tuple[int, RunReport]:
     """Re-queue the deliveries that were given up on and send everything pending, through the
     same delivery as run and tick. Returns how many were re-queued, and the report."""
     now = ctx.clock()
-    requeued = ctx.store.requeue_failed()
-    with delivery(ctx) as sending:
-        deliveries = sending.finish()
-    report = _report(ctx, now, deliveries=deliveries)
-    if requeued or deliveries:
-        finish_run(ctx, report, kind="retry")
+    with recorded_run(ctx, "retry", now) as run:
+        requeued = ctx.store.requeue_failed()
+        with delivery(ctx) as sending:
+            deliveries = sending.finish()
+        report = _report(ctx, now, deliveries=deliveries)
+        report = with_undelivered(ctx, report, now, unreachable=sending.unreachable)
+        if requeued or deliveries or report.undelivered:
+            finish_run(ctx, report, kind="retry", run=run)
+        else:
+            run.idle = True
     return requeued, report
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    fanout: FanOut
+    deliveries: tuple[DeliveryOutcome, ...]
+    unreachable: str  # why sending stopped early (the server kept failing), or ""
 
 
 def compose_and_send(
@@ -97,6 +122,19 @@ def compose_and_send(
     *,
     days: Mapping[int, dt.date] | None = None,
 ) -> tuple[FanOut, tuple[DeliveryOutcome, ...]]:
+    """Compose the subscribers' digests into the outbox and send everything pending."""
+    sent = send_composed(ctx, subscribers, sources, now, days=days)
+    return sent.fanout, sent.deliveries
+
+
+def send_composed(
+    ctx: RunContext,
+    subscribers: Sequence[Subscriber],
+    sources: tuple[SourceOutcome, ...],
+    now: dt.datetime,
+    *,
+    days: Mapping[int, dt.date] | None = None,
+) -> Sent:
     """Compose the subscribers' digests into the outbox and send everything pending; sending
     starts with the first digest composed, not after the last."""
     fanout = FanOut()
@@ -105,7 +143,16 @@ def compose_and_send(
             fanout = enqueue_digests(
                 ctx, subscribers, sources, now, days=days, after_each=sending.pump
             )
-        return fanout, sending.finish()
+        deliveries = sending.finish()
+        return Sent(fanout, deliveries, sending.unreachable)
+
+
+def with_undelivered(
+    ctx: RunContext, report: RunReport, now: dt.datetime, *, unreachable: str = ""
+) -> RunReport:
+    """The report with every digest still undelivered at its end named in it."""
+    left, older = undelivered(ctx.store, ctx.store.subscribers(), now, unreachable=unreachable)
+    return replace(report, undelivered=left, notes=report.notes + older_note(older))
 
 
 def delivery(ctx: RunContext, *, composing: bool = False) -> Delivery:
@@ -164,8 +211,9 @@ def _retry_notes(sources: tuple[SourceOutcome, ...]) -> tuple[str, ...]:
     )
 
 
-def finish_run(ctx: RunContext, report: RunReport, *, kind: str) -> None:
-    """Alert the operator if the run had problems, then record it in the run history."""
+def finish_run(ctx: RunContext, report: RunReport, *, kind: str, run: Run | None = None) -> None:
+    """Alert the operator if the run had problems, then record it in the run history (end
+    the run written at its start, when there is one)."""
     settings = ctx.settings
     alert = maybe_alert(
         operator=settings.email.operator,
@@ -176,7 +224,10 @@ def finish_run(ctx: RunContext, report: RunReport, *, kind: str) -> None:
         kind=kind,
         now=report.finished,
     )
-    ctx.store.record_run(report, kind=kind, alert=alert)
+    if run is None:
+        ctx.store.record_run(report, kind=kind, alert=alert)
+    else:
+        end_recorded(ctx, run, report, alert)
     sent = sum(1 for d in report.deliveries if d.state is DeliveryState.SENT)
     event(
         log,

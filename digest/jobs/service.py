@@ -21,8 +21,10 @@ from digest.collect.fetch import Fetcher
 from digest.collect.listings import Collected, collect, listing_requests
 from digest.collect.snapshot import save_snapshot
 from digest.config.settings import Settings
-from digest.deliver.delivery import worker_id
+from digest.deliver.delivery import host_id, worker_id
 from digest.jobs.context import Clock, ProgressSink, RunContext, no_progress, utc_now
+from digest.jobs.dead import release_dead_local
+from digest.jobs.history import run_notes
 from digest.jobs.ingest import followed_categories, listing_day
 from digest.jobs.run import deliver_due, fetch_once, retry_failed, run_once
 from digest.jobs.schedule import last_fetch_slot
@@ -46,6 +48,9 @@ def job_context(
     clock: Clock = utc_now,
 ) -> Iterator[RunContext]:
     with closing(open_store(settings.store_url)) as store:
+        # What a process killed on this host left held (claims, leases, its run) is given
+        # back before anything else: a rerun after a crash sends the rest at once.
+        release_dead_local(store, host_id(), clock(), run_notes(settings))
         yield RunContext(
             settings,
             store,

@@ -1,8 +1,9 @@
 """`digest worker`: one of many processes, on any number of machines, sharing one store.
 
 Each pass of a worker:
-1. releases the outbox claims of dead processes on its own host (their pid is gone), so their
-   messages go back to the pool at once instead of when the lease ends;
+1. releases the outbox claims and job leases of dead processes on its own host (their pid is
+   gone), so their messages go back to the pool at once instead of when the lease ends, and
+   ends their runs as interrupted (digest.jobs.dead, which every job calls at its start);
 2. fetches the day's listings if that is due and no other worker is at it (the job lease
    and "a fetch ran since the last fetch slot" make the fetch happen once);
 3. composes the digests that are due, batch by batch: batch k is the subscribers whose id
@@ -20,22 +21,20 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from digest.collect.listings import ReadListing
-from digest.deliver.delivery import claim_process, host_id, worker_id
+from digest.deliver.delivery import host_id, worker_id
 from digest.jobs.context import RunContext
 from digest.jobs.dayindex import DayIndex
+from digest.jobs.dead import release_dead_claims, release_dead_local
 from digest.jobs.fanout import ComposeOutcome, ComposeState, day_index_for_run, enqueue_digests
+from digest.jobs.history import run_notes
 from digest.jobs.ingest import collect_and_store, listing_day
 from digest.jobs.run import delivery, finish_run, last_source_failures
 from digest.jobs.schedule import due_digests, last_fetch_slot, local_dates
 from digest.models import DeliveryOutcome, RunReport, SourceOutcome, Subscriber
-from digest.store.roles import Operations, Outbox
-from digest.util.logs import event
 
 log = logging.getLogger("digest.worker")
 
@@ -72,39 +71,6 @@ class WorkPass:
         )
 
 
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: alive
-    return True
-
-
-class _ClaimsAndLeases(Outbox, Operations, Protocol):
-    pass
-
-
-def release_dead_claims(store: _ClaimsAndLeases, host: str) -> int:
-    """Give back every claim and job lease held by a process of this host that no longer
-    runs; the number of claims given back."""
-    released = 0
-    for owner in {claim.owner for claim in store.claims()}:
-        found = claim_process(owner)
-        if found is not None and found[0] == host and not process_alive(found[1]):
-            released += store.release_claims(owner)
-            event(log, "claims_released", f"released the claims of dead worker {owner}")
-    # Its job leases too (a batch it was composing): another worker takes the job up now,
-    # not when the lease runs out.
-    for lease in store.leases():
-        found = claim_process(lease.owner)
-        if found is not None and found[0] == host and not process_alive(found[1]):
-            store.release_lease(lease.name, lease.owner)
-            event(log, "lease_released", f"released {lease.name} of dead worker {lease.owner}")
-    return released
-
-
 def batch_of(subscriber: Subscriber, size: int) -> int:
     assert subscriber.id is not None
     return subscriber.id // size
@@ -115,7 +81,7 @@ def work_pass(
 ) -> WorkPass:
     """One pass: release the dead's claims, fetch if due, compose due batches, send."""
     store, owner = ctx.store, worker_id()
-    released = release_dead_claims(store, host_id())
+    released = release_dead_local(store, host_id(), ctx.clock(), run_notes(ctx.settings))
     fetched, waiting = False, False
     sources: tuple[SourceOutcome, ...] = ()
     if fetch and read is not None:

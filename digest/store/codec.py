@@ -21,6 +21,7 @@ from digest.models import (
     RunReport,
     SourceOutcome,
     SourceState,
+    Undelivered,
 )
 
 
@@ -81,6 +82,16 @@ def report_body(report: RunReport) -> dict[str, Any]:
         ],
         "errors": list(report.errors),
         "notes": list(report.notes),
+        "undelivered": [
+            {
+                "recipient": u.recipient,
+                "day": u.day.isoformat(),
+                "state": u.state.value,
+                "detail": u.detail,
+                "held": u.held,
+            }
+            for u in report.undelivered
+        ],
     }
 
 
@@ -102,4 +113,14 @@ def report_from_body(
         ),
         errors=tuple(body.get("errors", ())),
         notes=tuple(body.get("notes", ())),
+        undelivered=tuple(
+            Undelivered(
+                u["recipient"],
+                dt.date.fromisoformat(u["day"]),
+                DeliveryState(u["state"]),
+                u["detail"],
+                u["held"],
+            )
+            for u in body.get("undelivered", ())
+        ),
     )

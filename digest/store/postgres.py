@@ -22,7 +22,6 @@ from digest.models import (
     DeliveryState,
     OutboxItem,
     Paper,
-    RunReport,
     SourceOutcome,
     Subscriber,
     Validators,
@@ -31,10 +30,11 @@ from digest.store import postgres_rows as rows
 from digest.store.codec import paper_from_json, paper_to_json
 from digest.store.postgres_connection import POOL_WAIT, Pool
 from digest.store.postgres_corpus import PostgresCorpus
+from digest.store.postgres_runs import PostgresRuns
 from digest.store.postgres_schema import check_current, migrate
 from digest.store.postgres_subscriptions import PostgresSubscriptions
 from digest.store.postgres_transfer import PostgresTransfer
-from digest.store.roles import AlreadyQueued, Claim, Lease, RunRecord, SeenPaper, SourceRecord
+from digest.store.roles import AlreadyQueued, Claim, Lease, SeenPaper, SourceRecord
 
 __all__ = ["PostgresStore"]
 
@@ -46,7 +46,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class PostgresStore(PostgresSubscriptions, PostgresTransfer, PostgresCorpus):
+class PostgresStore(PostgresSubscriptions, PostgresRuns, PostgresTransfer, PostgresCorpus):
     """A pool of connections to one database; safe to share between threads."""
 
     def __init__(self, pool: Pool) -> None:
@@ -443,28 +443,7 @@ class PostgresStore(PostgresSubscriptions, PostgresTransfer, PostgresCorpus):
             )
             return cursor.rowcount
 
-    # -- runs and meta -------------------------------------------------------------------
-
-    def record_run(self, report: RunReport, *, kind: str = "run", alert: str = "") -> None:
-        with self._db.transaction() as tx:
-            tx.execute(
-                "INSERT INTO runs (started, finished, day, ok, report, kind, alert) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                rows.run_values(report, kind, alert),
-            )
-
-    def recent_runs(self, limit: int = 10) -> list[RunRecord]:
-        found = self._db.all(
-            f"SELECT {rows.RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT %s", (limit,)
-        )
-        return [rows.run_record(row) for row in found]
-
-    def last_run_started(self, kinds: Sequence[str]) -> dt.datetime | None:
-        row = self._db.one(
-            "SELECT started FROM runs WHERE kind = ANY(%s) ORDER BY id DESC LIMIT 1",
-            (list(kinds),),
-        )
-        return rows.utc(row[0]) if row else None
+    # -- meta (the run history is in postgres_runs) ----------------------------------------
 
     def meta(self, key: str) -> str | None:
         row = self._db.one("SELECT value FROM meta WHERE key = %s", (key,))

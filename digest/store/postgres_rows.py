@@ -22,7 +22,7 @@ from digest.models import (
     Validators,
 )
 from digest.store.codec import paper_from_json, report_body, report_from_body
-from digest.store.roles import Claim, RunRecord, SeenPaper, SourceRecord
+from digest.store.roles import Claim, RunRecord, RunState, SeenPaper, SourceRecord
 
 Row = tuple[Any, ...]
 
@@ -122,7 +122,7 @@ def claim(row: Row) -> Claim:
     return Claim(outbox_id, recipient, owner, utc(until))
 
 
-RUN_COLUMNS = "started, finished, day, report, kind, alert"
+RUN_COLUMNS = "id, started, finished, day, report, kind, alert, state, host, pid"
 
 
 def run_values(report: RunReport, kind: str, alert: str) -> Row:
@@ -132,8 +132,8 @@ def run_values(report: RunReport, kind: str, alert: str) -> Row:
 
 
 def run_record(row: Row) -> RunRecord:
-    started, finished, on, body, kind, alert = row
+    run_id, started, finished, on, body, kind, alert, state, host, pid = row
     report = report_from_body(
         json.loads(body), started=utc(started), finished=utc(finished), day=on
     )
-    return RunRecord(report=report, kind=kind, alert=alert)
+    return RunRecord(report, kind, alert, run_id, RunState(state), host, pid)

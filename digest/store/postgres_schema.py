@@ -150,6 +150,13 @@ MIGRATIONS: tuple[str, ...] = (
         day date NOT NULL
     );
     """,
+    # 4: runs written when they start, as SQLite's migration 7.
+    """
+    ALTER TABLE runs ADD COLUMN state text NOT NULL DEFAULT 'finished';
+    ALTER TABLE runs ADD COLUMN host text NOT NULL DEFAULT '';
+    ALTER TABLE runs ADD COLUMN pid integer NOT NULL DEFAULT 0;
+    CREATE INDEX runs_running ON runs (id) WHERE state = 'running';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -42,6 +42,7 @@ __all__ = [
     "PaperStamps",
     "Papers",
     "RunRecord",
+    "RunState",
     "SeenPaper",
     "SourceLog",
     "SourceRecord",
@@ -90,13 +91,28 @@ class SourceRecord:
     updated_at: dt.datetime
 
 
+class RunState(StrEnum):
+    """Where a run in the history stands. A run is written when it starts, so one whose
+    process died (SIGKILL, a power cut) stays RUNNING until someone finds its process gone."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"  # ended by an error, named in its report's errors
+    INTERRUPTED = "interrupted"  # its process went away without finishing
+
+
 @dataclass(frozen=True, slots=True)
 class RunRecord:
-    """One run in the history: its report, what kind of job it was, how the alert went."""
+    """One run in the history: its report, what kind of job it was, how the alert went, and
+    which process ran it (host id and pid; empty for runs recorded only once finished)."""
 
     report: RunReport
     kind: str = "run"
     alert: str = ""
+    id: int | None = None
+    state: RunState = RunState.FINISHED
+    host: str = ""
+    pid: int = 0
 
 
 class Subscribers(Protocol):
@@ -173,8 +189,30 @@ class Operations(Protocol):
     def release_lease(self, name: str, owner: str) -> None: ...
     def leases(self) -> list[Lease]: ...
     def record_run(self, report: RunReport, *, kind: str = "run", alert: str = "") -> None: ...
+    def start_run(
+        self, *, kind: str, started: dt.datetime, day: dt.date, host: str, pid: int
+    ) -> int:
+        """Write a RUNNING run for this process; its id, for `end_run`."""
+        ...
+
+    def end_run(self, run_id: int, report: RunReport, *, state: RunState, alert: str = "") -> bool:
+        """A RUNNING run ends with this report and state; False (nothing written) when it
+        had ended already (a neighbour found it interrupted first) or does not exist."""
+        ...
+
+    def discard_run(self, run_id: int) -> None:
+        """Forget a RUNNING run that did nothing worth keeping (an idle tick)."""
+        ...
+
+    def unfinished_runs(self) -> list[RunRecord]:
+        """Every RUNNING run, oldest first."""
+        ...
+
     def recent_runs(self, limit: int = 10) -> list[RunRecord]: ...
-    def last_run_started(self, kinds: Sequence[str]) -> dt.datetime | None: ...
+    def last_run_started(self, kinds: Sequence[str]) -> dt.datetime | None:
+        """When the latest FINISHED run of one of these kinds started."""
+        ...
+
     def meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
 

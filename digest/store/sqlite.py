@@ -25,16 +25,16 @@ from digest.models import (
     DeliveryState,
     OutboxItem,
     Paper,
-    RunReport,
     SourceOutcome,
     Subscriber,
     Validators,
 )
 from digest.store import sqlite_rows as rows
 from digest.store.codec import paper_from_json, paper_to_json
-from digest.store.roles import AlreadyQueued, Claim, Lease, RunRecord, SeenPaper, SourceRecord
+from digest.store.roles import AlreadyQueued, Claim, Lease, SeenPaper, SourceRecord
 from digest.store.sqlite_connection import BUSY_TIMEOUT, Connection
 from digest.store.sqlite_corpus import SqliteCorpus
+from digest.store.sqlite_runs import RunsMixin
 from digest.store.sqlite_schema import MIGRATIONS, check_current, migrate
 from digest.store.sqlite_subscriptions import SubscriptionsMixin
 from digest.store.sqlite_transfer import SqliteTransfer
@@ -43,7 +43,7 @@ from digest.util.private import private_file, private_folder
 __all__ = ["MIGRATIONS", "AlreadyQueued", "SqliteStore"]
 
 
-class SqliteStore(SubscriptionsMixin, SqliteTransfer, SqliteCorpus):
+class SqliteStore(SubscriptionsMixin, RunsMixin, SqliteTransfer, SqliteCorpus):
     """One SQLite file in WAL mode, so readers never block the writer."""
 
     def __init__(
@@ -459,28 +459,7 @@ class SqliteStore(SubscriptionsMixin, SqliteTransfer, SqliteCorpus):
             )
             return cursor.rowcount
 
-    # -- runs and meta -------------------------------------------------------------------
-
-    def record_run(self, report: RunReport, *, kind: str = "run", alert: str = "") -> None:
-        with self._db.transaction() as tx:
-            tx.execute(
-                "INSERT INTO runs (started, finished, day, ok, report, kind, alert) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows.run_values(report, kind, alert),
-            )
-
-    def recent_runs(self, limit: int = 10) -> list[RunRecord]:
-        found = self._db.all(
-            f"SELECT {rows.RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?", (limit,)
-        )
-        return [rows.run_record(row) for row in found]
-
-    def last_run_started(self, kinds: Sequence[str]) -> dt.datetime | None:
-        # The latest of each chunk's latest: any number of kinds, one IN helper.
-        found = self._db.rows_in(
-            "SELECT id, started FROM runs WHERE kind IN ({marks}) ORDER BY id DESC LIMIT 1", kinds
-        )
-        return rows.moment(max(found)[1]) if found else None
+    # -- meta (the run history is in sqlite_runs) ------------------------------------------
 
     def meta(self, key: str) -> str | None:
         row = self._db.one("SELECT value FROM meta WHERE key = ?", (key,))

@@ -21,6 +21,8 @@ BUSY_TIMEOUT = 30.0
 BUSY_TIMEOUT_ENV = "DIGEST_BUSY_TIMEOUT"
 # Bound parameters per statement in `rows_in`: far below SQLite's limit (999 before 3.32).
 CHUNK = 500
+# Free space below which a failed write is put down to a full disk.
+FULL_BELOW = 1 << 20
 # RETURNING (claims, enqueue) came with SQLite 3.35.
 MIN_SQLITE = (3, 35, 0)
 
@@ -137,10 +139,10 @@ def translated(name: str, busy_timeout: float, doing: str = "") -> Iterator[None
     try:
         yield
     except sqlite3.Error as err:
-        raise StoreError(f"{name}: {_describe(err, busy_timeout, doing)}") from err
+        raise StoreError(f"{name}: {_describe(err, name, busy_timeout, doing)}") from err
 
 
-def _describe(err: sqlite3.Error, busy_timeout: float, doing: str) -> str:
+def _describe(err: sqlite3.Error, name: str, busy_timeout: float, doing: str) -> str:
     # The primary result code is the low byte of the extended one (SQLITE_BUSY_SNAPSHOT, ...).
     code = (getattr(err, "sqlite_errorcode", None) or 0) & 0xFF
     if code == sqlite3.SQLITE_BUSY:
@@ -150,4 +152,22 @@ def _describe(err: sqlite3.Error, busy_timeout: float, doing: str) -> str:
         )
     if code == sqlite3.SQLITE_READONLY:
         return f"the database is open read-only here, nothing was written ({err})"
+    if code in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN):
+        full = disk_full(name)
+        if full:
+            # SQLite says "disk I/O error" for a full disk as often as "disk is full".
+            return f"{full}; nothing half-done was kept: free some space and run it again"
     return f"{doing or 'database error'}: {err}"
+
+
+def disk_full(name: str) -> str:
+    """ "the disk ... is full" when the folder of database `name` has (almost) no space left."""
+    folder = Path(name).parent
+    try:
+        found = os.statvfs(folder)
+    except OSError:
+        return ""
+    free = found.f_bavail * found.f_frsize
+    if free >= FULL_BELOW:
+        return ""
+    return f"the disk is full ({free // 1024} KiB free in {folder})"

@@ -167,6 +167,15 @@ MIGRATIONS: tuple[str, ...] = (
         day TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 7: a run is written when it starts (RUNNING, with the host and pid of its process) and
+    # ended with its report, so a killed run shows in the history instead of leaving none;
+    # rows from before were written finished.
+    """
+    ALTER TABLE runs ADD COLUMN state TEXT NOT NULL DEFAULT 'finished';
+    ALTER TABLE runs ADD COLUMN host TEXT NOT NULL DEFAULT '';
+    ALTER TABLE runs ADD COLUMN pid INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX runs_running ON runs(id) WHERE state = 'running';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

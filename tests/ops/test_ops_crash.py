@@ -63,8 +63,8 @@ def test_a_crash_at_any_step_then_a_rerun_delivers_each_digest_once(
 
     held = [row for row in outbox(inst.database) if row[2] is not None]
     if point in ("before-send", "after-send"):
-        # The dead process still holds its claim on the message it was sending; nobody else
-        # may send it until the lease runs out.
+        # The dead process still holds its claim on the message it was sending; the rerun,
+        # on the same host, finds its process gone and takes it back without waiting.
         assert len(held) == 1
     else:
         assert held == []

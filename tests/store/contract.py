@@ -36,7 +36,16 @@ from digest.models import (
     Topic,
     Validators,
 )
-from digest.store.roles import AlreadyQueued, Lease, Store, SubscriberState, TermCounts, Vote
+from digest.store.roles import (
+    AlreadyQueued,
+    Lease,
+    RunRecord,
+    RunState,
+    Store,
+    SubscriberState,
+    TermCounts,
+    Vote,
+)
 
 DAY = dt.date(2026, 11, 20)
 NOON = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
@@ -477,6 +486,57 @@ class StoreContract(CorpusCountsContract):
         assert store.last_run_started(["tick", "fetch"]) == NOON
         assert store.last_run_started(["run"]) is None
 
+    def test_a_run_is_written_running_when_it_starts_and_ended_once(
+        self, store: Store, reopen: Reopen
+    ) -> None:
+        started = dt.datetime(2026, 11, 20, 7, 0, 0, 250000, tzinfo=BERLIN)
+        run_id = store.start_run(kind="run", started=started, day=DAY, host="box-a", pid=4321)
+        other = store.start_run(kind="tick", started=NOON, day=DAY, host="box-b", pid=7)
+        (running, _) = store.unfinished_runs()
+        assert running == RunRecord(
+            RunReport(started=started, finished=started, day=DAY),
+            kind="run",
+            id=run_id,
+            state=RunState.RUNNING,
+            host="box-a",
+            pid=4321,
+        )
+        assert utc(running.report.started)
+        # A run still going, or one that was killed, is not "a fetch that ran".
+        assert store.last_run_started(["run", "tick"]) is None
+        report = RunReport(
+            started=started,
+            finished=started + dt.timedelta(seconds=90),
+            day=DAY,
+            deliveries=(DeliveryOutcome("ada@example.org", DeliveryState.SENT, 3),),
+        )
+        assert store.end_run(run_id, report, state=RunState.FINISHED, alert="sent")
+        # Ended once: a neighbour that finds it a moment later writes nothing over it.
+        with reopen() as neighbour:
+            failed = RunReport(started=started, finished=NOON, day=DAY, errors=("gone",))
+            assert not neighbour.end_run(run_id, failed, state=RunState.INTERRUPTED)
+            assert not neighbour.end_run(999_999, failed, state=RunState.FAILED)
+        assert [r.id for r in store.unfinished_runs()] == [other]
+        newest, ended = store.recent_runs()
+        assert (ended.report, ended.state, ended.alert, ended.pid) == (
+            report,
+            RunState.FINISHED,
+            "sent",
+            4321,
+        )
+        assert newest.state is RunState.RUNNING and newest.host == "box-b"
+        assert store.last_run_started(["run"]) == started
+        store.discard_run(other)
+        assert store.unfinished_runs() == [] and [r.id for r in store.recent_runs()] == [run_id]
+        store.discard_run(run_id)  # only a RUNNING run is ever discarded
+        assert [r.id for r in store.recent_runs()] == [run_id]
+        interrupted = store.start_run(kind="run", started=NOON, day=DAY, host="box-a", pid=9)
+        gone = RunReport(started=NOON, finished=NOON, day=DAY, errors=("process 9 is gone",))
+        assert store.end_run(interrupted, gone, state=RunState.INTERRUPTED)
+        assert store.recent_runs(1)[0].state is RunState.INTERRUPTED
+        assert store.recent_runs(1)[0].report.errors == ("process 9 is gone",)
+        assert store.last_run_started(["run"]) == started  # an interrupted run did not happen
+
     def test_meta_keeps_one_value_per_key(self, store: Store) -> None:
         assert store.meta("secret") is None
         store.set_meta("secret", "one")
@@ -577,6 +637,12 @@ class StoreContract(CorpusCountsContract):
             "record_run": lambda: store.record_run(report),
             "recent_runs": lambda: store.recent_runs(),
             "last_run_started": lambda: store.last_run_started(["run"]),
+            "start_run": lambda: store.start_run(
+                kind="run", started=NOON, day=DAY, host="h", pid=1
+            ),
+            "end_run": lambda: store.end_run(1, report, state=RunState.FINISHED),
+            "discard_run": lambda: store.discard_run(1),
+            "unfinished_runs": lambda: store.unfinished_runs(),
             "meta": lambda: store.meta("k"),
             "set_meta": lambda: store.set_meta("k", "v"),
             "embeddings": lambda: store.embeddings(["1"], "m"),
