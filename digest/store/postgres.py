@@ -31,6 +31,7 @@ from digest.store import postgres_rows as rows
 from digest.store.codec import paper_from_json, paper_to_json
 from digest.store.postgres_connection import POOL_WAIT, Pool
 from digest.store.postgres_schema import check_current, migrate
+from digest.store.postgres_sending import PostgresSending
 from digest.store.postgres_subscriptions import PostgresSubscriptions
 from digest.store.postgres_transfer import PostgresTransfer
 from digest.store.roles import AlreadyQueued, Claim, Lease, RunRecord, SeenPaper, SourceRecord
@@ -45,7 +46,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class PostgresStore(PostgresSubscriptions, PostgresTransfer):
+class PostgresStore(PostgresSubscriptions, PostgresSending, PostgresTransfer):
     """A pool of connections to one database; safe to share between threads."""
 
     def __init__(self, pool: Pool) -> None:

@@ -136,6 +136,22 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (subscriber_id, paper_id)
     );
     """,
+    # 3: the mail provider's limits, shared by every worker (digest.store.window), as
+    # SQLite's migration 6: the per-second pace, whose row is also the lock a reservation
+    # takes, and the day's sends counted per minute; an index for pruning old bodies.
+    """
+    CREATE TABLE send_pace (
+        name text PRIMARY KEY,
+        next_at timestamptz
+    );
+    INSERT INTO send_pace (name, next_at) VALUES ('smtp', NULL);
+    CREATE TABLE send_counts (
+        start timestamptz PRIMARY KEY,
+        sent integer NOT NULL
+    );
+    CREATE INDEX outbox_unpruned ON outbox (sent_at)
+        WHERE state = 'sent' AND octet_length(message) > 0;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -35,6 +35,7 @@ from digest.store.codec import paper_from_json, paper_to_json
 from digest.store.roles import AlreadyQueued, Claim, Lease, RunRecord, SeenPaper, SourceRecord
 from digest.store.sqlite_connection import BUSY_TIMEOUT, Connection
 from digest.store.sqlite_schema import MIGRATIONS, check_current, migrate
+from digest.store.sqlite_sending import SqliteSending
 from digest.store.sqlite_subscriptions import SubscriptionsMixin
 from digest.store.sqlite_transfer import SqliteTransfer
 from digest.util.private import private_file, private_folder
@@ -42,7 +43,7 @@ from digest.util.private import private_file, private_folder
 __all__ = ["MIGRATIONS", "AlreadyQueued", "SqliteStore"]
 
 
-class SqliteStore(SubscriptionsMixin, SqliteTransfer):
+class SqliteStore(SubscriptionsMixin, SqliteSending, SqliteTransfer):
     """One SQLite file in WAL mode, so readers never block the writer."""
 
     def __init__(

@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 import pytest
+from contract_sending import SendingContract
 from support.stores import opened_store
 
 from digest.errors import StoreError
@@ -35,7 +36,7 @@ from digest.models import (
     Topic,
     Validators,
 )
-from digest.store.roles import AlreadyQueued, Lease, Store, SubscriberState, Vote
+from digest.store.roles import AlreadyQueued, Lease, SendLimits, Store, SubscriberState, Vote
 
 DAY = dt.date(2026, 11, 20)
 NOON = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
@@ -80,7 +81,7 @@ def utc(moment: dt.datetime | None) -> bool:
     return moment is not None and moment.utcoffset() == dt.timedelta(0)
 
 
-class StoreContract:
+class StoreContract(SendingContract):
     @pytest.fixture
     def store_url(self) -> str:
         raise NotImplementedError("a backend's test class gives a fresh database's URL")
@@ -570,6 +571,12 @@ class StoreContract:
             "mark_sent": lambda: store.mark_sent(1),
             "mark_failed_attempt": lambda: store.mark_failed_attempt(1, "e", give_up=True),
             "requeue_failed": lambda: store.requeue_failed(),
+            "prune_sent": lambda: store.prune_sent(NOON),
+            "reserve_sends": lambda: store.reserve_sends(1, SendLimits(per_day=1), NOON),
+            "give_back_sends": lambda: store.give_back_sends([NOON]),
+            "send_window_full_until": lambda: store.send_window_full_until(
+                SendLimits(per_day=1), NOON
+            ),
             "acquire_lease": lambda: store.acquire_lease("fetch", "a", 60, NOON),
             "release_lease": lambda: store.release_lease("fetch", "a"),
             "leases": lambda: store.leases(),
