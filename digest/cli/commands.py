@@ -33,6 +33,7 @@ from digest.errors import DigestError
 from digest.jobs.context import Clock, ProgressSink, no_progress, terminal_progress, utc_now
 from digest.jobs.preview import Collected, preview, read_listings, send_preview
 from digest.jobs.schedule import local_dates, next_fetch
+from digest.jobs.sending import window_notes
 from digest.jobs.service import fetch_job, retry_job, run_job, save_job, tick_job
 from digest.jobs.signals import stop_on_signals
 from digest.jobs.subscriptions import (
@@ -321,6 +322,7 @@ def cmd_status(args: argparse.Namespace, out: Out = print) -> int:
         records = [store.source_record(s.name) for s in settings.sources]
         subscribers = store.subscribers()
         composed = store.digest_days(local_dates(subscribers, now))
+        waiting = window_notes(store, settings, now)
     out("Recent runs:" if runs else "No runs yet.")
     for run in runs:
         out("  " + run_line(run))
@@ -339,6 +341,8 @@ def cmd_status(args: argparse.Namespace, out: Out = print) -> int:
     fetch_at = next_fetch(settings.schedule.fetch_at, zone, now)
     out(f"Next fetch: {fetch_at.astimezone(zone):%a %d %b %H:%M %Z} (scheduler)")
     out(f"Pending deliveries: {len(pending)}; failed: {len(failed)}")
+    for note in waiting:
+        out(f"  {note}")
     for claim in claims:
         out(f"  {claim.recipient}: being sent by {claim.owner} (claim ends {claim.until:%H:%M:%S})")
     for item in failed:

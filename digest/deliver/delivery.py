@@ -12,6 +12,11 @@ it puts in the outbox, which hands new messages to free connections and records 
 connections finished, without waiting; `finish()` then sends the rest. So the first digests
 go out while the last are still being composed, and nothing about a message's path changes:
 outbox row -> claim -> SMTP -> marked sent.
+
+The mail provider's limits hold for every worker together: before each claim the Delivery
+reserves a sending slot in the store (SendWindow). A slot a little ahead (the per-second
+pace) is waited for by the connection, not here; when the daily window is full, nothing more
+is claimed and the rest stay pending for a later pass (`window_full_until` says until when).
 """
 
 from __future__ import annotations
@@ -22,17 +27,18 @@ import os
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from email.utils import parseaddr
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 from digest.deliver.sendpool import Job, Outcome, SenderPool
 from digest.deliver.smtp import Sender
 from digest.errors import DeliveryError
 from digest.models import DeliveryOutcome, DeliveryState, OutboxItem
-from digest.store.roles import Outbox
+from digest.store.roles import Outbox, SendLimits, SendWindow
 from digest.util.failpoints import failpoint
 from digest.util.logs import event
 from digest.util.progress import Progress, silent
@@ -45,6 +51,7 @@ log = logging.getLogger("digest.delivery")
 MAX_DELIVERY_ATTEMPTS = 5  # runs a temporarily failing message is retried before it is failed
 STOP_AFTER_TEMPORARY_FAILURES = 3  # in a row: the server is down, leave the rest pending
 DEFAULT_LEASE_SECONDS = 900.0  # a worker's hold on one message; outlives any SMTP retry loop
+UNLIMITED = SendLimits()
 
 
 # Names this machine in claims ($DIGEST_HOST_ID, else the host name): a worker that finds a
@@ -68,6 +75,25 @@ def claim_process(owner: str) -> tuple[str, int] | None:
     return (host, int(pid)) if host and pid.isdigit() and rest else None
 
 
+class SendingStore(Outbox, SendWindow, Protocol):
+    """What a delivery pass needs of the store: the outbox, and the shared sending window."""
+
+
+class WindowClock:
+    """The moments slots are reserved at: the job's clock at the start of the pass, running on
+    from there (an injected clock that stands still still paces sending in real time)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._start, self._started = clock(), time.monotonic()
+
+    def now(self) -> dt.datetime:
+        return self._start + dt.timedelta(seconds=time.monotonic() - self._started)
+
+    def deadline(self, slot: dt.datetime) -> float:
+        """The slot as a time.monotonic() value."""
+        return self._started + (slot - self._start).total_seconds()
+
+
 def stopping(stop: threading.Event | None) -> bool:
     return stop is not None and stop.is_set()
 
@@ -82,7 +108,7 @@ class Delivery:
 
     def __init__(
         self,
-        store: Outbox,
+        store: SendingStore,
         make_sender: SenderFactory,
         sender: str,
         *,
@@ -92,8 +118,12 @@ class Delivery:
         clock: Clock = utc_now,
         progress: Progress | None = None,
         connections: int = 1,
+        limits: SendLimits = UNLIMITED,
     ) -> None:
         self._store = store
+        self._limits = limits
+        self._window = WindowClock(clock)
+        self.window_full_until: dt.datetime | None = None
         self._stop = stop
         self._lease_seconds = lease_seconds
         self._worker = worker or worker_id()
@@ -153,14 +183,41 @@ class Delivery:
     def _claim_while_room(self) -> bool:
         """Claim and submit while a connection is free; False once nothing is pending."""
         while self._pool.has_room and not stopping(self._stop) and not self.server_down:
+            slot = self._reserve_slot()
+            if slot is None:
+                return False  # the daily window is full: the rest wait for a later pass
             item = self._store.claim_pending(
                 self._worker, self._lease_seconds, self._clock(), after_id=self._last_id
             )
             if item is None:
+                if not self._limits.unlimited:
+                    self._store.give_back_sends([slot])
                 return False
             self._last_id = item.id
-            self._pool.submit(Job(item, self._envelope_from, item.recipient, item.message))
+            paced = self._window.deadline(slot) if self._limits.per_second > 0 else 0.0
+            self._pool.submit(
+                Job(item, self._envelope_from, item.recipient, item.message, not_before=paced)
+            )
         return True
+
+    def _reserve_slot(self) -> dt.datetime | None:
+        now = self._window.now()
+        if self._limits.unlimited:
+            return now  # nothing to share: no round trip to the store
+        grant = self._store.reserve_sends(1, self._limits, now)
+        if grant.slots:
+            return grant.slots[0]
+        if self.window_full_until is None:
+            self.window_full_until = grant.full_until
+            event(
+                log,
+                "sending_window_full",
+                f"the daily sending window is full until {grant.full_until:%Y-%m-%d %H:%M} "
+                "UTC; the rest stay pending",
+                level=logging.WARNING,
+                until=grant.full_until.isoformat() if grant.full_until else None,
+            )
+        return None
 
     def _record(self, done: Outcome[OutboxItem]) -> None:
         if done.error is None:
@@ -174,7 +231,7 @@ class Delivery:
 
 
 def deliver_pending(
-    store: Outbox,
+    store: SendingStore,
     make_sender: SenderFactory,
     sender: str,
     *,
@@ -184,6 +241,7 @@ def deliver_pending(
     clock: Clock = utc_now,
     progress: Progress | None = None,
     connections: int = 1,
+    limits: SendLimits = UNLIMITED,
 ) -> tuple[DeliveryOutcome, ...]:
     """Send every pending message; record each as sent only once the server accepted it.
     `stop` is checked between messages: the ones in flight finish, the rest stay pending."""
@@ -197,6 +255,7 @@ def deliver_pending(
         clock=clock,
         progress=progress,
         connections=connections,
+        limits=limits,
     ) as delivery:
         return delivery.finish()
 

@@ -22,6 +22,7 @@ from digest.jobs.context import RunContext
 from digest.jobs.fanout import FanOut, enqueue_digests
 from digest.jobs.ingest import collect_and_store, listing_day
 from digest.jobs.schedule import due_digests, local_dates
+from digest.jobs.sending import window_notes
 from digest.models import (
     DeliveryOutcome,
     DeliveryState,
@@ -120,6 +121,7 @@ def delivery(ctx: RunContext, *, composing: bool = False) -> Delivery:
         lease_seconds=settings.schedule.lease_seconds,
         progress=ctx.progress("sending", None if composing else ctx.store.pending_count()),
         connections=settings.smtp.connections if settings.smtp else 1,
+        limits=settings.send_limits,
     )
 
 
@@ -149,7 +151,8 @@ def _report(
         sources=sources,
         deliveries=deliveries,
         errors=fanout.errors if fanout else (),
-        notes=(fanout.note,) if fanout and fanout.note else (),
+        notes=((fanout.note,) if fanout and fanout.note else ())
+        + (window_notes(ctx.store, ctx.settings, ctx.clock()) if deliveries or fanout else ()),
     )
 
 
