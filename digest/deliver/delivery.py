@@ -119,10 +119,12 @@ class Delivery:
         progress: Progress | None = None,
         connections: int = 1,
         limits: SendLimits = UNLIMITED,
+        window_clock: Clock | None = None,
     ) -> None:
         self._store = store
         self._limits = limits
-        self._window = WindowClock(clock)
+        # The window counts in the job's time (a worker's --now), claims in `clock`'s.
+        self._window = WindowClock(window_clock or clock)
         self.window_full_until: dt.datetime | None = None
         self._stop = stop
         self._lease_seconds = lease_seconds

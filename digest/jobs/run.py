@@ -122,6 +122,7 @@ def delivery(ctx: RunContext, *, composing: bool = False) -> Delivery:
         progress=ctx.progress("sending", None if composing else ctx.store.pending_count()),
         connections=settings.smtp.connections if settings.smtp else 1,
         limits=settings.send_limits,
+        window_clock=ctx.clock,
     )
 
 

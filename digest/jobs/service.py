@@ -37,6 +37,7 @@ log = logging.getLogger("digest.service")
 
 FETCH_LEASE = "fetch"
 FETCH_LEASE_SECONDS = 3600.0  # longer than any fetch with catch-up and arXiv's 3 s spacing
+FETCH_POLL_SECONDS = 0.5  # how often a tick looks whether another process's fetch is done
 
 
 @contextmanager
@@ -109,9 +110,24 @@ def tick_job(
     clock: Clock = utc_now,
 ) -> RunReport:
     with job_context(settings, stop=stop, progress=progress, clock=clock) as ctx:
+        _wait_while_fetching(ctx)
         report = deliver_due(ctx)
         prune_if_due(ctx.store, settings, ctx.clock())
         return report
+
+
+def _wait_while_fetching(ctx: RunContext) -> None:
+    """Another process holds the fetch lease: compose after its papers are stored, not
+    before (a digest composed now would miss them, or close the day without mail). The lease
+    ends by itself if that process died."""
+    waited = False
+    while not ctx.stopping and any(
+        lease.name == FETCH_LEASE and lease.until > ctx.clock() for lease in ctx.store.leases()
+    ):
+        if not waited:
+            event(log, "tick_waits", "another process is fetching: composing waits for it")
+            waited = True
+        ctx.stop.wait(FETCH_POLL_SECONDS)
 
 
 def retry_job(
