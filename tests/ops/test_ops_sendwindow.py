@@ -29,10 +29,9 @@ import psycopg
 import pytest
 from support.children import child_env, digest_command, run_digest
 from support.postgres import Cluster
+from support.queued import queue_messages
 from support.smtp_server import RecordingHandler, SmtpSink
 from support.stores import opened_store
-
-from digest.models import Profile, Subscriber, Term, Topic
 
 WORKERS = 3
 CONNECTIONS = 1  # per worker
@@ -147,29 +146,6 @@ def capped(tmp_path: Path, postgres: Cluster) -> Iterator[Senders]:
         yield senders
     finally:
         senders.smtp.close()
-
-
-def queue_messages(url: str, count: int) -> list[str]:
-    """`count` digests waiting in the outbox. Their subscribers have left, so the workers
-    compose nothing: sending is all they do, as fast as the limits let them."""
-    profile = Profile(topics=(Topic("main", (Term("x"),)),))
-    emails = [f"reader{n:04d}@example.org" for n in range(count)]
-    now = dt.datetime.now(dt.UTC)
-    with opened_store(url) as store:
-        for email in emails:
-            sub = store.save_subscriber(Subscriber(email, profile))
-            assert sub.id is not None
-            store.enqueue(
-                subscriber_id=sub.id,
-                recipient=email,
-                day=now.date(),
-                message_id=f"<{sub.id}@digest.test>",
-                message=f"Subject: digest\r\nMessage-ID: <{sub.id}@digest.test>\r\n\r\nhi".encode(),
-                papers=[],
-                composed_at=now,
-            )
-            store.deactivate_subscriber(email)
-    return emails
 
 
 def busiest_second(arrivals: list[float]) -> int:
