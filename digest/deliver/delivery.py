@@ -14,9 +14,11 @@ go out while the last are still being composed, and nothing about a message's pa
 outbox row -> claim -> SMTP -> marked sent.
 
 The mail provider's limits hold for every worker together: before each claim the Delivery
-reserves a sending slot in the store (SendWindow). A slot a little ahead (the per-second
-pace) is waited for by the connection, not here; when the daily window is full, nothing more
-is claimed and the rest stay pending for a later pass (`window_full_until` says until when).
+takes a sending slot reserved in the store (SendWindow; a few at a time, SLOT_BATCH). A slot
+a little ahead (the per-second pace) is waited for by the connection, not here; a spare whose
+moment went by is not used; when the daily window is full, nothing more is claimed and the
+rest stay pending for a later pass (`window_full_until` says until when). Unused slots go
+back to the day's window at the end of the pass.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ MAX_DELIVERY_ATTEMPTS = 5  # runs a temporarily failing message is retried befor
 STOP_AFTER_TEMPORARY_FAILURES = 3  # in a row: the server is down, leave the rest pending
 DEFAULT_LEASE_SECONDS = 900.0  # a worker's hold on one message; outlives any SMTP retry loop
 UNLIMITED = SendLimits()
+# Slots reserved per trip to the store: one lock and round trip for several messages. The
+# spares are used while their moment is still ahead and given back at the end of the pass.
+SLOT_BATCH = 4
 
 
 # Names this machine in claims ($DIGEST_HOST_ID, else the host name): a worker that finds a
@@ -126,6 +131,8 @@ class Delivery:
         # The window counts in the job's time (a worker's --now), claims in `clock`'s.
         self._window = WindowClock(window_clock or clock)
         self.window_full_until: dt.datetime | None = None
+        self._spare: list[dt.datetime] = []  # reserved, not used yet
+        self._passed: list[dt.datetime] = []  # reserved, their moment went by unused
         self._stop = stop
         self._lease_seconds = lease_seconds
         self._worker = worker or worker_id()
@@ -141,6 +148,7 @@ class Delivery:
     def __enter__(self) -> Self:
         with ExitStack() as cleanup:
             cleanup.callback(self._store.release_claims, self._worker)
+            cleanup.callback(self._give_back_slots)
             cleanup.enter_context(self._pool)
             self._cleanup = cleanup.pop_all()
         return self
@@ -192,8 +200,7 @@ class Delivery:
                 self._worker, self._lease_seconds, self._clock(), after_id=self._last_id
             )
             if item is None:
-                if not self._limits.unlimited:
-                    self._store.give_back_sends([slot])
+                self._spare.insert(0, slot)
                 return False
             self._last_id = item.id
             paced = self._window.deadline(slot) if self._limits.per_second > 0 else 0.0
@@ -206,8 +213,15 @@ class Delivery:
         now = self._window.now()
         if self._limits.unlimited:
             return now  # nothing to share: no round trip to the store
-        grant = self._store.reserve_sends(1, self._limits, now)
+        while self._spare:
+            slot = self._spare.pop(0)
+            if self._limits.per_second <= 0 or slot >= now:
+                return slot
+            # Sending in a slot gone by would crowd a later second: the pace forbids it.
+            self._passed.append(slot)
+        grant = self._store.reserve_sends(SLOT_BATCH, self._limits, now)
         if grant.slots:
+            self._spare.extend(grant.slots[1:])
             return grant.slots[0]
         if self.window_full_until is None:
             self.window_full_until = grant.full_until
@@ -220,6 +234,12 @@ class Delivery:
                 until=grant.full_until.isoformat() if grant.full_until else None,
             )
         return None
+
+    def _give_back_slots(self) -> None:
+        """The day's window gets back what this pass reserved and did not send in."""
+        unused, self._spare, self._passed = self._spare + self._passed, [], []
+        if unused and self._limits.per_day > 0:
+            self._store.give_back_sends(unused)
 
     def _record(self, done: Outcome[OutboxItem]) -> None:
         if done.error is None:
