@@ -26,7 +26,7 @@ class PostgresSending:
         if count <= 0 or limits.unlimited:
             return SendGrant((now,) * max(0, count))
         now = rows.utc(now)
-        oldest, newest = window.oldest_kept(now), window.newest_kept(now)
+        oldest, newest = window.oldest_kept(now), window.newest_kept(now, limits)
         with self._db.transaction() as tx:
             found = tx.execute(
                 "SELECT next_at FROM send_pace WHERE name = %s FOR UPDATE", (PACE,)
@@ -99,7 +99,7 @@ class PostgresSending:
         now = rows.utc(now)
         found = self._db.all(
             "SELECT start, sent FROM send_counts WHERE start > %s AND start <= %s ORDER BY start",
-            (window.oldest_kept(now), window.newest_kept(now)),
+            (window.oldest_kept(now), window.newest_kept(now, limits)),
         )
         minutes = [(rows.utc(start), int(sent)) for start, sent in found]
         return window.room_again_at(limits, minutes, sum(sent for _, sent in minutes))

@@ -26,7 +26,7 @@ class SqliteSending:
         with self._db.transaction() as tx:
             tx.execute(
                 "DELETE FROM send_counts WHERE start <= ? OR start > ?",
-                (rows.stamp(window.oldest_kept(now)), rows.stamp(window.newest_kept(now))),
+                (rows.stamp(window.oldest_kept(now)), rows.stamp(window.newest_kept(now, limits))),
             )
             found = tx.execute("SELECT next_at FROM send_pace WHERE name = ?", (PACE,)).fetchone()
             next_at = rows.moment(found[0]) if found and found[0] else None
@@ -70,7 +70,7 @@ class SqliteSending:
             return None
         found = self._db.all(
             "SELECT start, sent FROM send_counts WHERE start > ? AND start <= ? ORDER BY start",
-            (rows.stamp(window.oldest_kept(now)), rows.stamp(window.newest_kept(now))),
+            (rows.stamp(window.oldest_kept(now)), rows.stamp(window.newest_kept(now, limits))),
         )
         minutes = [(rows.moment(start), int(sent)) for start, sent in found]
         return window.room_again_at(limits, minutes, sum(sent for _, sent in minutes))

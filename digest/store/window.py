@@ -22,8 +22,10 @@ from digest.store.roles import SendLimits
 BUCKET = dt.timedelta(minutes=1)
 DAY = dt.timedelta(hours=24)
 # A pace or count further ahead of `now` than this came from a clock far ahead (another
-# machine's, or one a test or `--now` set): it is dropped rather than waited for.
+# machine's, or one a test or `--now` set): it is dropped rather than waited for. A slow
+# pace reserves further ahead: then the horizon is this many of its steps.
 AHEAD = dt.timedelta(minutes=10)
+AHEAD_STEPS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +44,14 @@ def oldest_kept(now: dt.datetime) -> dt.datetime:
     return bucket_of(now - DAY) - BUCKET
 
 
-def newest_kept(now: dt.datetime) -> dt.datetime:
+def newest_kept(now: dt.datetime, limits: SendLimits) -> dt.datetime:
+    if limits.per_second > 0:
+        return now + max(AHEAD, dt.timedelta(seconds=AHEAD_STEPS / limits.per_second))
     return now + AHEAD
 
 
-def pace_start(next_at: dt.datetime | None, now: dt.datetime) -> dt.datetime:
-    if next_at is None or next_at <= now or next_at > newest_kept(now):
+def pace_start(next_at: dt.datetime | None, now: dt.datetime, limits: SendLimits) -> dt.datetime:
+    if next_at is None or next_at <= now or next_at > newest_kept(now, limits):
         return now
     return next_at
 
@@ -61,7 +65,7 @@ def plan_sends(
         return Plan((), next_at, {})
     if limits.per_second > 0:
         step = dt.timedelta(seconds=1 / limits.per_second)
-        first = pace_start(next_at, now)
+        first = pace_start(next_at, now, limits)
         slots = tuple(first + step * n for n in range(room))
         next_at = slots[-1] + step
     else:
