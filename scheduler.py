@@ -10,7 +10,8 @@ Three jobs, run one at a time (a single worker thread, so a fetch and a tick nev
 A job missed while the machine slept runs once when it wakes (coalesced, with a grace period)
 and never overlaps itself. Several schedulers may share one database: digests are composed
 once (the outbox's unique key) and sent once (claims on outbox rows); a job lease keeps two
-of them from fetching at once.
+of them from fetching at once, and a tick waits while another one fetches. `--now` starts the
+jobs' clock at a given moment (it runs on from there); the timetable keeps real time.
 
 SIGTERM or Ctrl-C stops cleanly: the message in flight finishes, the rest stay pending, claims
 are released. A second signal interrupts at once.
