@@ -13,12 +13,13 @@ connections finished, without waiting; `finish()` then sends the rest. So the fi
 go out while the last are still being composed, and nothing about a message's path changes:
 outbox row -> claim -> SMTP -> marked sent.
 
-The mail provider's limits hold for every worker together: before each claim the Delivery
-takes a sending slot reserved in the store (SendWindow; a few at a time, SLOT_BATCH). A slot
-a little ahead (the per-second pace) is waited for by the connection, not here; a spare whose
-moment went by is not used; when the daily window is full, nothing more is claimed and the
-rest stay pending for a later pass (`window_full_until` says until when). Unused slots go
-back to the day's window at the end of the pass.
+The mail provider's limits hold for every worker together: the Delivery claims a message,
+then takes a sending slot for it, reserved in the store (SendWindow; a few at a time,
+SLOT_BATCH), so no slot goes to a pump that found nothing to send. A slot a little ahead (the
+per-second pace) is waited for by the connection, not here; a spare whose moment went by is
+not used; when the daily window is full, that message's claim is given back, nothing more is
+claimed and the rest stay pending for a later pass (`window_full_until` says until when).
+Unused slots go back to the day's window at the end of the pass.
 """
 
 from __future__ import annotations
@@ -193,15 +194,16 @@ class Delivery:
     def _claim_while_room(self) -> bool:
         """Claim and submit while a connection is free; False once nothing is pending."""
         while self._pool.has_room and not stopping(self._stop) and not self.server_down:
-            slot = self._reserve_slot()
-            if slot is None:
-                return False  # the daily window is full: the rest wait for a later pass
             item = self._store.claim_pending(
                 self._worker, self._lease_seconds, self._clock(), after_id=self._last_id
             )
             if item is None:
-                self._spare.insert(0, slot)
                 return False
+            # The slot after the claim: a slot is taken only for a message to send in it.
+            slot = self._reserve_slot()
+            if slot is None:
+                self._store.release_claim(item.id, self._worker)
+                return False  # the daily window is full: the rest wait for a later pass
             self._last_id = item.id
             paced = self._window.deadline(slot) if self._limits.per_second > 0 else 0.0
             self._pool.submit(

@@ -104,6 +104,15 @@ class PostgresSending:
         minutes = [(rows.utc(start), int(sent)) for start, sent in found]
         return window.room_again_at(limits, minutes, sum(sent for _, sent in minutes))
 
+    def release_claim(self, outbox_id: int, worker: str) -> bool:
+        with self._db.transaction() as tx:
+            cursor = tx.execute(
+                "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL "
+                "WHERE id = %s AND claimed_by = %s AND state = 'pending'",
+                (outbox_id, worker),
+            )
+            return cursor.rowcount > 0
+
     def prune_sent(self, sent_before: dt.datetime) -> PruneCount:
         with self._db.transaction() as tx:
             found = tx.execute(

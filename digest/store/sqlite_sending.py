@@ -75,6 +75,15 @@ class SqliteSending:
         minutes = [(rows.moment(start), int(sent)) for start, sent in found]
         return window.room_again_at(limits, minutes, sum(sent for _, sent in minutes))
 
+    def release_claim(self, outbox_id: int, worker: str) -> bool:
+        with self._db.transaction() as tx:
+            cursor = tx.execute(
+                "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL "
+                "WHERE id = ? AND claimed_by = ? AND state = 'pending'",
+                (outbox_id, worker),
+            )
+            return cursor.rowcount > 0
+
     def prune_sent(self, sent_before: dt.datetime) -> PruneCount:
         with self._db.transaction() as tx:
             found = tx.execute(

@@ -567,6 +567,7 @@ class StoreContract(SendingContract):
             "failed": lambda: store.failed(),
             "claim_pending": lambda: store.claim_pending("w", 60, NOON),
             "release_claims": lambda: store.release_claims("w"),
+            "release_claim": lambda: store.release_claim(1, "w"),
             "claims": lambda: store.claims(),
             "mark_sent": lambda: store.mark_sent(1),
             "mark_failed_attempt": lambda: store.mark_failed_attempt(1, "e", give_up=True),

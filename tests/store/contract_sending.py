@@ -94,6 +94,28 @@ class SendingContract:
         assert sum(got.values()) == 50
         assert store.reserve_sends(1, cap, NOON).full_until == NOON + MINUTE + DAY
 
+    def test_one_claim_is_given_back_and_the_others_are_kept(self, store: Store) -> None:
+        for name in ("a", "b"):
+            sub = store.save_subscriber(Subscriber(f"{name}@example.org", PROFILE))
+            assert sub.id is not None
+            store.enqueue(
+                subscriber_id=sub.id,
+                recipient=sub.email,
+                day=NOON.date(),
+                message_id=f"<{name}@x>",
+                message=b"Subject: s\r\n\r\nbody",
+                papers=[],
+                composed_at=NOON,
+            )
+        first = store.claim_pending("w", 60, NOON)
+        second = store.claim_pending("w", 60, NOON, after_id=first.id if first else 0)
+        assert first is not None and second is not None
+        assert not store.release_claim(first.id, "someone else")
+        assert store.release_claim(first.id, "w")
+        assert [c.outbox_id for c in store.claims()] == [second.id]
+        again = store.claim_pending("v", 60, NOON)
+        assert again is not None and again.id == first.id
+
     def test_pruning_empties_old_sent_bodies_and_keeps_the_ledger(self, store: Store) -> None:
         body = b"Subject: s\r\n\r\n" + b"x" * 1000
         old = store.save_subscriber(Subscriber("old@example.org", PROFILE))
