@@ -19,7 +19,7 @@ def compose_one(store: Store, n: int) -> str:
     return queue_digest(store, n)
 
 
-def wait_for(condition: object, seconds: float = 5.0) -> None:
+def wait_for(condition: object, seconds: float = 30.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition() and time.monotonic() < deadline:  # type: ignore[operator]
         time.sleep(0.005)
