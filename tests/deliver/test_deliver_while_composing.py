@@ -36,7 +36,9 @@ def test_a_digest_is_sent_while_the_next_ones_are_still_being_composed(
         assert sink.handler.received[0].rcpt_tos == [first]
 
         second = compose_one(store, 1)
-        sending.pump()  # records the first as sent, sends the second
+        # A pump records the first as sent (once its connection has the 250, a moment after
+        # the sink has the message) and sends the second.
+        wait_for(lambda: sending.pump() or [i.recipient for i in store.pending()] == [second])
         assert [i.recipient for i in store.pending()] == [second]  # in flight, claimed
         assert len(store.claims()) == 1
         wait_for(lambda: len(sink.handler.received) == 2)
