@@ -1,6 +1,6 @@
 """Run digest as a service (APScheduler 3.x): fetch on a timetable, deliver on each reader's clock.
 
-    python scheduler.py [--config PATH] [--log-json]
+    python scheduler.py [--config PATH] [--log-json] [--now WHEN]
 
 Three jobs, run one at a time (a single worker thread, so a fetch and a tick never race):
 - fetch at each `[schedule] fetch_at` time in `fetch_timezone`, then a tick;
@@ -10,7 +10,8 @@ Three jobs, run one at a time (a single worker thread, so a fetch and a tick nev
 A job missed while the machine slept runs once when it wakes (coalesced, with a grace period)
 and never overlaps itself. Several schedulers may share one database: digests are composed
 once (the outbox's unique key) and sent once (claims on outbox rows); a job lease keeps two
-of them from fetching at once.
+of them from fetching at once, and a tick waits while another one fetches. `--now` starts the
+jobs' clock at a given moment (it runs on from there); the timetable keeps real time.
 
 SIGTERM or Ctrl-C stops cleanly: a fetch under way is stopped, the message in flight finishes,
 the rest stay pending, claims are released. A second signal interrupts at once: the messages
@@ -37,10 +38,12 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from digest.config.load import load_settings
-from digest.config.settings import Settings
+from digest.config.settings import Settings, parse_moment
 from digest.errors import DigestError
+from digest.jobs.context import Clock, utc_now
 from digest.jobs.service import fetch_job, tick_job
 from digest.jobs.signals import stop_on_signals
+from digest.util.clock import running_from
 from digest.util.logs import event, setup_logging
 
 log = logging.getLogger("digest.scheduler")
@@ -53,15 +56,16 @@ FETCH_GRACE_SECONDS = 6 * 3600  # a laptop asleep at fetch time still fetches wh
 class Service:
     """The jobs, bound to one settings object and one stop event."""
 
-    def __init__(self, settings: Settings, stop: threading.Event) -> None:
+    def __init__(self, settings: Settings, stop: threading.Event, clock: Clock = utc_now) -> None:
         self.settings = settings
         self.stop = stop
+        self.clock = clock  # the jobs' clock; the timetable itself runs on the real one
 
     def fetch_then_tick(self, *, only_if_stale: bool = False) -> None:
         if self.stop.is_set():
             return
         try:
-            fetch_job(self.settings, only_if_stale=only_if_stale, stop=self.stop)
+            fetch_job(self.settings, only_if_stale=only_if_stale, stop=self.stop, clock=self.clock)
         except DigestError as err:
             event(log, "job_failed", f"fetch failed: {err}", level=logging.ERROR, error=str(err))
         except Exception:
@@ -76,15 +80,17 @@ class Service:
         if self.stop.is_set():
             return
         try:
-            tick_job(self.settings, stop=self.stop)
+            tick_job(self.settings, stop=self.stop, clock=self.clock)
         except DigestError as err:
             event(log, "job_failed", f"tick failed: {err}", level=logging.ERROR, error=str(err))
         except Exception:
             log.exception("tick failed with an unexpected error")  # the next tick tries again
 
 
-def build_scheduler(settings: Settings, stop: threading.Event) -> BlockingScheduler:
-    service = Service(settings, stop)
+def build_scheduler(
+    settings: Settings, stop: threading.Event, clock: Clock = utc_now
+) -> BlockingScheduler:
+    service = Service(settings, stop, clock)
     schedule = settings.schedule
     scheduler = BlockingScheduler(
         timezone=dt.UTC,
@@ -142,17 +148,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--config", type=Path, help="TOML settings (default: $DIGEST_CONFIG)")
     parser.add_argument("--log-json", action="store_true", help="write logs as JSON lines")
+    parser.add_argument(
+        "--now",
+        metavar="WHEN",
+        help="the jobs' clock starts at this moment and runs on from there (tests, rehearsals)",
+    )
     args = parser.parse_args(argv)
     try:
         settings = load_settings(args.config)
+        clock = running_from(parse_moment(args.now, settings.zone)) if args.now else utc_now
     except DigestError as err:
         print(f"scheduler: error: {err}", file=sys.stderr)
+        return 2
+    except ValueError as err:
+        print(f"scheduler: error: --now: {err}", file=sys.stderr)
         return 2
     setup_logging(
         json_lines=args.log_json or settings.logging.format == "json", level=settings.logging.level
     )
     stop = threading.Event()
-    scheduler = build_scheduler(settings, stop)
+    scheduler = build_scheduler(settings, stop, clock)
 
     def shut_down() -> None:
         # Jobs finish on their own (they see `stop`); the process exits once they have.

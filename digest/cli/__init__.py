@@ -171,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=200, help="subscribers per compose batch (200)")
     p.add_argument("--pause", type=float, default=5.0, help="seconds between passes (5)")
     p.add_argument("--no-fetch", action="store_true", help="never fetch; compose and send only")
+    p.add_argument(
+        "--now", metavar="WHEN", help="start the clock at this moment; it runs on from there"
+    )
     p.set_defaults(handler="worker", handlers="worker")
     return parser
 
@@ -200,6 +203,12 @@ def _db_commands(commands: Any) -> None:
     p.add_argument("source", metavar="SRC")
     p.add_argument("destination", metavar="DST")
     p.set_defaults(handler="copy", handlers="db")
+    p = sub.add_parser(
+        "prune",
+        help="empty sent messages' bodies older than [outbox] keep_days (the ledger stays)",
+    )
+    p.add_argument("--keep-days", type=int, help="instead of [outbox] keep_days")
+    p.set_defaults(handler="prune", handlers="db")
 
 
 def _profile_options(p: argparse.ArgumentParser) -> None:

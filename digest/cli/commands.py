@@ -37,6 +37,7 @@ from digest.jobs.history import run_notes
 from digest.jobs.preview import Collected, preview, read_listings, send_preview
 from digest.jobs.runnotes import RunNotes
 from digest.jobs.schedule import local_dates, next_fetch
+from digest.jobs.sending import window_notes
 from digest.jobs.signals import stop_on_signals
 from digest.models import Profile, RunReport, SourceState, Subscriber
 from digest.store import open_store
@@ -368,6 +369,7 @@ def cmd_status(args: argparse.Namespace, out: Out = print) -> int:
         records = [store.source_record(s.name) for s in settings.sources]
         subscribers = store.subscribers()
         composed = store.digest_days(local_dates(subscribers, now))
+        waiting = window_notes(store, settings, now)
     out("Recent runs:" if runs else "No runs yet.")
     here, notes = this_host(), run_notes(settings)
     for run in runs:
@@ -387,6 +389,8 @@ def cmd_status(args: argparse.Namespace, out: Out = print) -> int:
     fetch_at = next_fetch(settings.schedule.fetch_at, zone, now)
     out(f"Next fetch: {fetch_at.astimezone(zone):%a %d %b %H:%M %Z} (scheduler)")
     out(f"Pending deliveries: {len(pending)}; failed: {len(failed)}")
+    for note in waiting:
+        out(f"  {note}")
     for claim in claims:
         out(f"  {claim.recipient}: being sent by {claim.owner} (claim ends {claim.until:%H:%M:%S})")
     for item in failed:

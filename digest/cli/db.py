@@ -8,6 +8,7 @@ from digest.cli.commands import _settings
 from digest.cli.printing import Out
 from digest.errors import DigestError
 from digest.jobs.dbcopy import copy_store, upgrade_store
+from digest.jobs.service import prune_job
 from digest.util.dburl import display_url
 
 
@@ -33,4 +34,14 @@ def cmd_copy(args: argparse.Namespace, out: Out = print) -> int:
             "the destination's row counts differ from the source's: it held other rows "
             "before the copy (copy into an empty database)"
         )
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace, out: Out = print) -> int:
+    if args.keep_days is not None and args.keep_days < 1:
+        raise DigestError("--keep-days is at least 1")
+    pruned = prune_job(_settings(args), args.keep_days)
+    out(
+        f"Emptied {pruned.messages} sent messages ({pruned.bytes / 1e6:.1f} MB); the ledger is kept"
+    )
     return 0

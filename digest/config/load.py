@@ -165,6 +165,8 @@ def settings_from_document(doc: TomlDocument | None, env: Mapping[str, str]) -> 
     web = read_web(doc, top.subtable("web"))
 
     database_url = _database_url(doc, main.text("database"), env)
+    outbox = _Reader(doc, top.subtable("outbox"), ("outbox",))
+    doc.check_keys(outbox.table, SCHEMA["outbox"], ("outbox",))
 
     return Settings(
         data_dir=data_dir,
@@ -191,6 +193,7 @@ def settings_from_document(doc: TomlDocument | None, env: Mapping[str, str]) -> 
         path=None if doc.path == "<defaults>" else Path(doc.path),
         logging=_logging(doc, top.subtable("logging")),
         web=web,
+        outbox_keep_days=outbox.whole("keep_days", 30, low=0, high=36_500),
     )
 
 
@@ -436,6 +439,8 @@ def _smtp(doc: TomlDocument, raw: Any, env: Mapping[str, str]) -> SmtpSettings |
         ca_file=ca_file,
         connections=reader.whole("connections", DEFAULT_CONNECTIONS, low=1, high=MAX_CONNECTIONS),
         ehlo_name=_ehlo_name(doc, reader.text("ehlo_name"), (*at, "ehlo_name")),
+        max_per_second=reader.number("max_per_second", 0.0, low=0, high=100_000),
+        max_per_day=reader.whole("max_per_day", 0, low=0, high=1_000_000_000),
     )
 
 

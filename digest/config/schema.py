@@ -11,7 +11,7 @@ from collections.abc import Mapping
 # Every key each table may hold: the reader refuses any other, and a test checks that
 # config/digest.example.toml documents exactly these.
 SCHEMA: Mapping[str, tuple[str, ...]] = {
-    "": ("digest", "fetch", "source", "email", "smtp", "schedule", "logging", "web"),
+    "": ("digest", "fetch", "source", "email", "smtp", "outbox", "schedule", "logging", "web"),
     "digest": (
         "data_dir",
         "database",
@@ -61,7 +61,10 @@ SCHEMA: Mapping[str, tuple[str, ...]] = {
         "ca_file",
         "connections",
         "ehlo_name",
+        "max_per_second",
+        "max_per_day",
     ),
+    "outbox": ("keep_days",),
     "schedule": ("fetch_at", "fetch_timezone", "tick_minutes", "lease_seconds"),
     "logging": ("format", "level"),
     "web": (

@@ -20,6 +20,7 @@ from digest import __version__
 from digest.config.subject import check_subject_template
 from digest.errors import ConfigError
 from digest.models import AnnounceType
+from digest.store.roles import SendLimits
 from digest.util.dburl import display_url
 
 # The listing kinds a source may name; digest.collect.sources has one parser for each.
@@ -164,6 +165,13 @@ class Settings:
     extra: Mapping[str, Any] = field(default_factory=dict)
     logging: LoggingConfig = LoggingConfig()
     web: WebSettings = WebSettings()
+    # Sent messages' bodies are emptied after this many days (the rows and ledger stay); 0:
+    # kept forever.
+    outbox_keep_days: int = 30
+
+    @property
+    def send_limits(self) -> SendLimits:
+        return self.smtp.limits if self.smtp else SendLimits()
 
     # The shared store: a postgresql:// URL ($DIGEST_DATABASE_URL, or [digest] database
     # without a password); empty means the SQLite file `database`.
@@ -350,8 +358,17 @@ class SmtpSettings:
     # reply, another sends. Two already overlap the waits; a remote relay with a long
     # round trip gains from more, if its operator allows that many.
     connections: int = DEFAULT_CONNECTIONS
+    # The provider's limits, shared through the store by every worker (0 = unlimited).
+    max_per_second: float = 0.0
+    max_per_day: int = 0
+
+    @property
+    def limits(self) -> SendLimits:
+        return SendLimits(per_second=self.max_per_second, per_day=self.max_per_day)
 
     def __post_init__(self) -> None:
+        if self.max_per_second < 0 or self.max_per_day < 0:
+            raise ConfigError("the sending limits are 0 (unlimited) or more", key="smtp")
         if self.security not in _SECURITY_MODES:
             raise ConfigError(
                 f"security must be one of {', '.join(_SECURITY_MODES)}, not {self.security!r}",

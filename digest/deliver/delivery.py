@@ -12,6 +12,14 @@ it puts in the outbox, which hands new messages to free connections and records 
 connections finished, without waiting; `finish()` then sends the rest. So the first digests
 go out while the last are still being composed, and nothing about a message's path changes:
 outbox row -> claim -> SMTP -> marked sent.
+
+The mail provider's limits hold for every worker together: the Delivery claims a message,
+then takes a sending slot for it, reserved in the store (SendWindow; a few at a time,
+SLOT_BATCH), so no slot goes to a pump that found nothing to send. A slot a little ahead (the
+per-second pace) is waited for by the connection, not here; a spare whose moment went by is
+not used; when the daily window is full, that message's claim is given back, nothing more is
+claimed and the rest stay pending for a later pass (`window_full_until` says until when).
+Unused slots go back to the day's window at the end of the pass.
 """
 
 from __future__ import annotations
@@ -22,17 +30,18 @@ import os
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from email.utils import parseaddr
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 from digest.deliver.sendpool import Job, Outcome, SenderPool
 from digest.deliver.smtp import Sender
 from digest.errors import DeliveryError
 from digest.models import DeliveryOutcome, DeliveryState, OutboxItem
-from digest.store.roles import Outbox
+from digest.store.roles import Outbox, SendLimits, SendWindow
 from digest.util.failpoints import failpoint
 from digest.util.logs import event
 from digest.util.progress import Progress, silent
@@ -47,6 +56,10 @@ MAX_DELIVERY_ATTEMPTS = 5  # runs a temporarily failing message is retried befor
 STOP_AFTER_TEMPORARY_FAILURES = 3  # in a row: the server is down, leave the rest pending
 DEFAULT_LEASE_SECONDS = 900.0  # a worker's hold on one message; outlives any SMTP retry loop
 WATCH_SECONDS = 0.1  # while waiting for a connection, how often a second stop request is looked for
+UNLIMITED = SendLimits()
+# Slots reserved per trip to the store: one lock and round trip for several messages. The
+# spares are used while their moment is still ahead and given back at the end of the pass.
+SLOT_BATCH = 4
 
 
 # Names this machine in claims ($DIGEST_HOST_ID, else the host name): a worker that finds a
@@ -70,6 +83,25 @@ def claim_process(owner: str) -> tuple[str, int] | None:
     return (host, int(pid)) if host and pid.isdigit() and rest else None
 
 
+class SendingStore(Outbox, SendWindow, Protocol):
+    """What a delivery pass needs of the store: the outbox, and the shared sending window."""
+
+
+class WindowClock:
+    """The moments slots are reserved at: the job's clock at the start of the pass, running on
+    from there (an injected clock that stands still still paces sending in real time)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._start, self._started = clock(), time.monotonic()
+
+    def now(self) -> dt.datetime:
+        return self._start + dt.timedelta(seconds=time.monotonic() - self._started)
+
+    def deadline(self, slot: dt.datetime) -> float:
+        """The slot as a time.monotonic() value."""
+        return self._started + (slot - self._start).total_seconds()
+
+
 def stopping(stop: threading.Event | None) -> bool:
     return stop is not None and stop.is_set()
 
@@ -89,7 +121,7 @@ class Delivery:
 
     def __init__(
         self,
-        store: Outbox,
+        store: SendingStore,
         make_sender: SenderFactory,
         sender: str,
         *,
@@ -99,8 +131,15 @@ class Delivery:
         clock: Clock = utc_now,
         progress: Progress | None = None,
         connections: int = 1,
+        limits: SendLimits = UNLIMITED,
     ) -> None:
         self._store = store
+        self._limits = limits
+        # The window counts in the job's time (`--now` included), as claims do.
+        self._window = WindowClock(clock)
+        self.window_full_until: dt.datetime | None = None
+        self._spare: list[dt.datetime] = []  # reserved, not used yet
+        self._passed: list[dt.datetime] = []  # reserved, their moment went by unused
         self._stop = stop
         self._lease_seconds = lease_seconds
         self._worker = worker or worker_id()
@@ -118,6 +157,7 @@ class Delivery:
     def __enter__(self) -> Self:
         with ExitStack() as cleanup:
             cleanup.callback(self._give_back)
+            cleanup.callback(self._give_back_slots)
             cleanup.enter_context(busy(self._stop, self._describe))
             cleanup.enter_context(self._pool)
             self._cleanup = cleanup.pop_all()
@@ -217,10 +257,50 @@ class Delivery:
             )
             if item is None:
                 return False
+            # The slot after the claim: a slot is taken only for a message to send in it.
+            slot = self._reserve_slot()
+            if slot is None:
+                self._store.release_claim(item.id, self._worker)
+                return False  # the daily window is full: the rest wait for a later pass
             self._last_id = item.id
             self._in_flight[item.id] = item.recipient
-            self._pool.submit(Job(item, self._envelope_from, item.recipient, item.message))
+            paced = self._window.deadline(slot) if self._limits.per_second > 0 else 0.0
+            self._pool.submit(
+                Job(item, self._envelope_from, item.recipient, item.message, not_before=paced)
+            )
         return True
+
+    def _reserve_slot(self) -> dt.datetime | None:
+        now = self._window.now()
+        if self._limits.unlimited:
+            return now  # nothing to share: no round trip to the store
+        while self._spare:
+            slot = self._spare.pop(0)
+            if self._limits.per_second <= 0 or slot >= now:
+                return slot
+            # Sending in a slot gone by would crowd a later second: the pace forbids it.
+            self._passed.append(slot)
+        grant = self._store.reserve_sends(SLOT_BATCH, self._limits, now)
+        if grant.slots:
+            self._spare.extend(grant.slots[1:])
+            return grant.slots[0]
+        if self.window_full_until is None:
+            self.window_full_until = grant.full_until
+            event(
+                log,
+                "sending_window_full",
+                f"the daily sending window is full until {grant.full_until:%Y-%m-%d %H:%M} "
+                "UTC; the rest stay pending",
+                level=logging.WARNING,
+                until=grant.full_until.isoformat() if grant.full_until else None,
+            )
+        return None
+
+    def _give_back_slots(self) -> None:
+        """The day's window gets back what this pass reserved and did not send in."""
+        unused, self._spare, self._passed = self._spare + self._passed, [], []
+        if unused and self._limits.per_day > 0:
+            self._store.give_back_sends(unused)
 
     def _record(self, done: Outcome[OutboxItem]) -> None:
         self._in_flight.pop(done.ticket.id, None)
@@ -237,7 +317,7 @@ class Delivery:
 
 
 def deliver_pending(
-    store: Outbox,
+    store: SendingStore,
     make_sender: SenderFactory,
     sender: str,
     *,
@@ -247,6 +327,7 @@ def deliver_pending(
     clock: Clock = utc_now,
     progress: Progress | None = None,
     connections: int = 1,
+    limits: SendLimits = UNLIMITED,
 ) -> tuple[DeliveryOutcome, ...]:
     """Send every pending message; record each as sent only once the server accepted it.
     `stop` is checked between messages: the ones in flight finish, the rest stay pending."""
@@ -260,6 +341,7 @@ def deliver_pending(
         clock=clock,
         progress=progress,
         connections=connections,
+        limits=limits,
     ) as delivery:
         return delivery.finish()
 

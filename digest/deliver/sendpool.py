@@ -46,6 +46,9 @@ class Job(Generic[Ticket]):
     envelope_from: str
     recipient: str
     message: bytes
+    # time.monotonic() before which the message must not go (the provider's pace): the
+    # connection waits for it, so the caller never blocks on the pace.
+    not_before: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +152,8 @@ class SenderPool(Generic[Ticket]):
                 try:
                     if sender is None:
                         sender = stack.enter_context(self._make_sender())
+                    if (wait := job.not_before - time.monotonic()) > 0:
+                        time.sleep(wait)
                     failpoint("before-send")
                     sender.send(job.envelope_from, job.recipient, job.message)
                 except DeliveryError as err:

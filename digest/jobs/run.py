@@ -25,6 +25,7 @@ from digest.jobs.history import Run, end_recorded, recorded_run
 from digest.jobs.ingest import collect_and_store, listing_day
 from digest.jobs.leftover import older_note, undelivered
 from digest.jobs.schedule import due_digests, local_dates
+from digest.jobs.sending import window_notes
 from digest.models import (
     DeliveryOutcome,
     DeliveryState,
@@ -168,6 +169,7 @@ def delivery(ctx: RunContext, *, composing: bool = False) -> Delivery:
         clock=ctx.clock,  # claims and leases by the job's clock (`--now` included)
         progress=ctx.progress("sending", None if composing else ctx.store.pending_count()),
         connections=settings.smtp.connections if settings.smtp else 1,
+        limits=settings.send_limits,
     )
 
 
@@ -197,7 +199,9 @@ def _report(
         sources=sources,
         deliveries=deliveries,
         errors=fanout.errors if fanout else (),
-        notes=((fanout.note,) if fanout and fanout.note else ()) + _retry_notes(sources),
+        notes=((fanout.note,) if fanout and fanout.note else ())
+        + _retry_notes(sources)
+        + (window_notes(ctx.store, ctx.settings, ctx.clock()) if deliveries or fanout else ()),
     )
 
 

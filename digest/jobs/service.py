@@ -28,15 +28,18 @@ from digest.jobs.history import run_notes
 from digest.jobs.ingest import followed_categories, listing_day
 from digest.jobs.run import deliver_due, fetch_once, retry_failed, run_once
 from digest.jobs.schedule import last_fetch_slot
+from digest.jobs.sending import prune_if_due, prune_outbox
 from digest.jobs.wiring import fetcher_reader, sender_factory
 from digest.models import RunReport
 from digest.store import open_store
+from digest.store.roles import PruneCount
 from digest.util.logs import event
 
 log = logging.getLogger("digest.service")
 
 FETCH_LEASE = "fetch"
 FETCH_LEASE_SECONDS = 3600.0  # longer than any fetch with catch-up and arXiv's 3 s spacing
+FETCH_POLL_SECONDS = 0.5  # how often a tick looks whether another process's fetch is done
 
 
 @contextmanager
@@ -72,7 +75,9 @@ def run_job(
         job_context(settings, stop=stop, progress=progress, clock=clock) as ctx,
         Fetcher(settings.fetch, stop=ctx.stop) as fetcher,
     ):
-        return run_once(ctx, fetcher_reader(fetcher))
+        report = run_once(ctx, fetcher_reader(fetcher))
+        prune_if_due(ctx.store, settings, ctx.clock())
+        return report
 
 
 def fetch_job(
@@ -111,7 +116,24 @@ def tick_job(
     clock: Clock = utc_now,
 ) -> RunReport:
     with job_context(settings, stop=stop, progress=progress, clock=clock) as ctx:
-        return deliver_due(ctx)
+        _wait_while_fetching(ctx)
+        report = deliver_due(ctx)
+        prune_if_due(ctx.store, settings, ctx.clock())
+        return report
+
+
+def _wait_while_fetching(ctx: RunContext) -> None:
+    """Another process holds the fetch lease: compose after its papers are stored, not
+    before (a digest composed now would miss them, or close the day without mail). The lease
+    ends by itself if that process died."""
+    waited = False
+    while not ctx.stopping and any(
+        lease.name == FETCH_LEASE and lease.until > ctx.clock() for lease in ctx.store.leases()
+    ):
+        if not waited:
+            event(log, "tick_waits", "another process is fetching: composing waits for it")
+            waited = True
+        ctx.stop.wait(FETCH_POLL_SECONDS)
 
 
 def retry_job(
@@ -122,6 +144,13 @@ def retry_job(
 ) -> tuple[int, RunReport]:
     with job_context(settings, stop=stop, progress=progress) as ctx:
         return retry_failed(ctx)
+
+
+def prune_job(settings: Settings, keep_days: int | None = None) -> PruneCount:
+    """`digest db prune`: empty old sent bodies now (`[outbox] keep_days` unless given)."""
+    with job_context(settings, stop=None, progress=no_progress) as ctx:
+        days = settings.outbox_keep_days if keep_days is None else keep_days
+        return prune_outbox(ctx.store, days, ctx.clock())
 
 
 def save_job(
@@ -149,23 +178,29 @@ def worker_job(
     batch: int = 200,
     pause: float = 5.0,
     fetch: bool = True,
+    clock: Clock = utc_now,
 ) -> int:
     """`digest worker`: passes (digest.jobs.worker) until stopped, or with `until_done` until a
     pass finds nothing left and nothing is pending. A store error (the database restarting)
-    ends the pass, not the worker: the next pass reconnects. Returns the passes made."""
+    ends the pass, not the worker: the next pass reconnects. A pass that found the daily
+    sending window full counts as done for `until_done`: what is pending waits for the
+    window, not for this worker. Returns the passes made."""
     from digest.errors import StoreError
     from digest.jobs.worker import work_pass
 
     passes = 0
     with (
-        job_context(settings, stop=stop, progress=no_progress) as ctx,
+        job_context(settings, stop=stop, progress=no_progress, clock=clock) as ctx,
         Fetcher(settings.fetch, stop=stop) as fetcher,
     ):
         while not stop.is_set():
             passes += 1
             try:
                 done = work_pass(ctx, fetcher_reader(fetcher), batch=batch, fetch=fetch)
-                finished = until_done and done.settled and ctx.store.pending_count() == 0
+                finished = until_done and done.settled
+                finished = finished and (
+                    done.window_full_until is not None or ctx.store.pending_count() == 0
+                )
             except StoreError as err:
                 event(
                     log, "worker_pass_failed", f"worker pass failed: {err}", level=logging.WARNING

@@ -11,7 +11,8 @@ Each pass of a worker:
    so two workers never compose the same batch; the day's index is built once per pass,
    from the stored papers, and only if some batch was taken;
 4. sends every pending message, claimed one at a time (the store's claims), also while it
-   composes.
+   composes, each in a slot of the provider's limits reserved in the store (SendWindow);
+5. once a day, empties the bodies of messages sent more than `[outbox] keep_days` ago.
 
 Nothing else is shared: a worker killed at any moment leaves leases and claims that end
 (or are released by a neighbour), and the outbox's rules keep every digest exactly once.
@@ -34,6 +35,7 @@ from digest.jobs.history import run_notes
 from digest.jobs.ingest import collect_and_store, listing_day
 from digest.jobs.run import delivery, finish_run, last_source_failures
 from digest.jobs.schedule import due_digests, last_fetch_slot, local_dates
+from digest.jobs.sending import prune_if_due, window_notes
 from digest.models import DeliveryOutcome, RunReport, SourceOutcome, Subscriber
 
 log = logging.getLogger("digest.worker")
@@ -52,6 +54,7 @@ class WorkPass:
     released: int  # claims of dead processes given back
     waiting_for_fetch: bool  # another worker was fetching: composing waited
     skipped: int  # due batches another worker held
+    window_full_until: dt.datetime | None = None  # the daily sending window had no room
 
     @property
     def composed_new(self) -> int:
@@ -121,9 +124,19 @@ def work_pass(
         deliveries = sending.finish()
     # Again at the end: a neighbour that died during this pass leaves nothing held behind.
     released += release_dead_claims(store, host_id())
-    done = WorkPass(fetched, taken, tuple(outcomes), deliveries, released, waiting, skipped)
+    done = WorkPass(
+        fetched,
+        taken,
+        tuple(outcomes),
+        deliveries,
+        released,
+        waiting,
+        skipped,
+        sending.window_full_until,
+    )
     if taken or deliveries:
         _record(ctx, now, done)
+    prune_if_due(store, ctx.settings, ctx.clock())
     return done
 
 
@@ -175,5 +188,6 @@ def _record(ctx: RunContext, started: dt.datetime, done: WorkPass) -> None:
         day=listing_day(ctx.settings, started),
         deliveries=done.deliveries,
         errors=errors,
+        notes=window_notes(ctx.store, ctx.settings, ctx.clock()),
     )
     finish_run(ctx, report, kind="worker")

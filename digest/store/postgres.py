@@ -32,6 +32,7 @@ from digest.store.postgres_connection import POOL_WAIT, Pool
 from digest.store.postgres_corpus import PostgresCorpus
 from digest.store.postgres_runs import PostgresRuns
 from digest.store.postgres_schema import check_current, migrate
+from digest.store.postgres_sending import PostgresSending
 from digest.store.postgres_subscriptions import PostgresSubscriptions
 from digest.store.postgres_transfer import PostgresTransfer
 from digest.store.roles import AlreadyQueued, Claim, Lease, SeenPaper, SourceRecord
@@ -46,7 +47,9 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class PostgresStore(PostgresSubscriptions, PostgresRuns, PostgresTransfer, PostgresCorpus):
+class PostgresStore(
+    PostgresSubscriptions, PostgresRuns, PostgresSending, PostgresTransfer, PostgresCorpus
+):
     """A pool of connections to one database; safe to share between threads."""
 
     def __init__(self, pool: Pool) -> None:

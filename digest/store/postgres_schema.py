@@ -157,6 +157,22 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE runs ADD COLUMN pid integer NOT NULL DEFAULT 0;
     CREATE INDEX runs_running ON runs (id) WHERE state = 'running';
     """,
+    # 5: the mail provider's limits, shared by every worker (digest.store.window), as
+    # SQLite's migration 8: the per-second pace, whose row is also the lock a reservation
+    # takes, and the day's sends counted per minute; an index for pruning old bodies.
+    """
+    CREATE TABLE send_pace (
+        name text PRIMARY KEY,
+        next_at timestamptz
+    );
+    INSERT INTO send_pace (name, next_at) VALUES ('smtp', NULL);
+    CREATE TABLE send_counts (
+        start timestamptz PRIMARY KEY,
+        sent integer NOT NULL
+    );
+    CREATE INDEX outbox_unpruned ON outbox (sent_at)
+        WHERE state = 'sent' AND octet_length(message) > 0;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

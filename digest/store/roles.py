@@ -41,9 +41,13 @@ __all__ = [
     "Outbox",
     "PaperStamps",
     "Papers",
+    "PruneCount",
     "RunRecord",
     "RunState",
     "SeenPaper",
+    "SendGrant",
+    "SendLimits",
+    "SendWindow",
     "SourceLog",
     "SourceRecord",
     "Store",
@@ -140,6 +144,12 @@ class SourceLog(Protocol):
     ) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class PruneCount:
+    messages: int = 0
+    bytes: int = 0
+
+
 class Outbox(Protocol):
     """Rendered digests and the ledger of what each subscriber was sent.
 
@@ -176,10 +186,55 @@ class Outbox(Protocol):
         self, worker: str, lease_seconds: float, now: dt.datetime, *, after_id: int = 0
     ) -> OutboxItem | None: ...
     def release_claims(self, worker: str) -> int: ...
+    def release_claim(self, outbox_id: int, worker: str) -> bool:
+        """Give back one message `worker` claimed and will not send now (no sending slot)."""
+        ...
+
     def claims(self) -> list[Claim]: ...
     def mark_sent(self, outbox_id: int) -> None: ...
     def mark_failed_attempt(self, outbox_id: int, error: str, *, give_up: bool) -> None: ...
     def requeue_failed(self) -> int: ...
+    def prune_sent(self, sent_before: dt.datetime) -> PruneCount:
+        """Empty the bodies of messages sent before the cut-off; their rows and the ledger
+        stay, so what was sent to whom is still known and nothing is sent again."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SendLimits:
+    """The mail provider's limits, for every worker together. 0 means unlimited."""
+
+    per_second: float = 0.0  # messages spaced at least 1 / per_second apart
+    per_day: int = 0  # messages in any 24 hours (a sliding window)
+
+    @property
+    def unlimited(self) -> bool:
+        return self.per_second <= 0 and self.per_day <= 0
+
+
+@dataclass(frozen=True, slots=True)
+class SendGrant:
+    """What `reserve_sends` gave: a moment for each message it let go (now, or a little
+    later when the per-second pace says so), in order; `full_until` when the daily window
+    had no room for the rest: the moment it has room again."""
+
+    slots: tuple[dt.datetime, ...] = ()
+    full_until: dt.datetime | None = None
+
+
+class SendWindow(Protocol):
+    """Sending slots shared by every worker on the database, so the provider's limits hold
+    for all of them together: reserving is atomic across processes and machines."""
+
+    def reserve_sends(self, count: int, limits: SendLimits, now: dt.datetime) -> SendGrant: ...
+    def give_back_sends(self, slots: Sequence[dt.datetime]) -> None:
+        """Slots reserved and not used (nothing was left to send): the daily window gets
+        them back."""
+        ...
+
+    def send_window_full_until(self, limits: SendLimits, now: dt.datetime) -> dt.datetime | None:
+        """When the daily window has room again, or None if it has room now."""
+        ...
 
 
 class Operations(Protocol):
@@ -370,6 +425,7 @@ class Store(
     SourceLog,
     Outbox,
     Operations,
+    SendWindow,
     Embeddings,
     Subscriptions,
     Feedback,

@@ -36,6 +36,7 @@ from digest.store.sqlite_connection import BUSY_TIMEOUT, Connection
 from digest.store.sqlite_corpus import SqliteCorpus
 from digest.store.sqlite_runs import RunsMixin
 from digest.store.sqlite_schema import MIGRATIONS, check_current, migrate
+from digest.store.sqlite_sending import SqliteSending
 from digest.store.sqlite_subscriptions import SubscriptionsMixin
 from digest.store.sqlite_transfer import SqliteTransfer
 from digest.util.private import private_file, private_folder
@@ -43,7 +44,7 @@ from digest.util.private import private_file, private_folder
 __all__ = ["MIGRATIONS", "AlreadyQueued", "SqliteStore"]
 
 
-class SqliteStore(SubscriptionsMixin, RunsMixin, SqliteTransfer, SqliteCorpus):
+class SqliteStore(SubscriptionsMixin, RunsMixin, SqliteSending, SqliteTransfer, SqliteCorpus):
     """One SQLite file in WAL mode, so readers never block the writer."""
 
     def __init__(

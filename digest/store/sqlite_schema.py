@@ -176,6 +176,21 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE runs ADD COLUMN pid INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX runs_running ON runs(id) WHERE state = 'running';
     """,
+    # 8: the mail provider's limits, shared by every process (digest.store.window): the
+    # per-second pace (when the next message may go) and the day's sends counted per minute.
+    # Pruning empties old sent messages' bodies: an index finds the ones not pruned yet.
+    """
+    CREATE TABLE send_pace (
+        name TEXT PRIMARY KEY,
+        next_at TEXT
+    );
+    INSERT INTO send_pace (name, next_at) VALUES ('smtp', NULL);
+    CREATE TABLE send_counts (
+        start TEXT PRIMARY KEY,
+        sent INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX outbox_unpruned ON outbox(sent_at) WHERE state = 'sent' AND length(message) > 0;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

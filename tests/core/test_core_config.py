@@ -168,3 +168,22 @@ def test_a_short_signing_key_is_refused_at_start() -> None:
     with pytest.raises(ConfigError, match=r"DIGEST_SECRET holds 5 bytes; .* at least 16"):
         load_settings(None, env={"DIGEST_SECRET": "short"})
     assert load_settings(None, env={"DIGEST_SECRET": "x" * 16}).email.secret == "x" * 16
+
+
+def test_sending_limits_and_outbox_keep_days(tmp_path: Path) -> None:
+    settings = load_settings(None, env={"DIGEST_DATA_DIR": str(tmp_path)})
+    assert settings.send_limits.unlimited and settings.outbox_keep_days == 30
+    path = write(
+        tmp_path,
+        '[smtp]\nhost = "127.0.0.1"\nsecurity = "plain"\nmax_per_second = 14.5\n'
+        "max_per_day = 2000\n\n[outbox]\nkeep_days = 0\n",
+    )
+    settings = load_settings(path, env={})
+    assert (settings.send_limits.per_second, settings.send_limits.per_day) == (14.5, 2000)
+    assert settings.outbox_keep_days == 0
+    path = write(tmp_path, '[smtp]\nhost = "127.0.0.1"\nsecurity = "plain"\nmax_per_day = -1\n')
+    with pytest.raises(ConfigError, match=r"digest\.toml:4: smtp\.max_per_day: -1 is out of range"):
+        load_settings(path, env={})
+    path = write(tmp_path, "[outbox]\nkeep = 3\n")
+    with pytest.raises(ConfigError, match=r"digest\.toml:2: outbox\.keep: unknown key"):
+        load_settings(path, env={})

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from contract_corpus import CorpusCountsContract
+from contract_sending import SendingContract
 from support.stores import opened_store
 
 from digest.errors import StoreError
@@ -41,6 +42,7 @@ from digest.store.roles import (
     Lease,
     RunRecord,
     RunState,
+    SendLimits,
     Store,
     SubscriberState,
     TermCounts,
@@ -90,7 +92,7 @@ def utc(moment: dt.datetime | None) -> bool:
     return moment is not None and moment.utcoffset() == dt.timedelta(0)
 
 
-class StoreContract(CorpusCountsContract):
+class StoreContract(CorpusCountsContract, SendingContract):
     @pytest.fixture
     def store_url(self) -> str:
         raise NotImplementedError("a backend's test class gives a fresh database's URL")
@@ -627,10 +629,17 @@ class StoreContract(CorpusCountsContract):
             "failed": lambda: store.failed(),
             "claim_pending": lambda: store.claim_pending("w", 60, NOON),
             "release_claims": lambda: store.release_claims("w"),
+            "release_claim": lambda: store.release_claim(1, "w"),
             "claims": lambda: store.claims(),
             "mark_sent": lambda: store.mark_sent(1),
             "mark_failed_attempt": lambda: store.mark_failed_attempt(1, "e", give_up=True),
             "requeue_failed": lambda: store.requeue_failed(),
+            "prune_sent": lambda: store.prune_sent(NOON),
+            "reserve_sends": lambda: store.reserve_sends(1, SendLimits(per_day=1), NOON),
+            "give_back_sends": lambda: store.give_back_sends([NOON]),
+            "send_window_full_until": lambda: store.send_window_full_until(
+                SendLimits(per_day=1), NOON
+            ),
             "acquire_lease": lambda: store.acquire_lease("fetch", "a", 60, NOON),
             "release_lease": lambda: store.release_lease("fetch", "a"),
             "leases": lambda: store.leases(),
