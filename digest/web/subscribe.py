@@ -35,7 +35,7 @@ from digest.web.app import (
     state_of,
     too_many,
 )
-from digest.web.forms import FormValues, read_profile_form
+from digest.web.forms import FormValues, ProfileForm, read_profile_form
 from digest.web.pages import page
 
 log = logging.getLogger("digest.web")
@@ -82,14 +82,7 @@ async def preview(request: Request) -> Response:
     form, web = checked
     read = read_profile_form(web.settings, form, email=PREVIEW_ADDRESS)
     if not read.ok or read.subscriber is None:
-        return render(
-            request,
-            "landing.html.j2",
-            status=400,
-            values=read.values,
-            errors=read.errors,
-            result=None,
-        )
+        return _form_refused(request, read)
     subscriber = read.subscriber
 
     def work() -> object:
@@ -121,14 +114,7 @@ async def subscribe(request: Request) -> Response:
     form, web = checked
     read = read_profile_form(web.settings, form)
     if not read.ok or read.subscriber is None:
-        return render(
-            request,
-            "landing.html.j2",
-            status=400,
-            values=read.values,
-            errors=read.errors,
-            result=None,
-        )
+        return _form_refused(request, read)
     subscriber = read.subscriber
     wait = _address_wait(request, subscriber.email)
     if wait:
@@ -218,3 +204,10 @@ def _reason(err: LinkRefused) -> str:
     if "already used" in str(err):
         return "This confirmation link was already used, or a newer one replaced it."
     return "The link is incomplete, or it was not made by this site."
+
+
+def _form_refused(request: Request, read: ProfileForm) -> Response:
+    """The landing page again, with what the reader typed and what was wrong with it."""
+    return render(
+        request, "landing.html.j2", status=400, values=read.values, errors=read.errors, result=None
+    )
