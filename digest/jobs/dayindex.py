@@ -23,7 +23,7 @@ from digest.rank.feedback import (
     term_factors,
     voted_similarity,
 )
-from digest.rank.hybrid import hybrid_rank
+from digest.rank.hybrid import hybrid_top
 from digest.rank.lexical import (
     CorpusStats,
     PaperIndex,
@@ -37,7 +37,6 @@ from digest.rank.semantic import (
     Embedder,
     EmbeddingCache,
     SemanticIndex,
-    SemanticScores,
     TextEmbedder,
     profile_text,
     semantic_index_for_run,
@@ -131,18 +130,17 @@ def ranked_for(
         vector = semantic.profile_vector(profile)
         if vector is not None:
             moved = adjust(vector, votes, semantic.vectors_of({v.paper_id for v in votes}))
-            similarity = voted_similarity(moved, semantic.matrix).tolist()
-            scores = SemanticScores(dict(zip(semantic.ids, similarity, strict=True)))
+            scores = semantic.scores_of(voted_similarity(moved, semantic.matrix))
             liked = liked_neighbours(moved, semantic.ids, semantic.matrix)
     if scores is None:
         return rank_top(day_index.index, profile, limit=top, eligible=eligible, updated=updated)
-    fused = hybrid_rank(
+    return hybrid_top(
         day_index.index,
         profile,
         day_index.papers,
         semantic=scores,
+        limit=top,
         eligible=eligible,
         updated=updated,
         liked=liked,
     )
-    return RankResult(ranked=fused[:top], matched=len(fused))

@@ -25,6 +25,11 @@ How a hybrid score is made:
 - Without semantic scores (the extra is not installed, or the profile has no text), the
   result is exactly `rank()`'s.
 
+The blend works on arrays over the day's candidates (no Python object per paper): the
+lexical points come from the keyword ranker's scoring without its explanations, the
+similarities from the semantic index's row of values, and only the papers shown are
+explained (`hybrid_top`), as `rank_top` does for keywords alone.
+
 Shown scores are the blended value (standard deviations above the day's average paper),
 not the keyword points: they compare papers within a digest.
 """
@@ -33,18 +38,23 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from digest.models import Field, Paper, Profile, Ranked
 from digest.rank.exclusions import exclusions
-from digest.rank.hits import Floats
-from digest.rank.lexical import PaperIndex, rank
-from digest.rank.semantic import SemanticScores
+from digest.rank.hits import Floats, Ints
+from digest.rank.lexical import PaperIndex, RankResult, explain, rank, rank_top, score_all
+from digest.rank.semantic import SemanticScores, SimilarityRows
 
 SIMILAR_NOTE = "similar in meaning to your interest"
 LIKED_NOTE = "like papers you marked"
 _KEYWORD_FIELDS = frozenset({Field.TITLE, Field.ABSTRACT, Field.KEYWORDS})
+_ROUNDING_SLACK = 0.0001  # round(x, 4) moves a score by at most half of this
+
+Number = TypeVar("Number", float, Floats)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +67,7 @@ class Blend:
     note_from: float = 1.5  # zS from which a paper is said to be similar in meaning
     passing_penalty: float = 0.5  # a meaning-only paper with one excluded word loses this
 
-    def blended(self, lexical: float, z_lexical: float, z_meaning: float) -> float:
+    def blended(self, lexical: Number, z_lexical: Number, z_meaning: Number) -> Number:
         del lexical  # the lexical points enter through z_lexical only
         return z_lexical + self.meaning * z_meaning
 
@@ -80,7 +90,36 @@ def hybrid_rank(
     blend: Blend = DEFAULT_BLEND,
     liked: Mapping[str, float] | None = None,
 ) -> tuple[Ranked, ...]:
-    """Papers for this profile, best first, on the blended scale.
+    """Papers for this profile, best first, on the blended scale: `hybrid_top` without a
+    limit."""
+    everything = len(index.papers)
+    return hybrid_top(
+        index,
+        profile,
+        papers,
+        semantic=semantic,
+        limit=everything,
+        eligible=eligible,
+        updated=updated,
+        blend=blend,
+        liked=liked,
+    ).ranked
+
+
+def hybrid_top(
+    index: PaperIndex,
+    profile: Profile,
+    papers: Sequence[Paper],
+    *,
+    semantic: SemanticScores | None,
+    limit: int,
+    eligible: Collection[str] | None = None,
+    updated: Collection[str] = (),
+    blend: Blend = DEFAULT_BLEND,
+    liked: Mapping[str, float] | None = None,
+) -> RankResult:
+    """The `limit` best papers on the blended scale (exactly `hybrid_rank(...)[:limit]`),
+    and how many were listed in all.
 
     `papers` are the papers `index` was built from; `eligible` and `updated` mean what they
     mean for `rank()`. `liked` (paper id -> how much the reader's votes lifted its
@@ -88,47 +127,72 @@ def hybrid_rank(
     `semantic`.
     """
     if semantic is None:
-        return rank(index, profile, eligible=eligible, updated=updated)
+        return rank_top(index, profile, limit=limit, eligible=eligible, updated=updated)
     # Every paper with any lexical evidence; min_score is applied to the entry below.
-    lexical = {
-        r.paper.id: r
-        for r in rank(index, replace(profile, min_score=0.0), eligible=eligible, updated=updated)
-    }
-    pool = _candidates(index, profile, papers, semantic, eligible, updated)
-    if not pool:
-        return ()
-    ids = [p.id for p in pool]
-    points = np.array([lexical[i].score if i in lexical else 0.0 for i in ids])
-    meaning = np.array([semantic.similarity[i] for i in ids])
+    scored = score_all(index, replace(profile, min_score=0.0), eligible=eligible, updated=updated)
+    # as rank() lists them: a paper was found when its shown (rounded) points are above 0
+    shown = np.array([round(s, 4) for s in scored.scores.tolist()], dtype=np.float64)
+    found_docs, found_points = scored.docs[shown > 0], shown[shown > 0]
+    pool, meaning = _candidates(index, profile, papers, semantic, eligible, updated)
+    if not len(pool):
+        return RankResult((), 0)
+    dense = np.zeros(len(index.papers), dtype=np.float64)
+    dense[found_docs] = found_points
+    is_found = np.zeros(len(index.papers), dtype=bool)
+    is_found[found_docs] = True
+    points, found = dense[pool], is_found[pool]
     z_lexical, z_meaning = _z(np.log1p(np.maximum(points, 0.0))), _z(meaning)
-    excluded = exclusions(index, profile.exclude) if profile.exclude else None
-    in_category = _categories(index, profile)
+    score = blend.blended(points, z_lexical, z_meaning)
+    listed = (found & (points >= profile.min_score)) | (z_meaning >= blend.entry)
+    if profile.exclude:
+        passing = exclusions(index, profile.exclude).factor[pool] < 1.0
+        score = score - blend.passing_penalty * (passing & ~found)
+    listed &= score >= blend.floor
+    chosen = _best(index, pool, score, np.flatnonzero(listed), limit)
+    lexical_ones = [(float(points[n]), int(pool[n])) for n, _ in chosen if found[n]]
+    by_keywords = {r.paper.id: r for r in explain(scored, lexical_ones)}
+    meaning_ones = [index.papers[int(pool[n])] for n, _ in chosen if not found[n]]
+    in_category = _categories(index, profile, [p.id for p in meaning_ones])
     results: list[Ranked] = []
-    for n, paper in enumerate(pool):
-        found = lexical.get(paper.id)
+    for n, shown_score in chosen:
+        paper = index.papers[int(pool[n])]
+        base = by_keywords.get(paper.id)
         zs = float(z_meaning[n])
-        score = blend.blended(float(points[n]), float(z_lexical[n]), zs)
-        by_keywords = found is not None and found.score >= profile.min_score
-        if not by_keywords and zs < blend.entry:
-            continue
-        if found is None and excluded is not None:
-            score -= blend.passing_penalty * (excluded.factor[index.ordinal[paper.id]] < 1.0)
-        if score < blend.floor:
-            continue
-        base = found or _by_meaning(paper, profile, in_category, updated)
-        notes = [SIMILAR_NOTE] if zs >= blend.note_from or found is None else []
+        notes = [SIMILAR_NOTE] if zs >= blend.note_from or base is None else []
+        if base is None:
+            base = _by_meaning(paper, profile, in_category, updated)
         if liked and liked.get(paper.id, 0.0) > 0:
             notes.append(LIKED_NOTE)
         note = "; ".join(dict.fromkeys(n for n in (*notes, base.note) if n))
-        results.append(replace(base, score=round(score, 4), note=note))
-    results.sort(key=lambda r: (-r.score, r.paper.id))
-    return tuple(results)
+        results.append(replace(base, score=shown_score, note=note))
+    return RankResult(tuple(results), int(listed.sum()))
 
 
 def _z(values: Floats) -> Floats:
     spread = float(values.std())
     scaled: Floats = (values - values.mean()) / (spread if spread > 1e-9 else 1.0)
     return scaled
+
+
+def _best(
+    index: PaperIndex, pool: Ints, score: Floats, listed: NDArray[np.intp], limit: int
+) -> list[tuple[int, float]]:
+    """The best `limit` of the listed places of `pool` as (place, shown score), by the
+    rounded score and then paper id. Only scores that could reach the top are rounded."""
+    if limit <= 0 or not len(listed):
+        return []
+    if limit < len(listed):
+        values = score[listed]
+        edge = np.partition(values, len(values) - limit)[len(values) - limit] - _ROUNDING_SLACK
+        listed = listed[values >= edge]
+    id_rank = index.id_rank
+    ordered = sorted(
+        (-round(s, 4), id_rank[d], n)
+        for n, d, s in zip(
+            listed.tolist(), pool[listed].tolist(), score[listed].tolist(), strict=True
+        )
+    )
+    return [(n, -negative) for negative, _, n in ordered[:limit]]
 
 
 def _candidates(
@@ -138,26 +202,62 @@ def _candidates(
     semantic: SemanticScores,
     eligible: Collection[str] | None,
     updated: Collection[str],
-) -> list[Paper]:
-    """The papers this subscriber may get today: the scale is set over them."""
-    allowed = None if eligible is None else set(eligible)
-    replaced = set(updated)
-    in_category = _categories(index, profile) if profile.require_categories else {}
-    out = exclusions(index, profile.exclude).out if profile.exclude else None
-    chosen: list[Paper] = []
-    for paper in dict((p.id, p) for p in papers).values():
-        if paper.id not in semantic.similarity:
+) -> tuple[Ints, Floats]:
+    """The papers this subscriber may get today (the scale is set over them), as places in
+    the index in the order of `papers`, and their similarities."""
+    pool, rows = _aligned(index, papers, semantic.similarity)
+    keep = np.ones(len(pool), dtype=bool)
+    if eligible is not None:
+        keep &= index.among(eligible, pool)
+    if updated and not profile.include_updates:
+        ordinal = index.ordinal
+        replaced = np.zeros(len(index.papers), dtype=bool)
+        replaced[[ordinal[i] for i in set(updated) if i in ordinal]] = True
+        keep &= ~replaced[pool]
+    if profile.require_categories:
+        inside = np.zeros(len(index.papers), dtype=bool)
+        inside[index.profile_categories(profile.categories).bonus_docs] = True
+        keep &= inside[pool]
+    if profile.exclude:
+        keep &= ~exclusions(index, profile.exclude).out[pool]
+    pool = pool[keep]
+    if isinstance(semantic.similarity, SimilarityRows):
+        meaning: Floats = semantic.similarity.array[rows[keep]].astype(np.float64)
+    else:
+        ids = index.ids
+        meaning = np.array([semantic.similarity[ids[d]] for d in pool.tolist()], np.float64)
+    return pool, meaning
+
+
+# The last alignments of a day's papers to the index and the semantic rows: the same for
+# every subscriber of the day (the objects are kept, so their ids stay theirs).
+_ALIGNED: dict[tuple[int, int, int], tuple[object, object, object, Ints, Ints]] = {}
+
+
+def _aligned(
+    index: PaperIndex, papers: Sequence[Paper], similarity: Mapping[str, float]
+) -> tuple[Ints, Ints]:
+    """The index places of the distinct papers of `papers` that have a similarity, in the
+    order of `papers`, and (for SimilarityRows) their rows."""
+    rows_of = similarity.ids if isinstance(similarity, SimilarityRows) else None
+    key = (id(index), id(papers), id(rows_of))
+    known = _ALIGNED.get(key)
+    if known is not None and rows_of is not None:
+        return known[3], known[4]
+    ordinal = index.ordinal
+    position = similarity.position if isinstance(similarity, SimilarityRows) else None
+    places, rows = [], []
+    for paper_id in dict.fromkeys(p.id for p in papers):
+        if paper_id not in similarity:
             continue
-        if allowed is not None and paper.id not in allowed:
-            continue
-        if paper.id in replaced and not profile.include_updates:
-            continue
-        if profile.require_categories and paper.id not in in_category:
-            continue
-        if out is not None and out[index.ordinal[paper.id]]:
-            continue
-        chosen.append(paper)
-    return chosen
+        places.append(ordinal[paper_id])
+        rows.append(position[paper_id] if position is not None else 0)
+    aligned = np.array(places, dtype=np.int32), np.array(rows, dtype=np.int32)
+    if rows_of is not None:
+        if len(_ALIGNED) >= 4:
+            _ALIGNED.pop(next(iter(_ALIGNED)))
+        _ALIGNED[key] = (index, papers, rows_of, *aligned)
+    return aligned
 
 
 def _by_meaning(
@@ -185,9 +285,9 @@ def _by_meaning(
     )
 
 
-def _categories(index: PaperIndex, profile: Profile) -> dict[str, Ranked]:
-    """Papers in the profile's categories -> the ranker's category bonus and note."""
-    if not profile.categories:
+def _categories(index: PaperIndex, profile: Profile, ids: Sequence[str]) -> dict[str, Ranked]:
+    """Those of `ids` in the profile's categories -> the ranker's category bonus and note."""
+    if not profile.categories or not ids:
         return {}
     probe = Profile(categories=profile.categories, min_score=0.0)
-    return {r.paper.id: r for r in rank(index, probe)}
+    return {r.paper.id: r for r in rank(index, probe, eligible=set(ids))}

@@ -45,9 +45,11 @@ from digest.rank.corpus import CorpusStats, corpus_stats, stats_of_counts, term_
 from digest.rank.exclusions import exclusions
 from digest.rank.explain import ExplainContext, explain_all
 from digest.rank.fields import field_text
+from digest.rank.hits import Floats, Ints
 from digest.rank.index import PaperIndex, as_set, build_index
 from digest.rank.scoring import (
     NO_PAIRS,
+    Pairs,
     add_where_present,
     resolve_terms,
     select_best,
@@ -58,11 +60,14 @@ __all__ = [
     "CorpusStats",
     "PaperIndex",
     "RankResult",
+    "Scored",
     "build_index",
     "corpus_stats",
+    "explain",
     "field_text",
     "rank",
     "rank_top",
+    "score_all",
     "stats_of_counts",
     "term_counts",
 ]
@@ -101,6 +106,36 @@ def rank_top(
     returned are explained, which is most of the cost of a long result."""
     if limit < 0:
         raise ValueError(f"limit must be 0 or more, not {limit}")
+    scored = score_all(index, profile, eligible=eligible, updated=updated)
+    matched, best = select_best(index, scored.docs, scored.scores, profile.min_score, limit)
+    return RankResult(explain(scored, best), matched)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Scored:
+    """Every candidate of a profile scored (before min_score's rounding check), and what
+    explaining some of them needs: for callers that choose the papers themselves."""
+
+    docs: Ints
+    scores: Floats
+    context: ExplainContext
+    pairs: Pairs
+
+
+def explain(scored: Scored, best: list[tuple[float, int]]) -> tuple[Ranked, ...]:
+    """`best` (shown score, doc) explained, in that order."""
+    return explain_all(scored.context, best, scored.pairs)
+
+
+def score_all(
+    index: PaperIndex,
+    profile: Profile,
+    *,
+    eligible: Collection[str] | None = None,
+    updated: Collection[str] = (),
+) -> Scored:
+    """rank_top's scoring without the selection: the papers that pass the profile's
+    filters and reach min_score (unrounded), with their keyword points."""
     replaced = as_set(updated)
     terms = resolve_terms(index, profile)
     authored: dict[int, list[str]] = {}
@@ -143,7 +178,5 @@ def rank_top(
     if eligible is not None:
         keep &= index.among(eligible, docs)
     docs, scores = docs[keep], scores[keep]
-
-    matched, best = select_best(index, docs, scores, profile.min_score, limit)
     context = ExplainContext(index, profile, terms, authored, in_category.docs, replaced)
-    return RankResult(explain_all(context, best, pairs), matched)
+    return Scored(docs, scores, context, pairs)

@@ -27,8 +27,7 @@ import importlib.util
 import os
 import re
 import time
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -42,6 +41,7 @@ if TYPE_CHECKING:
 
     Vector = NDArray[np.float32]
     Matrix = NDArray[np.float32]
+    Floats = NDArray[np.float64]
 
 # The cache key of the vectors: the model and the recipe of the text it reads. Bump the
 # suffix when paper_text or profile_text change, so old vectors are not mixed with new ones.
@@ -341,18 +341,50 @@ class EmbeddingStore(Protocol):
 # --- Similarities ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
 class SemanticScores:
     """Cosine similarity of each paper (by id) to one profile, in [-1, 1].
 
     For all-MiniLM-L6-v2 on paper abstracts: ~0.1 unrelated, ~0.3 same broad field,
     0.5 and up clearly on the profile's subject.
+
+    `similarity` reads like a dict; a SemanticIndex's is a SimilarityRows (its array).
     """
 
-    similarity: Mapping[str, float]
+    __slots__ = ("similarity",)
+
+    def __init__(self, similarity: Mapping[str, float]) -> None:
+        self.similarity = similarity
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SemanticScores):
+            return NotImplemented
+        return dict(self.similarity) == dict(other.similarity)
+
+    __hash__ = None  # type: ignore[assignment]
 
     def of(self, paper_id: str) -> float | None:
         return self.similarity.get(paper_id)
+
+
+class SimilarityRows(Mapping[str, float]):
+    """Paper id -> similarity, read from one array in the semantic index's row order."""
+
+    __slots__ = ("array", "ids", "position")
+
+    def __init__(self, ids: tuple[str, ...], position: Mapping[str, int], array: Floats):
+        self.ids, self.position, self.array = ids, position, array
+
+    def __getitem__(self, paper_id: str) -> float:
+        return float(self.array[self.position[paper_id]])
+
+    def __contains__(self, paper_id: object) -> bool:
+        return paper_id in self.position
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
 class SemanticIndex:
@@ -373,6 +405,7 @@ class SemanticIndex:
         self.cache = cache
         self.computed = computed  # papers embedded by this run (the others came from cache)
         self._profiles: dict[str, SemanticScores] = {}
+        self.position: dict[str, int] = {i: n for n, i in enumerate(self.ids)}
 
     @classmethod
     def build(
@@ -423,19 +456,24 @@ class SemanticIndex:
         vector = self.profile_vector(profile)
         if vector is None:
             return None
-        similarities = (self.matrix @ vector).tolist()
-        scores = SemanticScores(dict(zip(self.ids, similarities, strict=True)))
+        scores = self.scores_for_vector(vector)
         self._profiles[text] = scores
         return scores
 
     def scores_for_vector(self, vector: Vector) -> SemanticScores:
         """Similarities to any vector (a profile moved by votes): not cached."""
-        similarities = (self.matrix @ vector).tolist()
-        return SemanticScores(dict(zip(self.ids, similarities, strict=True)))
+        return self.scores_of(self.matrix @ vector)
+
+    def scores_of(self, similarities: NDArray[Any]) -> SemanticScores:
+        """Scores from one similarity per row of the matrix (in `ids` order)."""
+        import numpy as np
+
+        values = np.asarray(similarities, dtype=np.float64)
+        return SemanticScores(SimilarityRows(self.ids, self.position, values))
 
     def vectors_of(self, ids: Collection[str]) -> dict[str, Vector]:
         """Vectors of papers by id: this run's, else the cache's (earlier days' papers)."""
-        position = {i: n for n, i in enumerate(self.ids)}
+        position = self.position
         found = {i: self.matrix[position[i]] for i in ids if i in position}
         missing = [i for i in ids if i not in found]
         if missing:
