@@ -14,16 +14,7 @@ from dataclasses import dataclass, field
 
 from digest.config.settings import Settings
 from digest.models import Paper, Profile, SeenPaper
-from digest.rank.feedback import (
-    Vote,
-    adjust,
-    keywords_matching,
-    liked_neighbours,
-    reweighted,
-    term_factors,
-    voted_similarity,
-)
-from digest.rank.hybrid import hybrid_top
+from digest.rank.feedback import Vote, keywords_matching, reweighted, term_factors
 from digest.rank.lexical import (
     CorpusStats,
     PaperIndex,
@@ -32,6 +23,7 @@ from digest.rank.lexical import (
     corpus_stats,
     rank_top,
 )
+from digest.rank.personal import ranked_with_meaning
 from digest.rank.select import SeenIndex
 from digest.rank.semantic import (
     Embedder,
@@ -114,33 +106,27 @@ def ranked_for(
     many matched in all.
 
     Keywords alone: only the shown papers are explained (rank_top), which keeps thousands of
-    subscribers cheap. With the semantic index, keyword scores are fused with meaning first.
+    subscribers cheap. With the semantic index, keyword scores are fused with meaning
+    (digest.rank.personal).
     """
     semantic = day_index.semantic
     top = profile.max_papers if limit is None else limit
-    scores = semantic.scores_for(profile) if semantic else None
     if votes:
         # the keywords that matched papers the reader voted on weigh more or less
         voted = {v.paper_id for v in votes}
         papers = [day_index.archive[i] for i in sorted(voted) if i in day_index.archive]
         profile = reweighted(profile, term_factors(votes, keywords_matching(profile, papers)))
-    liked: dict[str, float] = {}
-    if votes and semantic is not None and scores is not None:
-        # the subscriber's votes turn their profile's vector (digest.rank.feedback)
-        vector = semantic.profile_vector(profile)
-        if vector is not None:
-            moved = adjust(vector, votes, semantic.vectors_of({v.paper_id for v in votes}))
-            scores = semantic.scores_of(voted_similarity(moved, semantic.matrix))
-            liked = liked_neighbours(moved, semantic.ids, semantic.matrix)
-    if scores is None:
-        return rank_top(day_index.index, profile, limit=top, eligible=eligible, updated=updated)
-    return hybrid_top(
-        day_index.index,
-        profile,
-        day_index.papers,
-        semantic=scores,
-        limit=top,
-        eligible=eligible,
-        updated=updated,
-        liked=liked,
-    )
+    if semantic is not None:
+        found = ranked_with_meaning(
+            day_index.index,
+            day_index.papers,
+            semantic,
+            profile,
+            limit=top,
+            eligible=eligible,
+            updated=updated,
+            votes=votes,
+        )
+        if found is not None:
+            return found
+    return rank_top(day_index.index, profile, limit=top, eligible=eligible, updated=updated)

@@ -404,7 +404,7 @@ class SemanticIndex:
         self.embedder = embedder
         self.cache = cache
         self.computed = computed  # papers embedded by this run (the others came from cache)
-        self._profiles: dict[str, SemanticScores] = {}
+        self._vectors: dict[str, Vector] = {}
         self.position: dict[str, int] = {i: n for n, i in enumerate(self.ids)}
 
     @classmethod
@@ -439,26 +439,19 @@ class SemanticIndex:
         text = profile_text(profile)
         if not text:
             return None
-        key = profile_key(text)
-        found = self.cache.get([key], self.embedder.name).get(key)
-        if found is None or found.shape != (DIMENSIONS,):
-            found = self.embedder.embed([text])[0]
-            self.cache.put({key: found}, self.embedder.name)
+        found = self._vectors.get(text)  # many subscribers share a profile
+        if found is None:
+            key = profile_key(text)
+            found = self.cache.get([key], self.embedder.name).get(key)
+            if found is None or found.shape != (DIMENSIONS,):
+                found = self.embedder.embed([text])[0]
+                self.cache.put({key: found}, self.embedder.name)
+            self._vectors[text] = found
         return found
 
     def scores_for(self, profile: Profile) -> SemanticScores | None:
-        text = profile_text(profile)
-        if not text:
-            return None
-        known = self._profiles.get(text)  # many subscribers share a profile
-        if known is not None:
-            return known
         vector = self.profile_vector(profile)
-        if vector is None:
-            return None
-        scores = self.scores_for_vector(vector)
-        self._profiles[text] = scores
-        return scores
+        return None if vector is None else self.scores_for_vector(vector)
 
     def scores_for_vector(self, vector: Vector) -> SemanticScores:
         """Similarities to any vector (a profile moved by votes): not cached."""
