@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from digest.config.settings import Settings
 from digest.models import Paper, Profile, SeenPaper
-from digest.rank.feedback import Vote, keywords_matching, reweighted, term_factors
+from digest.rank.feedback import Vote, with_liked_words
 from digest.rank.lexical import (
     CorpusStats,
     PaperIndex,
@@ -111,11 +111,6 @@ def ranked_for(
     """
     semantic = day_index.semantic
     top = profile.max_papers if limit is None else limit
-    if votes:
-        # the keywords that matched papers the reader voted on weigh more or less
-        voted = {v.paper_id for v in votes}
-        papers = [day_index.archive[i] for i in sorted(voted) if i in day_index.archive]
-        profile = reweighted(profile, term_factors(votes, keywords_matching(profile, papers)))
     if semantic is not None:
         found = ranked_with_meaning(
             day_index.index,
@@ -129,4 +124,7 @@ def ranked_for(
         )
         if found is not None:
             return found
+    if votes:
+        # keywords alone: the liked papers' typical words join them (digest.rank.feedback)
+        profile = with_liked_words(profile, votes, day_index.archive, day_index.index.stats)
     return rank_top(day_index.index, profile, limit=top, eligible=eligible, updated=updated)

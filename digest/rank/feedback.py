@@ -11,24 +11,31 @@ q is a unit vector and the two means are at most LIKE and DISLIKE long, so the v
 turn the profile but never replace it. Papers close to one the reader liked (cosine at
 least LIKED_FROM) are explained as "like papers you marked".
 
-The votes also weigh the profile's keywords: a keyword that matched papers the reader liked
-counts more, one that matched papers they did not want counts less (TERM_STEP per vote,
-decaying like the vector's votes, the factor bounded to TERM_RANGE). Keywords that matched
-no voted paper keep their weight; no keyword is added or removed.
+The votes also feed the keyword side, with or without meaning: the words most typical of the
+liked papers (in at least two of them, by how many liked papers hold them times their IDF;
+not the profile's own words) join the profile as a topic of their own, LIKED_WORDS of them at
+LIKED_WORD_WEIGHT each. A paper sharing several of them gains keyword evidence; one of them
+alone stays far under any min_score, so they lift papers rather than let new ones in.
+Measured on tests/rank/judged (next day's MAP, keywords only): +0.03 for full and +0.01 for
+short tuning profiles (held out +0.02, +0.08), where the earlier per-keyword weights (a
+keyword that matched liked papers weighed more) changed nothing or cost a little, with or
+without meaning, and were dropped.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping, Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from digest.models import Paper, Profile, Topic
+from digest.models import Paper, Profile, Term, Topic
+from digest.rank.corpus import CorpusStats
 from digest.rank.hits import Floats
-from digest.rank.lexical import build_index, rank
+from digest.textmatch import stem
 
 if TYPE_CHECKING:
     from digest.rank.semantic import Matrix, Vector
@@ -38,8 +45,20 @@ DISLIKE = 0.25
 HALF_LIFE_DAYS = 30.0
 LIKED_FROM = 0.6  # cosine to a liked paper from which a paper is "like papers you marked"
 NEAREST = 1.0  # weight of the cosine to the closest liked paper (0.5-2 tried: 1 best)
-TERM_STEP = 0.25  # a (fresh) vote's change to the weight factor of a keyword its paper matched
-TERM_RANGE = (0.5, 2.0)  # the factor's bounds: votes can halve or double a keyword, no more
+LIKED_WORDS = 10  # the liked papers' typical words added to the keyword side
+LIKED_WORD_WEIGHT = 0.25  # each one's weight (a profile's own keywords weigh 1)
+LIKED_IN = 2  # a word must be in this many liked papers (all of them, when fewer)
+LIKED_TOPIC = "like papers you marked"
+_WORD = re.compile(r"[a-z][a-z\-]{3,}")
+# Words of four letters or more that every paper uses: IDF weighs them little, but a liked
+# paper's "typical words" should be about its subject.
+_COMMON = frozenset([
+    "this", "that", "with", "from", "which", "these", "their", "paper", "show", "shows",
+    "using", "based", "model", "models", "method", "methods", "approach", "results", "propose",
+    "proposed", "both", "such", "also", "than", "into", "more", "while", "when", "where",
+    "other", "each", "have", "been", "were", "over", "under", "between", "however", "first",
+    "three", "data", "learning",
+])  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,37 +95,46 @@ def latest_votes(votes: Sequence[Vote]) -> list[Vote]:
     return list(latest.values())
 
 
-def keywords_matching(profile: Profile, papers: Sequence[Paper]) -> dict[str, set[str]]:
-    """Paper id -> the profile's keywords (their text) that match it, as the ranker matches."""
-    if not papers or not profile.all_terms:
-        return {}
-    probe = Profile(topics=profile.topics, min_score=0.0)
-    return {r.paper.id: {m.term for m in r.matches} for r in rank(build_index(list(papers)), probe)}
-
-
-def term_factors(votes: Sequence[Vote], matched: Mapping[str, Collection[str]]) -> dict[str, float]:
-    """Keyword text -> the factor the votes put on its weight (only keywords that moved)."""
+def with_liked_words(
+    profile: Profile, votes: Sequence[Vote], papers: Mapping[str, Paper], stats: CorpusStats
+) -> Profile:
+    """The profile with the liked papers' typical words as one more topic (LIKED_TOPIC);
+    unchanged when there are none. `papers` gives the voted papers' texts, `stats` the IDF."""
     latest = latest_votes(votes)
-    totals: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    spelled: dict[str, dict[str, int]] = {}
+    liked = 0
     for vote, weight in zip(latest, decay(latest), strict=True):
-        for text in matched.get(vote.paper_id, ()):
-            totals[text] = totals.get(text, 0.0) + (weight if vote.liked else -weight)
-    low, high = TERM_RANGE
-    return {t: min(max(1.0 + TERM_STEP * v, low), high) for t, v in totals.items() if v}
-
-
-def reweighted(profile: Profile, factors: Mapping[str, float]) -> Profile:
-    """The profile with its keywords' weights multiplied by `factors`."""
-    if not factors:
-        return profile
-    topics = tuple(
-        Topic(
-            topic.name,
-            tuple(replace(t, weight=t.weight * factors.get(t.text, 1.0)) for t in topic.terms),
-        )
-        for topic in profile.topics
+        paper = papers.get(vote.paper_id)
+        if not vote.liked or paper is None:
+            continue
+        liked += 1
+        for key, word in _words(f"{paper.title} {paper.abstract}").items():
+            counts[key] = counts.get(key, 0.0) + weight
+            forms = spelled.setdefault(key, {})
+            forms[word] = forms.get(word, 0) + 1
+    own = {k for term in profile.all_terms for k in _words(term.text)}
+    enough = min(LIKED_IN, liked) - 0.5 * (liked > 0)  # decayed counts: a little slack
+    ranked = sorted(
+        ((count * stats.idf(key), key) for key, count in counts.items()),
+        key=lambda scored: (-scored[0], scored[1]),
     )
-    return replace(profile, topics=topics)
+    chosen = [k for score, k in ranked if k not in own and counts[k] >= enough][:LIKED_WORDS]
+    if not chosen:
+        return profile
+    terms = tuple(
+        Term(max(spelled[k], key=lambda w: (spelled[k][w], w)), LIKED_WORD_WEIGHT) for k in chosen
+    )
+    return replace(profile, topics=(*profile.topics, Topic(LIKED_TOPIC, terms)))
+
+
+def _words(text: str) -> dict[str, str]:
+    """Stem -> its first spelling, for the words of `text` worth comparing papers by."""
+    found: dict[str, str] = {}
+    for word in _WORD.findall(text.lower()):
+        if word not in _COMMON:
+            found.setdefault(stem(word), word)
+    return found
 
 
 def adjust(

@@ -1,5 +1,6 @@
-"""Votes move a profile (digest.rank.feedback): its vector towards liked papers, the weight
-of the keywords that matched voted papers, bounded and fading with the votes' age."""
+"""Votes move a profile (digest.rank.feedback): its vector towards liked papers, and the
+liked papers' typical words join its keywords at a low weight; bounded and fading with the
+votes' age."""
 
 from __future__ import annotations
 
@@ -9,17 +10,17 @@ import numpy as np
 import pytest
 
 from digest.models import Paper, Profile, Term, Topic
+from digest.rank.corpus import corpus_stats
 from digest.rank.feedback import (
     HALF_LIFE_DAYS,
-    TERM_RANGE,
-    TERM_STEP,
+    LIKED_TOPIC,
+    LIKED_WORD_WEIGHT,
+    LIKED_WORDS,
     Vote,
     adjust,
     decay,
-    keywords_matching,
-    reweighted,
-    term_factors,
     voted_similarity,
+    with_liked_words,
 )
 
 pytestmark = pytest.mark.usefixtures("semantic_extra")
@@ -31,35 +32,58 @@ PAPERS = [
 ]
 
 
-def test_keywords_matching_names_the_keywords_each_paper_matched() -> None:
-    assert keywords_matching(PROFILE, PAPERS) == {
-        "a": {"diffusion model", "sampler"},
-        "b": {"sampler"},
-    }
+LIKED = [
+    Paper(
+        id="liked-a", title="Consistency distillation", abstract="A consistency teacher, one step."
+    ),
+    Paper(
+        id="liked-b", title="Consistency training", abstract="Consistency models without teacher."
+    ),
+    Paper(id="liked-c", title="Galaxy halos", abstract="Consistency of halo catalogues."),
+]
+STATS = corpus_stats([*LIKED, *PAPERS])
+BY_ID = {p.id: p for p in [*LIKED, *PAPERS]}
 
 
-def test_a_liked_paper_raises_its_keywords_and_a_disliked_one_lowers_them() -> None:
-    matched = {"a": {"diffusion model", "sampler"}, "b": {"sampler"}}
-    votes = [Vote("a", True, NOW), Vote("b", False, NOW)]
-    # "sampler" was in one liked and one disliked paper: it stays where it was
-    assert term_factors(votes, matched) == {"diffusion model": 1.0 + TERM_STEP}
-    moved = reweighted(PROFILE, term_factors(votes, matched))
-    assert [t.weight for t in moved.all_terms] == [1.0 + TERM_STEP, 1.0]
+def liked_words(profile: Profile, votes: list[Vote]) -> dict[str, float]:
+    moved = with_liked_words(profile, votes, BY_ID, STATS)
+    extra = [t for t in moved.topics if t.name == LIKED_TOPIC]
+    assert moved.topics[: len(profile.topics)] == profile.topics  # the profile's own stay
+    return {t.text: t.weight for topic in extra for t in topic.terms}
 
 
-def test_keyword_factors_are_bounded_and_older_votes_count_less() -> None:
-    many = [Vote(f"p{n}", True, NOW - dt.timedelta(minutes=n)) for n in range(40)]
-    matched = {v.paper_id: {"sampler"} for v in many}
-    assert term_factors(many, matched) == {"sampler": TERM_RANGE[1]}
-    old = [Vote("a", True, NOW - dt.timedelta(days=HALF_LIFE_DAYS)), Vote("b", False, NOW)]
-    factors = term_factors(old, {"a": {"diffusion model"}, "b": {"sampler"}})
-    assert factors == {"diffusion model": 1.0 + TERM_STEP / 2, "sampler": 1.0 - TERM_STEP}
+def test_the_words_of_several_liked_papers_join_the_keywords_at_a_low_weight() -> None:
+    votes = [Vote("liked-a", True, NOW), Vote("liked-b", True, NOW), Vote("liked-c", False, NOW)]
+    words = liked_words(PROFILE, votes)
+    # in both liked papers: "consistency" (and "teacher"); a word of only one is not typical
+    assert words == {"consistency": LIKED_WORD_WEIGHT, "teacher": LIKED_WORD_WEIGHT}
+
+
+def test_one_liked_paper_gives_its_own_words_and_the_profiles_words_are_not_repeated() -> None:
+    one = liked_words(PROFILE, [Vote("liked-a", True, NOW)])
+    assert "consistency" in one and "distillation" in one and len(one) <= LIKED_WORDS
+    own = Profile(topics=(Topic("main", (Term("consistency models"),)),))
+    assert "consistency" not in liked_words(
+        own, [Vote("liked-a", True, NOW), Vote("liked-b", True, NOW)]
+    )
+
+
+def test_no_liked_paper_leaves_the_profile_as_it_was() -> None:
+    assert with_liked_words(PROFILE, [Vote("liked-a", False, NOW)], BY_ID, STATS) == PROFILE
+    assert with_liked_words(PROFILE, [Vote("unknown", True, NOW)], BY_ID, STATS) == PROFILE
+
+
+def test_older_votes_count_less() -> None:
+    old = [
+        Vote("liked-a", True, NOW - dt.timedelta(days=HALF_LIFE_DAYS)),
+        Vote("liked-b", False, NOW),
+    ]
     assert decay(old) == [0.5, 1.0]
 
 
 def test_the_latest_vote_on_a_paper_is_the_one_that_counts() -> None:
-    votes = [Vote("a", True, NOW - dt.timedelta(hours=1)), Vote("a", False, NOW)]
-    assert term_factors(votes, {"a": {"sampler"}}) == {"sampler": 1.0 - TERM_STEP}
+    votes = [Vote("liked-a", True, NOW - dt.timedelta(hours=1)), Vote("liked-a", False, NOW)]
+    assert with_liked_words(PROFILE, votes, BY_ID, STATS) == PROFILE
 
 
 def test_papers_like_a_liked_one_rise_even_when_the_average_points_elsewhere() -> None:

@@ -15,7 +15,8 @@ grade >= 1; nDCG uses the grades. Tuning and held-out interests are reported apa
 never tune on the held-out ones.
 
 With --votes: the reader marks the top 10 of one day (2/1 up, 0 down) and the next day's
-papers are ranked with and without those votes (hybrid, full and short profiles).
+papers are ranked with and without those votes (full and short profiles; hybrid, and
+keywords alone with the votes of a keywords-only ranking).
 
 Paper vectors are cached in vectors.npz beside this file (made by the shipped model from
 corpus.json; rebuilt when missing or made by another model).
@@ -241,9 +242,12 @@ def votes_from_top(
     return [Vote(p, grades.get(p, 0) > 0, at) for p in ranked[:top]]
 
 
-def next_day_map(s: Setup, interest: Interest, kind: str) -> tuple[float, float] | None:
+def next_day_map(
+    s: Setup, interest: Interest, kind: str, *, semantic: bool = True
+) -> tuple[float, float] | None:
     """Mean next-day MAP without and with the votes of the previous day, over the day
-    pairs where the next day has relevant papers."""
+    pairs where the next day has relevant papers (hybrid; keywords alone if not
+    `semantic`)."""
     grades = s.grades[interest.name].grades
     days = day_of()
     subscriber = profile(interest, kind)
@@ -257,9 +261,13 @@ def next_day_map(s: Setup, interest: Interest, kind: str) -> tuple[float, float]
         if not wanted:
             continue
         marked_at = SEEN_AT + dt.timedelta(days=first)
-        day_one = day_index(today, [subscriber], semantic=True, cache=cache, background=s.corpus)
+        day_one = day_index(
+            today, [subscriber], semantic=semantic, cache=cache, background=s.corpus
+        )
         votes = votes_from_top(ranking(day_one, subscriber, "hybrid"), grades, marked_at)
-        day_two = day_index(tomorrow, [subscriber], semantic=True, cache=cache, background=s.corpus)
+        day_two = day_index(
+            tomorrow, [subscriber], semantic=semantic, cache=cache, background=s.corpus
+        )
         before.append(average_precision(ranking(day_two, subscriber, "hybrid"), wanted))
         after.append(average_precision(ranking(day_two, subscriber, "hybrid", votes), wanted))
     if not before:
@@ -287,13 +295,18 @@ def report(s: Setup, results: Results, *, per_interest: bool, out: Callable[[str
 
 
 def report_votes(s: Setup, out: Callable[[str], Any]) -> None:
-    out(f"{'next-day MAP (hybrid)':<34} {'before':>6} {'after':>8}")
-    for group, members in (("tuning", tuning(s)), ("held-out", held_out(s))):
-        for kind in KINDS:
-            pairs = [m for i in members if (m := next_day_map(s, i, kind)) is not None]
-            b = statistics.mean(p[0] for p in pairs)
-            a = statistics.mean(p[1] for p in pairs)
-            out(f"{group + ' ' + kind:<34} {b:6.3f} {a:8.3f}  ({a - b:+.3f})")
+    for semantic, label in ((True, "hybrid"), (False, "keywords")):
+        out(f"{'next-day MAP (' + label + ')':<34} {'before':>6} {'after':>8}")
+        for group, members in (("tuning", tuning(s)), ("held-out", held_out(s))):
+            for kind in KINDS:
+                pairs = [
+                    m
+                    for i in members
+                    if (m := next_day_map(s, i, kind, semantic=semantic)) is not None
+                ]
+                b = statistics.mean(p[0] for p in pairs)
+                a = statistics.mean(p[1] for p in pairs)
+                out(f"{group + ' ' + kind:<34} {b:6.3f} {a:8.3f}  ({a - b:+.3f})")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
