@@ -46,7 +46,15 @@ from numpy.typing import NDArray
 from digest.models import Field, Paper, Profile, Ranked
 from digest.rank.exclusions import exclusions
 from digest.rank.hits import Floats, Ints
-from digest.rank.lexical import PaperIndex, RankResult, explain, rank, rank_top, score_all
+from digest.rank.lexical import (
+    PaperIndex,
+    RankResult,
+    Scored,
+    explain,
+    rank,
+    rank_top,
+    score_all,
+)
 from digest.rank.semantic import SemanticScores, SimilarityRows
 
 SIMILAR_NOTE = "similar in meaning to your interest"
@@ -128,29 +136,84 @@ def hybrid_top(
     """
     if semantic is None:
         return rank_top(index, profile, limit=limit, eligible=eligible, updated=updated)
+    side = lexical_side(index, profile, papers, semantic, eligible=eligible, updated=updated)
+    return blend_top(side, semantic, limit=limit, blend=blend, liked=liked)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class LexicalSide:
+    """One profile's part of the day's blend that does not depend on the similarities: its
+    candidates (places in the index, in the order of the papers), their rows among the
+    similarities, the keyword points and their z-scores. Made once, blended with one or
+    more similarity vectors of the same papers (digest.rank.personal blends twice)."""
+
+    index: PaperIndex
+    profile: Profile
+    updated: Collection[str]
+    scored: Scored
+    pool: Ints
+    rows: Ints
+    points: Floats
+    found: NDArray[np.bool_]
+    z_lexical: Floats
+    passing: NDArray[np.bool_] | None  # one passing mention of an excluded word
+
+
+def lexical_side(
+    index: PaperIndex,
+    profile: Profile,
+    papers: Sequence[Paper],
+    semantic: SemanticScores,
+    *,
+    eligible: Collection[str] | None = None,
+    updated: Collection[str] = (),
+) -> LexicalSide:
+    """The profile's candidates among `papers` (those `semantic` has a similarity for) and
+    their keyword evidence."""
     # Every paper with any lexical evidence; min_score is applied to the entry below.
     scored = score_all(index, replace(profile, min_score=0.0), eligible=eligible, updated=updated)
     # as rank() lists them: a paper was found when its shown (rounded) points are above 0
     shown = np.array([round(s, 4) for s in scored.scores.tolist()], dtype=np.float64)
     found_docs, found_points = scored.docs[shown > 0], shown[shown > 0]
-    pool, meaning = _candidates(index, profile, papers, semantic, eligible, updated)
-    if not len(pool):
-        return RankResult((), 0)
+    pool, rows = _candidates(index, profile, papers, semantic, eligible, updated)
     dense = np.zeros(len(index.papers), dtype=np.float64)
     dense[found_docs] = found_points
     is_found = np.zeros(len(index.papers), dtype=bool)
     is_found[found_docs] = True
     points, found = dense[pool], is_found[pool]
-    z_lexical, z_meaning = _z(np.log1p(np.maximum(points, 0.0))), _z(meaning)
-    score = blend.blended(points, z_lexical, z_meaning)
-    listed = (found & (points >= profile.min_score)) | (z_meaning >= blend.entry)
+    passing = None
     if profile.exclude:
         passing = exclusions(index, profile.exclude).factor[pool] < 1.0
-        score = score - blend.passing_penalty * (passing & ~found)
+    z_lexical = _z(np.log1p(np.maximum(points, 0.0)))
+    return LexicalSide(
+        index, profile, updated, scored, pool, rows, points, found, z_lexical, passing
+    )
+
+
+def blend_top(
+    side: LexicalSide,
+    semantic: SemanticScores,
+    *,
+    limit: int,
+    blend: Blend = DEFAULT_BLEND,
+    liked: Mapping[str, float] | None = None,
+) -> RankResult:
+    """The `limit` best of the side's candidates blended with `semantic` (similarities of
+    the same papers `side` was made with), explained, and how many were listed."""
+    index, profile, pool, points, found = (
+        side.index, side.profile, side.pool, side.points, side.found
+    )  # fmt: skip
+    if not len(pool):
+        return RankResult((), 0)
+    z_meaning = _z(_meaning(index, side, semantic))
+    score = blend.blended(points, side.z_lexical, z_meaning)
+    listed = (found & (points >= profile.min_score)) | (z_meaning >= blend.entry)
+    if side.passing is not None:
+        score = score - blend.passing_penalty * (side.passing & ~found)
     listed &= score >= blend.floor
     chosen = _best(index, pool, score, np.flatnonzero(listed), limit)
     lexical_ones = [(float(points[n]), int(pool[n])) for n, _ in chosen if found[n]]
-    by_keywords = {r.paper.id: r for r in explain(scored, lexical_ones)}
+    by_keywords = {r.paper.id: r for r in explain(side.scored, lexical_ones)}
     meaning_ones = [index.papers[int(pool[n])] for n, _ in chosen if not found[n]]
     in_category = _categories(index, profile, [p.id for p in meaning_ones])
     results: list[Ranked] = []
@@ -160,7 +223,7 @@ def hybrid_top(
         zs = float(z_meaning[n])
         notes = [SIMILAR_NOTE] if zs >= blend.note_from or base is None else []
         if base is None:
-            base = _by_meaning(paper, profile, in_category, updated)
+            base = _by_meaning(paper, profile, in_category, side.updated)
         if liked and liked.get(paper.id, 0.0) > 0:
             notes.append(LIKED_NOTE)
         note = "; ".join(dict.fromkeys(n for n in (*notes, base.note) if n))
@@ -202,9 +265,9 @@ def _candidates(
     semantic: SemanticScores,
     eligible: Collection[str] | None,
     updated: Collection[str],
-) -> tuple[Ints, Floats]:
+) -> tuple[Ints, Ints]:
     """The papers this subscriber may get today (the scale is set over them), as places in
-    the index in the order of `papers`, and their similarities."""
+    the index in the order of `papers`, and their rows among the similarities."""
     pool, rows = _aligned(index, papers, semantic.similarity)
     keep = np.ones(len(pool), dtype=bool)
     if eligible is not None:
@@ -220,13 +283,15 @@ def _candidates(
         keep &= inside[pool]
     if profile.exclude:
         keep &= ~exclusions(index, profile.exclude).out[pool]
-    pool = pool[keep]
+    return pool[keep], rows[keep]
+
+
+def _meaning(index: PaperIndex, side: LexicalSide, semantic: SemanticScores) -> Floats:
+    """The similarities of the side's candidates, in its order."""
     if isinstance(semantic.similarity, SimilarityRows):
-        meaning: Floats = semantic.similarity.array[rows[keep]].astype(np.float64)
-    else:
-        ids = index.ids
-        meaning = np.array([semantic.similarity[ids[d]] for d in pool.tolist()], np.float64)
-    return pool, meaning
+        return semantic.similarity.array[side.rows].astype(np.float64)
+    ids = index.ids
+    return np.array([semantic.similarity[ids[d]] for d in side.pool.tolist()], np.float64)
 
 
 # The last alignments of a day's papers to the index and the semantic rows: the same for

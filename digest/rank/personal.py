@@ -21,11 +21,11 @@ import numpy as np
 
 from digest.models import Paper, Profile
 from digest.rank.feedback import Adjustment, Vote, adjust, liked_neighbours, voted_similarity
-from digest.rank.hybrid import hybrid_top
+from digest.rank.hybrid import blend_top, lexical_side
 from digest.rank.lexical import PaperIndex, RankResult
 
 if TYPE_CHECKING:
-    from digest.rank.semantic import Matrix, SemanticIndex, Vector
+    from digest.rank.semantic import Matrix, SemanticIndex, SemanticScores, Vector
 
 PSEUDO_RELEVANT = 5  # the first ranking's best papers taken as relevant
 PSEUDO_WEIGHT = 1.0  # their mean vector's weight against the profile's (unit) vector
@@ -65,20 +65,12 @@ def ranked_with_meaning(
         moved = adjust(vector, votes, semantic.vectors_of({v.paper_id for v in votes}))
         liked = liked_neighbours(moved, semantic.ids, semantic.matrix)
 
-    def ranked(adjustment: Adjustment, top: int) -> RankResult:
-        scores = semantic.scores_of(voted_similarity(adjustment, semantic.matrix))
-        return hybrid_top(
-            index,
-            profile,
-            papers,
-            semantic=scores,
-            limit=top,
-            eligible=eligible,
-            updated=updated,
-            liked=liked,
-        )
+    def similarity(adjustment: Adjustment) -> SemanticScores:
+        return semantic.scores_of(voted_similarity(adjustment, semantic.matrix))
 
-    first = ranked(moved, PSEUDO_RELEVANT)
+    first_scores = similarity(moved)
+    side = lexical_side(index, profile, papers, first_scores, eligible=eligible, updated=updated)
+    first = blend_top(side, first_scores, limit=PSEUDO_RELEVANT, liked=liked)
     rows = [semantic.position[r.paper.id] for r in first.ranked]
     widened = Adjustment(expanded(moved.vector, semantic.matrix, rows), moved.liked)
-    return ranked(widened, limit)
+    return blend_top(side, similarity(widened), limit=limit, liked=liked)
