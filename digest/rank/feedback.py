@@ -35,6 +35,7 @@ import numpy as np
 from digest.models import Paper, Profile, Term, Topic
 from digest.rank.corpus import CorpusStats
 from digest.rank.hits import Floats
+from digest.rank.products import similarities, similarities_to_each
 from digest.textmatch import stem
 
 if TYPE_CHECKING:
@@ -170,9 +171,9 @@ def voted_similarity(adjustment: Adjustment, matrix: Matrix) -> Floats:
     """Each paper's (row of `matrix`) similarity to the moved profile vector, plus NEAREST
     times its cosine to the closest paper the reader liked: a paper very like one liked
     paper counts even when the liked papers, averaged, point elsewhere."""
-    similarity: Floats = (matrix @ adjustment.vector).astype(np.float64)
+    similarity: Floats = similarities(matrix, adjustment.vector).astype(np.float64)
     if len(adjustment.liked) and NEAREST:
-        similarity += NEAREST * (matrix @ adjustment.liked.T).max(axis=1)
+        similarity += NEAREST * similarities_to_each(matrix, adjustment.liked).max(axis=1)
     return similarity
 
 
@@ -182,5 +183,5 @@ def liked_neighbours(
     """Papers (of `ids`, rows of `matrix`) close to one the reader liked -> that cosine."""
     if not len(adjustment.liked):
         return {}
-    closest = (matrix @ adjustment.liked.T).max(axis=1)
+    closest = similarities_to_each(matrix, adjustment.liked).max(axis=1)
     return {i: float(c) for i, c in zip(ids, closest.tolist(), strict=True) if c >= LIKED_FROM}

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from digest.errors import DigestError
 from digest.models import Paper, Profile
+from digest.rank.products import similarities
 from digest.rank.vectorfile import text_digest
 
 if TYPE_CHECKING:
@@ -455,7 +456,7 @@ class SemanticIndex:
 
     def scores_for_vector(self, vector: Vector) -> SemanticScores:
         """Similarities to any vector (a profile moved by votes): not cached."""
-        return self.scores_of(self.matrix @ vector)
+        return self.scores_of(similarities(self.matrix, vector))
 
     def scores_of(self, similarities: NDArray[Any]) -> SemanticScores:
         """Scores from one similarity per row of the matrix (in `ids` order)."""
