@@ -8,7 +8,7 @@ from pathlib import Path
 import jinja2
 
 from digest.compose.feedback import with_feedback
-from digest.compose.paper_cache import PaperCache, paper_block
+from digest.compose.paper_cache import Block, PaperCache
 from digest.compose.styles import InlineStyleLoader, StyleSheet
 from digest.compose.text import highlight_html, text_heading, wrap_paragraphs, wrap_text
 
@@ -17,6 +17,8 @@ HTML_TEMPLATE = "digest.html.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
 PAPER_HTML_TEMPLATE = "partials/paper.html.j2"
 PAPER_TEXT_TEMPLATE = "partials/paper.txt.j2"
+COMPACT_HTML_TEMPLATE = "partials/compact.html.j2"
+COMPACT_TEXT_TEMPLATE = "partials/compact.txt.j2"
 STYLESHEET = "digest.css"
 
 
@@ -48,6 +50,8 @@ def make_environment(template_dir: Path | None = None) -> jinja2.Environment:
     env.filters["inline_css"] = sheet.fragment
     cache = PaperCache()
     env.extend(paper_cache=cache)
-    env.globals["paper_html"] = paper_block(env, PAPER_HTML_TEMPLATE, html=True)
-    env.globals["paper_text"] = paper_block(env, PAPER_TEXT_TEMPLATE, html=False)
+    env.globals["paper_html"] = Block(env, PAPER_HTML_TEMPLATE, "p", html=True)
+    env.globals["paper_text"] = Block(env, PAPER_TEXT_TEMPLATE, "p", html=False)
+    env.globals["compact_html"] = Block(env, COMPACT_HTML_TEMPLATE, "c", html=True)
+    env.globals["compact_text"] = Block(env, COMPACT_TEXT_TEMPLATE, "c", html=False)
     return env

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import binascii
+import dataclasses
 import re
 
 import jinja2
@@ -103,6 +104,31 @@ def test_cache_is_bounded(settings: RenderSettings) -> None:
         view = cache.view(ranked, number, settings)
         assert view.number == number and view.id == ranked.paper.id
     assert len(cache) == 5
+
+
+def with_votes(digest: Digest) -> Digest:
+    links = tuple(
+        (r.paper.id, f"https://d.example.org/vote/{i}u", f"https://d.example.org/vote/{i}d")
+        for i, r in enumerate(digest.papers)
+    )
+    return dataclasses.replace(digest, feedback=links)
+
+
+def test_over_budget_the_guided_search_picks_what_bisecting_picks() -> None:
+    """The layout search starts from the blocks' sizes (render._Estimate) instead of
+    bisecting from scratch: for every budget it must land on the same layout, so the same
+    email, as rendering every candidate does (the uncached environment bisects)."""
+    env = make_environment()
+    full = [make_ranked(make_paper(i), score=100 - i) for i in range(1, 13)]
+    extra = [make_ranked(make_paper(i, title=f"Also {i}"), score=50 - i) for i in range(13, 30)]
+    digest = make_digest(full, overflow=extra, matched=40)
+    whole = len(render_digest(digest, RenderSettings(subject_template="x"), PLAIN).html.encode())
+    for case in (digest, with_votes(digest)):
+        for budget in range(10_000, whole + 2_000, 997):
+            chosen = RenderSettings(subject_template="{count} papers", size_budget=budget)
+            rendered = render_digest(case, chosen, env)
+            assert rendered == render_digest(case, chosen, PLAIN), budget
+            assert len(rendered.html.encode()) <= budget or rendered.full_count == 0
 
 
 # --- MIME encoders -------------------------------------------------------------------------
