@@ -192,8 +192,9 @@ def test_real_digests_encode_like_the_oracles(
 
 def test_memos_are_bounded_and_keep_giving_the_same_bytes() -> None:
     for rounds in range(3):
-        text = "\n".join(f"line {i} é" for i in range(rounds, mail._MEMO_LINES + 10))
+        lines = (f"line {i} é" + "\n" * (i % 3) for i in range(rounds, mail._MEMO_ENTRIES * 3))
+        text = "\n".join(lines)
         assert mail._qp_body(text) == qp_oracle(text)
         assert mail._html_7bit(text) == html_7bit_oracle(text)
-    for memo in (mail._qp_lines, mail._qp_older, mail._html_lines, mail._html_older):
-        assert len(memo) <= mail._MEMO_LINES
+    for memo in (mail._qp_memo, mail._qp_older, mail._html_lines, mail._html_older):
+        assert len(memo) <= mail._MEMO_ENTRIES
