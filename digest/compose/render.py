@@ -75,7 +75,8 @@ def markdown_html(text: str) -> Markup:
     return Markup(markdown.markdown(text))
 
 
-def date_label(day: dt.date) -> str:
+@functools.lru_cache(maxsize=64)
+def date_label(day: dt.date) -> str:  # (strftime is slow, and a run has a day or two)
     return f"{day:%A} {day.day} {day:%B %Y}"
 
 

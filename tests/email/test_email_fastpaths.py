@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from digest.compose import mail
 from digest.compose.render import PaperCache, make_environment, render_digest
+from digest.compose.text import wrap_text
 from digest.config.settings import RenderSettings
 from digest.models import Digest, Ranked
 
@@ -198,3 +199,37 @@ def test_memos_are_bounded_and_keep_giving_the_same_bytes() -> None:
         assert mail._html_7bit(text) == html_7bit_oracle(text)
     for memo in (mail._qp_memo, mail._qp_older, mail._html_lines, mail._html_older):
         assert len(memo) <= mail._MEMO_ENTRIES
+
+
+# --- Wrapping ------------------------------------------------------------------------------
+
+
+def wrap_oracle(text: str, width: int, indent: str, first: str | None) -> str:
+    """The plain greedy fill, word by word."""
+    lines: list[str] = []
+    current, empty = (indent if first is None else first), True
+    for word in text.split():
+        if not empty and len(current) + 1 + len(word) > width:
+            lines.append(current)
+            current = indent + word
+        else:
+            current = current + word if empty else current + " " + word
+        empty = False
+    return "" if empty else "\n".join([*lines, current])
+
+
+WORDS = st.sampled_from(["a", "bb", "word", "x" * 30, "y" * 90, " ", "  ", "\n", "\t", "é★"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(WORDS, max_size=60),
+    st.integers(min_value=1, max_value=100),
+    st.sampled_from(["", "  ", "     ", " " * 80]),
+    st.sampled_from([None, "", "1. ", "12. ", "Sources: ", "z" * 90]),
+)
+def test_wrap_text_fills_like_the_word_by_word_fill(
+    parts: list[str], width: int, indent: str, first: str | None
+) -> None:
+    text = "".join(parts)
+    assert wrap_text(text, width, indent, first) == wrap_oracle(text, width, indent, first)
