@@ -45,12 +45,25 @@ def assert_same(digest: Digest, settings: RenderSettings, env: jinja2.Environmen
     assert render_digest(digest, settings, env) == render_digest(digest, settings, PLAIN)
 
 
+def with_votes(digest: Digest) -> Digest:
+    links = tuple(
+        (r.paper.id, f"https://d.example.org/vote/{i}u", f"https://d.example.org/vote/{i}d")
+        for i, r in enumerate(digest.papers)
+    )
+    return dataclasses.replace(digest, feedback=links)
+
+
 # --- Paper cache ---------------------------------------------------------------------------
 
 
 def test_cached_blocks_render_like_fresh_ones(settings: RenderSettings) -> None:
     env = make_environment()
-    for digest in (typical_digest(), hostile_digest(), many_papers_digest(14)):
+    long_list = make_digest(
+        [make_ranked(make_paper(i), score=100 - i) for i in range(1, 8)],
+        overflow=[make_ranked(make_paper(i), score=50 - i, topic="") for i in range(8, 20)],
+    )
+    digests = (typical_digest(), hostile_digest(), many_papers_digest(14), long_list)
+    for digest in (*digests, with_votes(long_list)):
         assert_same(digest, settings, env)
         assert_same(digest, settings, env)  # the second time every block comes from the cache
     cache = env.paper_cache  # type: ignore[attr-defined]
@@ -69,6 +82,12 @@ def test_same_paper_at_other_positions_gets_its_own_number(settings: RenderSetti
     text = render_digest(late, settings, env).text
     assert "\n12. A shared paper on diffusion models\n" in text
     assert "\n    Ada Lovelace, Alan Turing\n" in text  # indented to the two-digit number
+    # The same in the compact list, as the 12th and as the 3rd.
+    listed = make_digest(fillers[:3], overflow=[*fillers[3:], shared])  # 12th, by title only
+    assert_same(listed, settings, env)
+    assert_same(make_digest(fillers[:2], overflow=[shared]), settings, env)  # 3rd, by title
+    compact_text = render_digest(listed, settings, env).text
+    assert "\n12. A shared paper on diffusion models [Diffusion]\n    https://" in compact_text
 
 
 def test_other_highlights_or_settings_are_other_entries(settings: RenderSettings) -> None:
@@ -105,14 +124,6 @@ def test_cache_is_bounded(settings: RenderSettings) -> None:
         view = cache.view(ranked, number, settings)
         assert view.number == number and view.id == ranked.paper.id
     assert len(cache) == 5
-
-
-def with_votes(digest: Digest) -> Digest:
-    links = tuple(
-        (r.paper.id, f"https://d.example.org/vote/{i}u", f"https://d.example.org/vote/{i}d")
-        for i, r in enumerate(digest.papers)
-    )
-    return dataclasses.replace(digest, feedback=links)
 
 
 def test_over_budget_the_guided_search_picks_what_bisecting_picks() -> None:
