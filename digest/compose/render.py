@@ -28,7 +28,7 @@ from digest.compose.environment import (
     make_environment,
 )
 from digest.compose.feedback import feedback_map, safe_mailto, with_feedback
-from digest.compose.paper_cache import Block, PaperCache
+from digest.compose.paper_cache import Block, PaperCache, render_fast
 from digest.compose.styles import StyleSheet
 from digest.compose.text import one_line, plural, safe_url
 from digest.compose.views import SectionView, compact_view, paper_view, source_lines
@@ -173,7 +173,7 @@ def _context(
 
 
 def _render_html(env: jinja2.Environment, context: dict[str, Any]) -> str:
-    return env.get_template(HTML_TEMPLATE).render(context)
+    return render_fast(env, HTML_TEMPLATE, context)
 
 
 def _fits(html: str, budget: int) -> bool:
@@ -344,7 +344,7 @@ def render_digest(
         layout = _Layout(full, listed)
     fits(layout)
     html, context = cache[layout]
-    text = env.get_template(TEXT_TEMPLATE).render(context)
+    text = render_fast(env, TEXT_TEMPLATE, context)
     return RenderedDigest(
         subject=context["subject"],
         html=html,
