@@ -176,10 +176,6 @@ def _render_html(env: jinja2.Environment, context: dict[str, Any]) -> str:
     return render_fast(env, HTML_TEMPLATE, context)
 
 
-def _fits(html: str, budget: int) -> bool:
-    return len(html.encode("utf-8")) <= budget
-
-
 def _largest_fitting(
     low: int, high: int, fits: Callable[[int], bool], guess: int | None = None
 ) -> int:
@@ -298,21 +294,25 @@ def render_digest(
         )
 
     papers: PaperCache | None = getattr(env, "paper_cache", None)
-    cache: dict[_Layout, tuple[str, dict[str, Any]]] = {}
+    # Each layout rendered: its HTML, its template context and its size in UTF-8 bytes
+    # (measured once: encoding a whole email to count its bytes costs about as much as
+    # joining it).
+    cache: dict[_Layout, tuple[str, dict[str, Any], int]] = {}
     budget = settings.size_budget
 
     def fits(layout: _Layout) -> bool:
         if layout not in cache:
             context = _context(digest, settings, layout, subject_for(layout), papers)
-            cache[layout] = (_render_html(env, context), context)
-        return _fits(cache[layout][0], budget)
+            html = _render_html(env, context)
+            cache[layout] = (html, context, len(html.encode("utf-8")))
+        return cache[layout][2] <= budget
 
     full = len(digest.papers)
     layout = _Layout(full, total - full)
     if not fits(layout):
         estimate = None
         if papers is not None:
-            measured = len(cache[layout][0].encode("utf-8"))
+            measured = cache[layout][2]
             estimate = _Estimate(digest, settings, env, papers, (layout, measured))
 
         def search(
@@ -343,7 +343,7 @@ def render_digest(
         )
         layout = _Layout(full, listed)
     fits(layout)
-    html, context = cache[layout]
+    html, context, _size = cache[layout]
     text = render_fast(env, TEXT_TEMPLATE, context)
     return RenderedDigest(
         subject=context["subject"],
