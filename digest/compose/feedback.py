@@ -43,3 +43,9 @@ def with_feedback(block: str, links: tuple[str, str] | None, p_style: str, a_sty
     )
     head, cut, tail = str(block).rpartition("</td>")
     return Markup(head + line + cut + tail) if cut else Markup(str(block) + line)
+
+
+def feedback_text(number: int, links: tuple[str, str]) -> str:
+    """The vote links under a paper in the text part, indented to its number."""
+    pad = " " * (len(str(number)) + 2)
+    return f"{pad}More like this: {links[0]}\n{pad}Not for me:     {links[1]}\n"

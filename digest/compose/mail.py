@@ -95,63 +95,65 @@ def _mailbox(name: str, address: str) -> str:
     return formataddr((name, address), charset="utf-8") if name else address
 
 
-# Digests of one day share most of their lines (each paper's block is the same in every
-# digest that lists it), and both encodings below work line by line, so each distinct line
-# is encoded once. Bounded: when a memo reaches this many lines it starts afresh, keeping
-# only the lines used since the previous fresh start (lines of one message alone, such as
-# its recipient's, soon drop out; lines of the day's papers stay).
-_MEMO_LINES = 8_000
-_qp_lines: dict[str, str] = {}
+# Digests of one day share most of their text (each paper's block is the same in every
+# digest that lists it), and both encodings below work piece by piece (quoted-printable per
+# paragraph, the 7-bit HTML per line), so each distinct piece is encoded once. Bounded: when
+# a memo reaches this many pieces it starts afresh, keeping only the pieces used since the
+# previous fresh start (those of one message alone, such as its recipient's, soon drop out;
+# those of the day's papers stay).
+_MEMO_ENTRIES = 8_000
+_qp_memo: dict[str, str] = {}
 _html_lines: dict[str, str] = {}
 _qp_older: dict[str, str] = {}
 _html_older: dict[str, str] = {}
 
 
-def _remember(memo: dict[str, str], older: dict[str, str], line: str, value: str) -> None:
-    if len(memo) >= _MEMO_LINES:
+def _remember(memo: dict[str, str], older: dict[str, str], piece: str, value: str) -> None:
+    if len(memo) >= _MEMO_ENTRIES:
         older.clear()
         older.update(memo)
         memo.clear()
-    memo[line] = value
+    memo[piece] = value
 
 
 _SENSITIVE = "\n"  # memo value of a line that opens a <pre>-like element (no line holds \n)
 
 
-def _unix_lines(text: str) -> list[str]:
+def _unix(text: str) -> str:
     # Searching for "\r" is much cheaper than replacing it in text that is not pure ASCII.
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text.split("\n")
+    return text
 
 
-def _qp_line(line: str) -> str:
-    """One line that a line break follows. binascii looks one character ahead (whitespace
-    at a line's end is encoded, and may then fit without a soft break), so the line is
+def _qp_paragraph(paragraph: str) -> str:
+    """Lines that a line break follows. binascii looks one character ahead (whitespace at
+    a line's end is encoded, and may then fit without a soft break), so the text is
     encoded with its break and the break taken off again."""
-    encoded = _qp_older.get(line)
+    encoded = _qp_older.get(paragraph)
     if encoded is None:
-        encoded = binascii.b2a_qp(line.encode("utf-8") + b"\n", istext=True).decode("ascii")
-        encoded = encoded[:-1].replace("\n", _CRLF)  # soft line breaks
-    _remember(_qp_lines, _qp_older, line, encoded)
+        encoded = binascii.b2a_qp(paragraph.encode("utf-8") + b"\n", istext=True).decode("ascii")
+        encoded = encoded[:-1].replace("\n", _CRLF)
+    _remember(_qp_memo, _qp_older, paragraph, encoded)
     return encoded
 
 
 def _qp_body(content: str) -> str:
     """UTF-8 quoted-printable with CRLF line ends, encoded by binascii (C) rather than the
     email package's pure-Python encoder, which would dominate the cost of an HTML part.
-    binascii's state starts afresh after each line break, so encoding line by line gives
-    the same bytes as encoding the whole text at once."""
-    lines = _unix_lines(content)
-    last = lines.pop()  # no line break follows it
-    encoded = list(map(_qp_lines.get, lines))
-    if None in encoded:
-        pairs = zip(lines, encoded, strict=True)
-        encoded = [_qp_line(line) if known is None else known for line, known in pairs]
+    binascii's state starts afresh after each line break, so encoding paragraph by
+    paragraph (cut at blank lines: a wrapped paragraph is one look-up, not one per line)
+    gives the same bytes as encoding the whole text at once."""
+    paragraphs = _unix(content).split("\n\n")
+    last = paragraphs.pop()  # no line break follows it
+    encoded = list(map(_qp_memo.get, paragraphs))
+    if None in encoded:  # only the pieces not seen lately (a recipient's own) are encoded
+        for at in [at for at, known in enumerate(encoded) if known is None]:
+            encoded[at] = _qp_paragraph(paragraphs[at])
     encoded.append(
         binascii.b2a_qp(last.encode("utf-8"), istext=True).decode("ascii").replace("\n", _CRLF)
     )
-    return _CRLF.join(encoded)  # type: ignore[arg-type]  # no None left
+    return (_CRLF + _CRLF).join(encoded)  # type: ignore[arg-type]  # no None left
 
 
 _HTML_LINE = 990  # under SMTP's 998-octet limit
@@ -184,11 +186,11 @@ def _html_7bit(html_text: str) -> str | None:
     octets also its space-separated pieces. An output line holds as many words as fit,
     joined by single spaces; empty words at the start of an output line are dropped.
     """
-    originals = _unix_lines(html_text)
+    originals = _unix(html_text).split("\n")
     known = list(map(_html_lines.get, originals))
     if None in known:
-        pairs = zip(originals, known, strict=True)
-        known = [_html_line(line) if k is None else k for line, k in pairs]
+        for at in [at for at, k in enumerate(known) if k is None]:
+            known[at] = _html_line(originals[at])
     if _SENSITIVE in known:
         return None
     lines: list[str] = known  # type: ignore[assignment]  # no None left

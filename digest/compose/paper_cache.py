@@ -1,15 +1,15 @@
-"""The paper cache (see PaperCache): a paper's view and rendered blocks made once and shared
-by every digest that shows it, and the template globals that render a block from it."""
+"""The paper cache (see PaperCache): a paper's views and rendered blocks made once and shared
+by every digest that shows it, and the template globals (Block) that render a block from it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import jinja2
 from markupsafe import Markup
 
-from digest.compose.views import PaperEntry, PaperView, paper_view
+from digest.compose.views import BlockEntry, CompactView, PaperView, compact_view, paper_view
 from digest.config.settings import RenderSettings
 from digest.models import Ranked
 
@@ -19,25 +19,93 @@ from digest.models import Ranked
 _NUMBER_STAND_IN = "\x00"
 
 
-def paper_block(env: jinja2.Environment, name: str, *, html: bool) -> Callable[[Any], str]:
-    """A template global rendering one paper's block (partial `name`, given `p` and its
-    `number` as text), from the paper cache when the view came from it."""
+def render_fast(env: jinja2.Environment, name: str, values: dict[str, Any]) -> str:
+    """`env.get_template(name).render(values)`, the same output, for the renders done per
+    message and per paper: Jinja's render copies the template's globals out of a ChainMap
+    key by key in Python on every call; here they are merged into `values` as a plain dict
+    (in C) and passed as the whole context (shared=True means: nothing is added)."""
+    template = env.get_template(name)
+    context = template.new_context({**env.globals, **values}, shared=True)
+    try:
+        return env.concat(template.root_render_func(context))
+    except Exception:
+        env.handle_exception()  # raises, with the template's line in the traceback
 
-    def block(p: PaperView) -> str:
-        number = str(p.number)
-        entry = p.entry
-        if entry is None:
-            out = env.get_template(name).render(p=p, number=number)
-            return Markup(out) if html else out
-        blocks = entry.html if html else entry.text
-        pieces = blocks.get(len(number))
+
+class Block:
+    """A template global rendering one block (the partial `name`, given the view as `var`
+    and its `number` as text), from the paper cache when the view came from it. `size`
+    tells the block's UTF-8 length without joining it: what the size budget adds up."""
+
+    def __init__(self, env: jinja2.Environment, name: str, var: str, *, html: bool) -> None:
+        self.env = env
+        self.name = name
+        self.var = var
+        self.html = html
+
+    def _render(self, view: Any, number: str) -> str:
+        return render_fast(self.env, self.name, {self.var: view, "number": number})
+
+    def _pieces(self, entry: BlockEntry, width: int) -> tuple[str, ...]:
+        blocks = entry.html if self.html else entry.text
+        pieces = blocks.get(width)
         if pieces is None:
-            stand_in = _NUMBER_STAND_IN * len(number)
-            out = env.get_template(name).render(p=entry.view, number=stand_in)
-            pieces = blocks[len(number)] = tuple(out.split(stand_in))
-        return Markup(number.join(pieces)) if html else number.join(pieces)
+            stand_in = _NUMBER_STAND_IN * width
+            pieces = blocks[width] = tuple(self._render(entry.view, stand_in).split(stand_in))
+        return pieces
 
-    return block
+    def __call__(self, view: PaperView | CompactView) -> str:
+        number = str(view.number)
+        entry = view.entry
+        out = (
+            self._render(view, number)
+            if entry is None
+            else number.join(self._pieces(entry, len(number)))
+        )
+        return Markup(out) if self.html else out
+
+    def size(self, view: PaperView | CompactView) -> int:
+        entry = view.entry
+        if entry is None:
+            return len(self(view).encode("utf-8"))
+        width = len(str(view.number))
+        size = entry.sizes.get((self.html, width))
+        if size is None:
+            pieces = self._pieces(entry, width)
+            size = sum(len(p.encode("utf-8")) for p in pieces) + width * (len(pieces) - 1)
+            entry.sizes[self.html, width] = size
+        return size
+
+
+class Listing:
+    """A template global: the blocks of a list of views one after another, as the template
+    would lay them out with a loop, and under each paper its vote links when `feedback`
+    (paper id -> links) holds them. One call per section instead of a template loop calling
+    a block per paper: Jinja's call machinery costs more than joining cached blocks."""
+
+    def __init__(
+        self, block: Block, votes: Callable[[str, PaperView, tuple[str, str]], str]
+    ) -> None:
+        self.block = block
+        self.votes = votes
+
+    def __call__(
+        self,
+        views: Sequence[PaperView | CompactView],
+        feedback: Mapping[str, tuple[str, str]] | None = None,
+    ) -> str:
+        block, html = self.block, self.block.html
+        out = []
+        for view in views:
+            piece = block(view)
+            links = feedback.get(view.id) if feedback else None
+            if links is not None:
+                piece = self.votes(piece, view, links)  # type: ignore[arg-type]
+            out.append(piece)
+            if html:
+                out.append("\n")
+        joined = "".join(out)
+        return Markup(joined) if html else joined
 
 
 class PaperCache:
@@ -46,12 +114,15 @@ class PaperCache:
     On one day the same paper appears in many subscribers' digests, usually with the same
     highlights; its block is then rendered once. The key holds everything a block depends on
     (the paper itself, its matches, note and update flag, the settings that shape it), so a
-    hit is always byte-identical to rendering afresh. Bounded: oldest entries go first.
+    hit is always byte-identical to rendering afresh. The paper is keyed by identity (every
+    digest of a run shares the day index's Paper objects; hashing a whole paper per use
+    would cost more than the look-up saves), and each entry holds its paper, so an id in
+    the cache is never reused. Bounded: oldest entries go first.
     """
 
     def __init__(self, max_entries: int = 4096) -> None:
         self.max_entries = max_entries
-        self._entries: dict[Hashable, PaperEntry] = {}
+        self._entries: dict[Hashable, BlockEntry] = {}
         self.hits = 0
         self.misses = 0
 
@@ -60,7 +131,7 @@ class PaperCache:
 
     def view(self, ranked: Ranked, number: int, settings: RenderSettings) -> PaperView:
         key = (
-            ranked.paper,
+            id(ranked.paper),
             ranked.matches,
             ranked.note,
             ranked.updated,
@@ -68,17 +139,32 @@ class PaperCache:
             settings.max_authors,
         )
         entry = self._entries.get(key)
-        if entry is None:
+        if entry is None or entry.paper is not ranked.paper:
             self.misses += 1
             view = paper_view(ranked, 0, settings)
             if _NUMBER_STAND_IN in _view_text(view):
-                return _numbered(view, number, None)  # cannot be split safely: no cache
-            entry = self._entries[key] = PaperEntry(view)
-            if len(self._entries) > self.max_entries:
-                del self._entries[next(iter(self._entries))]
+                return view.numbered(number, None)  # cannot be split safely: no cache
+            entry = self._store(key, BlockEntry(ranked.paper, view))
         else:
             self.hits += 1
-        return _numbered(entry.view, number, entry)
+        return entry.view.numbered(number, entry)  # type: ignore[return-value]
+
+    def compact(self, ranked: Ranked, number: int) -> CompactView:
+        """The paper as one line of the compact list (it depends on the paper and topic)."""
+        key = (id(ranked.paper), ranked.topic)
+        entry = self._entries.get(key)
+        if entry is None or entry.paper is not ranked.paper:
+            view = compact_view(ranked, 0)
+            if _NUMBER_STAND_IN in view.title + view.topic + (view.url or ""):
+                return compact_view(ranked, number)
+            entry = self._store(key, BlockEntry(ranked.paper, view))
+        return entry.view.numbered(number, entry)  # type: ignore[return-value]
+
+    def _store(self, key: Hashable, entry: BlockEntry) -> BlockEntry:
+        self._entries[key] = entry
+        if len(self._entries) > self.max_entries:
+            del self._entries[next(iter(self._entries))]
+        return entry
 
 
 def _view_text(view: PaperView) -> str:
@@ -95,22 +181,4 @@ def _view_text(view: PaperView) -> str:
             view.abstract,
             *(link.label + link.url for link in view.links),
         ]
-    )
-
-
-def _numbered(view: PaperView, number: int, entry: PaperEntry | None) -> PaperView:
-    return PaperView(
-        id=view.id,
-        number=number,
-        title=view.title,
-        title_segments=view.title_segments,
-        url=view.url,
-        authors=view.authors,
-        categories=view.categories,
-        badges=view.badges,
-        matched=view.matched,
-        abstract=view.abstract,
-        abstract_segments=view.abstract_segments,
-        links=view.links,
-        entry=entry,
     )

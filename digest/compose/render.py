@@ -16,7 +16,7 @@ import datetime as dt
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import jinja2
 from markupsafe import Markup
@@ -27,8 +27,9 @@ from digest.compose.environment import (
     TEXT_TEMPLATE,
     make_environment,
 )
-from digest.compose.feedback import feedback_map, safe_mailto
-from digest.compose.paper_cache import PaperCache
+from digest.compose.feedback import feedback_map, safe_mailto, with_feedback
+from digest.compose.paper_cache import Block, PaperCache, render_fast
+from digest.compose.styles import StyleSheet
 from digest.compose.text import one_line, plural, safe_url
 from digest.compose.views import SectionView, compact_view, paper_view, source_lines
 from digest.config.settings import RenderSettings
@@ -74,7 +75,8 @@ def markdown_html(text: str) -> Markup:
     return Markup(markdown.markdown(text))
 
 
-def date_label(day: dt.date) -> str:
+@functools.lru_cache(maxsize=64)
+def date_label(day: dt.date) -> str:  # (strftime is slow, and a run has a day or two)
     return f"{day:%A} {day.day} {day:%B %Y}"
 
 
@@ -130,7 +132,10 @@ def _context(
     full = digest.papers[: layout.full]
     rest = (digest.papers[layout.full :] + digest.overflow)[: layout.compact]
     sections = build_sections(full, settings, cache)
-    compact = [compact_view(r, layout.full + i + 1) for i, r in enumerate(rest)]
+    if cache is None:
+        compact = [compact_view(r, layout.full + i + 1) for i, r in enumerate(rest)]
+    else:
+        compact = [cache.compact(r, layout.full + i + 1) for i, r in enumerate(rest)]
     unlisted = matched_total(digest) - layout.full - len(compact)
     first_title = sections[0].papers[0].title if sections else ""
     profile = digest.subscriber.profile
@@ -168,15 +173,36 @@ def _context(
 
 
 def _render_html(env: jinja2.Environment, context: dict[str, Any]) -> str:
-    return env.get_template(HTML_TEMPLATE).render(context)
+    return render_fast(env, HTML_TEMPLATE, context)
 
 
-def _fits(html: str, budget: int) -> bool:
-    return len(html.encode("utf-8")) <= budget
+def _largest_fitting(
+    low: int, high: int, fits: Callable[[int], bool], guess: int | None = None
+) -> int:
+    """Largest n in [low, high] with fits(n), given fits is monotone and fits(low) holds.
 
-
-def _largest_fitting(low: int, high: int, fits: Callable[[int], bool]) -> int:
-    """Largest n in [low, high] with fits(n), given fits is monotone and fits(low) holds."""
+    Each fits() renders the email, so with a guess (from the blocks' sizes, _Estimate) the
+    search starts there and gallops outward to bracket the answer, which a good guess does
+    in two calls; the bracket is then bisected. Same answer as bisecting [low, high]."""
+    if guess is not None and low < high:
+        probe = min(max(guess, low), high)
+        step = 1
+        if fits(probe):
+            low = probe
+            while low < high:
+                probe = min(high, low + step)
+                if not fits(probe):
+                    high = probe - 1
+                    break
+                low, step = probe, step * 2
+        else:
+            high = probe - 1
+            while low < high:
+                probe = max(low, high - step + 1)
+                if fits(probe):
+                    low = probe
+                    break
+                high, step = probe - 1, step * 2
     while low < high:
         mid = (low + high + 1) // 2
         if fits(mid):
@@ -184,6 +210,50 @@ def _largest_fitting(low: int, high: int, fits: Callable[[int], bool]) -> int:
         else:
             high = mid - 1
     return low
+
+
+class _Estimate:
+    """What a layout's HTML would weigh, from the size of each paper's block (known exactly
+    from the paper cache, without joining anything) plus the rest of the email, measured
+    once in the first rendering. The rest changes a little with the layout (counts, a
+    section heading, the line on what did not fit), so an estimate only guides the search;
+    what is sent is always measured."""
+
+    def __init__(
+        self,
+        digest: Digest,
+        settings: RenderSettings,
+        env: jinja2.Environment,
+        cache: PaperCache,
+        measured: tuple[_Layout, int],
+    ) -> None:
+        paper_html = cast(Block, env.globals["paper_html"])
+        compact_html = cast(Block, env.globals["compact_html"])
+        feedback = feedback_map(digest.feedback)
+        css = cast(StyleSheet, env.globals["css"])
+        full: list[int] = [0]
+        for number, ranked in enumerate(digest.papers, 1):
+            view = cache.view(ranked, number, settings)
+            extra = feedback.get(view.id)
+            line = with_feedback("", extra, css("p.feedback"), css("a.feedback-link"))
+            full.append(full[-1] + paper_html.size(view) + len(line.encode("utf-8")))
+        compact: list[int] = [0]
+        for number, ranked in enumerate(digest.papers + digest.overflow, 1):
+            compact.append(compact[-1] + compact_html.size(cache.compact(ranked, number)))
+        self._full, self._compact = full, compact
+        layout, size = measured
+        self._rest = size - self._blocks(layout)
+
+    def _blocks(self, layout: _Layout) -> int:
+        end = layout.full + layout.compact
+        return self._full[layout.full] + self._compact[end] - self._compact[layout.full]
+
+    def size(self, layout: _Layout) -> int:
+        return self._rest + self._blocks(layout)
+
+    def largest(self, low: int, high: int, layout: Callable[[int], _Layout], budget: int) -> int:
+        """The largest n in [low, high] whose layout(n) is estimated to fit."""
+        return _largest_fitting(low, high, lambda n: self.size(layout(n)) <= budget)
 
 
 def matched_total(digest: Digest) -> int:
@@ -224,35 +294,57 @@ def render_digest(
         )
 
     papers: PaperCache | None = getattr(env, "paper_cache", None)
-    cache: dict[_Layout, tuple[str, dict[str, Any]]] = {}
+    # Each layout rendered: its HTML, its template context and its size in UTF-8 bytes
+    # (measured once: encoding a whole email to count its bytes costs about as much as
+    # joining it).
+    cache: dict[_Layout, tuple[str, dict[str, Any], int]] = {}
+    budget = settings.size_budget
 
     def fits(layout: _Layout) -> bool:
         if layout not in cache:
             context = _context(digest, settings, layout, subject_for(layout), papers)
-            cache[layout] = (_render_html(env, context), context)
-        return _fits(cache[layout][0], settings.size_budget)
+            html = _render_html(env, context)
+            cache[layout] = (html, context, len(html.encode("utf-8")))
+        return cache[layout][2] <= budget
 
     full = len(digest.papers)
     layout = _Layout(full, total - full)
     if not fits(layout):
+        estimate = None
+        if papers is not None:
+            measured = cache[layout][2]
+            estimate = _Estimate(digest, settings, env, papers, (layout, measured))
+
+        def search(
+            low: int, high: int, fits: Callable[[int], bool], at: Callable[[int], _Layout]
+        ) -> int:
+            guess = None if estimate is None else estimate.largest(low, high, at, budget)
+            return _largest_fitting(low, high, fits, guess)
+
         keep = full  # listed at least, in full or compactly, when that fits
         if fits(_Layout(full, 0)):
             pass  # the papers in full fit: the compact list loses its tail
         elif fits(_Layout(0, full)):
             # Not all in full: the tail of the full listing moves into the compact list.
-            full = _largest_fitting(0, full, lambda n: fits(_Layout(n, keep - n)))
+            full = search(
+                0, full, lambda n: fits(_Layout(n, keep - n)), lambda n: _Layout(n, keep - n)
+            )
         else:
             # Not even as titles: fewer in full, then as many titles as fit. If nothing
             # fits, the fixed parts alone exceed the budget: the smallest version is sent.
-            full = _largest_fitting(0, full, lambda n: n == 0 or fits(_Layout(n, 0)))
+            full = search(0, full, lambda n: n == 0 or fits(_Layout(n, 0)), lambda n: _Layout(n, 0))
             keep = full
-        listed = _largest_fitting(
-            keep - full, total - full, lambda n: n == keep - full or fits(_Layout(full, n))
+        shown = full
+        listed = search(
+            keep - shown,
+            total - shown,
+            lambda n: n == keep - shown or fits(_Layout(shown, n)),
+            lambda n: _Layout(shown, n),
         )
         layout = _Layout(full, listed)
     fits(layout)
-    html, context = cache[layout]
-    text = env.get_template(TEXT_TEMPLATE).render(context)
+    html, context, _size = cache[layout]
+    text = render_fast(env, TEXT_TEMPLATE, context)
     return RenderedDigest(
         subject=context["subject"],
         html=html,

@@ -16,20 +16,31 @@ def wrap_text(
     text: str, width: int = TEXT_WIDTH, indent: str = "", first: str | None = None
 ) -> str:
     """Fill one paragraph greedily; a word longer than the line (a URL) gets a line of its own
-    and is never broken. (textwrap does the same but costs ~10x more per call.)"""
-    lines: list[str] = []
-    current = indent if first is None else first
-    empty = True  # no word on the current line yet
-    for word in text.split():
-        if not empty and len(current) + 1 + len(word) > width:
-            lines.append(current)
-            current, empty = indent + word, False
-        else:
-            current, empty = (current + word, False) if empty else (current + " " + word, False)
-    if empty:
+    and is never broken. (textwrap does the same but costs ~10x more per call.)
+
+    Greedy filling puts on each line the longest run of whole words that fits, so each
+    line is cut at the last space within reach (str.rfind, in C) rather than word by word;
+    a line with no space within reach takes its first word alone."""
+    words = text.split()
+    if not words:
         return ""
-    lines.append(current)
-    return "\n".join(lines)
+    rest = " ".join(words)
+    prefix = indent if first is None else first
+    lines: list[str] = []
+    while True:
+        room = width - len(prefix)
+        if len(rest) <= room:
+            lines.append(prefix + rest)
+            return "\n".join(lines)
+        cut = rest.rfind(" ", 0, room + 1) if room > 0 else -1
+        if cut <= 0:  # the first word alone is longer than the room left
+            cut = rest.find(" ")
+            if cut < 0:
+                lines.append(prefix + rest)
+                return "\n".join(lines)
+        lines.append(prefix + rest[:cut])
+        rest = rest[cut + 1 :]
+        prefix = indent
 
 
 def wrap_paragraphs(text: str, width: int = TEXT_WIDTH, indent: str = "") -> str:

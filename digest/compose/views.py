@@ -17,7 +17,7 @@ from digest.compose.text import (
     safe_url,
 )
 from digest.config.settings import RenderSettings
-from digest.models import AnnounceType, Field, Ranked, SourceOutcome, SourceState
+from digest.models import AnnounceType, Field, Paper, Ranked, SourceOutcome, SourceState
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,25 @@ class PaperView:
     abstract_segments: tuple[Segment, ...]
     links: tuple[Link, ...]
     # Set on views from a PaperCache: where this paper's rendered blocks are kept.
-    entry: PaperEntry | None = field(default=None, compare=False, repr=False)
+    entry: BlockEntry | None = field(default=None, compare=False, repr=False)
+
+    def numbered(self, number: int, entry: BlockEntry | None) -> PaperView:
+        """This view at position `number`, its blocks kept in `entry`."""
+        return PaperView(
+            self.id,
+            number,
+            self.title,
+            self.title_segments,
+            self.url,
+            self.authors,
+            self.categories,
+            self.badges,
+            self.matched,
+            self.abstract,
+            self.abstract_segments,
+            self.links,
+            entry,
+        )
 
     @property
     def meta_text(self) -> str:
@@ -65,6 +83,10 @@ class CompactView:
     title: str
     url: str | None
     topic: str
+    entry: BlockEntry | None = field(default=None, compare=False, repr=False)
+
+    def numbered(self, number: int, entry: BlockEntry | None) -> CompactView:
+        return CompactView(self.id, number, self.title, self.url, self.topic, entry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +103,17 @@ class SourceLine:
 
 
 @dataclass(slots=True)
-class PaperEntry:
-    """One paper as shown with one set of highlights: its view (numbered 0) and its rendered
-    HTML and text blocks, split where the number goes, per width of the number. Defined
-    beside PaperView, whose `entry` it is; digest.compose.paper_cache fills it."""
+class BlockEntry:
+    """One paper as shown with one set of highlights (or as one line of the compact list):
+    its view (numbered 0) and its rendered HTML and text blocks, split where the number
+    goes, per width of the number, with their sizes in UTF-8 bytes per (html, width).
+    Defined beside the views, whose `entry` it is; digest.compose.paper_cache fills it."""
 
-    view: PaperView
+    paper: Paper  # held, so the id the cache keys it by stays this paper's
+    view: PaperView | CompactView
     html: dict[int, tuple[str, ...]] = field(default_factory=dict)
     text: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    sizes: dict[tuple[bool, int], int] = field(default_factory=dict)
 
 
 _FIELD_ORDER = {f: i for i, f in enumerate(Field)}

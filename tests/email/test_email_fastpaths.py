@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import binascii
+import dataclasses
 import re
 
 import jinja2
@@ -26,6 +27,7 @@ from hypothesis import strategies as st
 
 from digest.compose import mail
 from digest.compose.render import PaperCache, make_environment, render_digest
+from digest.compose.text import wrap_text
 from digest.config.settings import RenderSettings
 from digest.models import Digest, Ranked
 
@@ -43,12 +45,25 @@ def assert_same(digest: Digest, settings: RenderSettings, env: jinja2.Environmen
     assert render_digest(digest, settings, env) == render_digest(digest, settings, PLAIN)
 
 
+def with_votes(digest: Digest) -> Digest:
+    links = tuple(
+        (r.paper.id, f"https://d.example.org/vote/{i}u", f"https://d.example.org/vote/{i}d")
+        for i, r in enumerate(digest.papers)
+    )
+    return dataclasses.replace(digest, feedback=links)
+
+
 # --- Paper cache ---------------------------------------------------------------------------
 
 
 def test_cached_blocks_render_like_fresh_ones(settings: RenderSettings) -> None:
     env = make_environment()
-    for digest in (typical_digest(), hostile_digest(), many_papers_digest(14)):
+    long_list = make_digest(
+        [make_ranked(make_paper(i), score=100 - i) for i in range(1, 8)],
+        overflow=[make_ranked(make_paper(i), score=50 - i, topic="") for i in range(8, 20)],
+    )
+    digests = (typical_digest(), hostile_digest(), many_papers_digest(14), long_list)
+    for digest in (*digests, with_votes(long_list)):
         assert_same(digest, settings, env)
         assert_same(digest, settings, env)  # the second time every block comes from the cache
     cache = env.paper_cache  # type: ignore[attr-defined]
@@ -67,6 +82,12 @@ def test_same_paper_at_other_positions_gets_its_own_number(settings: RenderSetti
     text = render_digest(late, settings, env).text
     assert "\n12. A shared paper on diffusion models\n" in text
     assert "\n    Ada Lovelace, Alan Turing\n" in text  # indented to the two-digit number
+    # The same in the compact list, as the 12th and as the 3rd.
+    listed = make_digest(fillers[:3], overflow=[*fillers[3:], shared])  # 12th, by title only
+    assert_same(listed, settings, env)
+    assert_same(make_digest(fillers[:2], overflow=[shared]), settings, env)  # 3rd, by title
+    compact_text = render_digest(listed, settings, env).text
+    assert "\n12. A shared paper on diffusion models [Diffusion]\n    https://" in compact_text
 
 
 def test_other_highlights_or_settings_are_other_entries(settings: RenderSettings) -> None:
@@ -103,6 +124,23 @@ def test_cache_is_bounded(settings: RenderSettings) -> None:
         view = cache.view(ranked, number, settings)
         assert view.number == number and view.id == ranked.paper.id
     assert len(cache) == 5
+
+
+def test_over_budget_the_guided_search_picks_what_bisecting_picks() -> None:
+    """The layout search starts from the blocks' sizes (render._Estimate) instead of
+    bisecting from scratch: for every budget it must land on the same layout, so the same
+    email, as rendering every candidate does (the uncached environment bisects)."""
+    env = make_environment()
+    full = [make_ranked(make_paper(i), score=100 - i) for i in range(1, 13)]
+    extra = [make_ranked(make_paper(i, title=f"Also {i}"), score=50 - i) for i in range(13, 30)]
+    digest = make_digest(full, overflow=extra, matched=40)
+    whole = len(render_digest(digest, RenderSettings(subject_template="x"), PLAIN).html.encode())
+    for case in (digest, with_votes(digest)):
+        for budget in range(10_000, whole + 2_000, 997):
+            chosen = RenderSettings(subject_template="{count} papers", size_budget=budget)
+            rendered = render_digest(case, chosen, env)
+            assert rendered == render_digest(case, chosen, PLAIN), budget
+            assert len(rendered.html.encode()) <= budget or rendered.full_count == 0
 
 
 # --- MIME encoders -------------------------------------------------------------------------
@@ -166,8 +204,43 @@ def test_real_digests_encode_like_the_oracles(
 
 def test_memos_are_bounded_and_keep_giving_the_same_bytes() -> None:
     for rounds in range(3):
-        text = "\n".join(f"line {i} é" for i in range(rounds, mail._MEMO_LINES + 10))
+        lines = (f"line {i} é" + "\n" * (i % 3) for i in range(rounds, mail._MEMO_ENTRIES * 3))
+        text = "\n".join(lines)
         assert mail._qp_body(text) == qp_oracle(text)
         assert mail._html_7bit(text) == html_7bit_oracle(text)
-    for memo in (mail._qp_lines, mail._qp_older, mail._html_lines, mail._html_older):
-        assert len(memo) <= mail._MEMO_LINES
+    for memo in (mail._qp_memo, mail._qp_older, mail._html_lines, mail._html_older):
+        assert len(memo) <= mail._MEMO_ENTRIES
+
+
+# --- Wrapping ------------------------------------------------------------------------------
+
+
+def wrap_oracle(text: str, width: int, indent: str, first: str | None) -> str:
+    """The plain greedy fill, word by word."""
+    lines: list[str] = []
+    current, empty = (indent if first is None else first), True
+    for word in text.split():
+        if not empty and len(current) + 1 + len(word) > width:
+            lines.append(current)
+            current = indent + word
+        else:
+            current = current + word if empty else current + " " + word
+        empty = False
+    return "" if empty else "\n".join([*lines, current])
+
+
+WORDS = st.sampled_from(["a", "bb", "word", "x" * 30, "y" * 90, " ", "  ", "\n", "\t", "é★"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(WORDS, max_size=60),
+    st.integers(min_value=1, max_value=100),
+    st.sampled_from(["", "  ", "     ", " " * 80]),
+    st.sampled_from([None, "", "1. ", "12. ", "Sources: ", "z" * 90]),
+)
+def test_wrap_text_fills_like_the_word_by_word_fill(
+    parts: list[str], width: int, indent: str, first: str | None
+) -> None:
+    text = "".join(parts)
+    assert wrap_text(text, width, indent, first) == wrap_oracle(text, width, indent, first)
