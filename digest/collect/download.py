@@ -72,8 +72,10 @@ def watch_download(
         finally:
             done.set()
 
-    threading.Thread(target=run, name="fetch", daemon=True).start()
+    # said to be busy before the thread starts: a signal right after the request went out
+    # must name this download, not "nothing was in flight"
     with busy(stop, lambda: stopping_note(url, download)):
+        threading.Thread(target=run, name="fetch", daemon=True).start()
         while not done.wait(WATCH_SECONDS):
             if stop.is_set():
                 download.abandon()

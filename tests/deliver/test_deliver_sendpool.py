@@ -75,8 +75,10 @@ def test_every_message_arrives_exactly_once_whatever_the_connections(
         n = int(got.rcpt_tos[0].removeprefix("reader").removesuffix("@example.org"))
         assert got.data == message(n)  # dot-stuffing undone by the server: the same bytes
         assert got.mail_from == FROM
-    assert len(senders.made) == connections  # one sender per connection, each reused
-    assert senders.connections_opened == connections
+    # a connection opens when its thread first takes a message: under load one thread may
+    # drain the queue alone, so fewer may open, never more, and each is reused
+    assert 1 <= len(senders.made) <= connections
+    assert senders.connections_opened == len(senders.made)
 
 
 def test_connections_really_send_side_by_side() -> None:
