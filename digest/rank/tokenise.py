@@ -83,35 +83,42 @@ def tokenise(papers: Sequence[Paper]) -> Tokens:
     width = chain_width[chains.numbers]
     position = _positions(doc, field, width) + segments.gap[seg]
     start = starts - segments.starts[seg] + segments.base[seg]
-    end = ends - segments.starts[seg] + segments.base[seg]
-    columns = [doc, field, position, width, start, end]
-    key = chain_key[chains.numbers]
-    # ... and for a hyphen chain, also a row per part ("pre", "training")
+    # ... and for a hyphen chain, also a row per part ("pre", "training"), right after it:
+    # the rows stay in text order, which is place order (doc, field, position)
     hyphened = np.flatnonzero(width > 1)
+    emitted = np.where(width > 1, width + 1, 1)
+    at = np.cumsum(emitted) - emitted  # where each chain's own row goes
+    rows = np.empty((int(emitted.sum()), STRIDE), dtype=np.int32)
+    key = np.empty(len(rows), dtype=np.int64)
+    for column, values in (
+        (DOC, doc),
+        (FIELD, field),
+        (POSITION, position),
+        (WIDTH, width),
+        (START, start),
+        (END, ends - segments.starts[seg] + segments.base[seg]),
+    ):
+        rows[at, column] = values
+    key[at] = chain_key[chains.numbers]
     if hyphened.size:
         owner = np.repeat(hyphened, width[hyphened])
         sizes = width[hyphened]
         nth = np.arange(owner.size) - np.repeat(np.cumsum(sizes) - sizes, sizes)
         flat = parts.first[chains.numbers[owner]] + nth
-        columns = [
-            np.concatenate((column, extra))
-            for column, extra in zip(
-                columns,
-                (
-                    doc[owner],
-                    field[owner],
-                    position[owner] + nth,
-                    np.ones(owner.size, dtype=np.int64),
-                    start[owner] + parts.start[flat],
-                    start[owner] + parts.end[flat],
-                ),
-                strict=True,
-            )
-        ]
-        key = np.concatenate((key, parts.key[flat]))
-    rows = np.stack(columns, axis=1).astype(np.int32)
-    place = (rows[:, DOC].astype(np.int64) << 32) | (rows[:, FIELD].astype(np.int64) << 28)
-    order = np.lexsort((place | rows[:, POSITION], key))
+        place = at[owner] + 1 + nth
+        for column, values in (
+            (DOC, doc[owner]),
+            (FIELD, field[owner]),
+            (POSITION, position[owner] + nth),
+            (WIDTH, np.ones(owner.size, dtype=np.int64)),
+            (START, start[owner] + parts.start[flat]),
+            (END, start[owner] + parts.end[flat]),
+        ):
+            rows[place, column] = values
+        key[place] = parts.key[flat]
+    # By word, each word's rows in place order: a stable sort of rows already in place order
+    # (on 16-bit numbers when they fit: numpy sorts those by radix).
+    order = np.argsort(key.astype(np.uint16) if len(keys) <= 1 << 16 else key, kind="stable")
     rows = np.take(rows, order, axis=0)  # (a row gather: faster than rows[order])
     rows.flags.writeable = False
     counts = np.bincount(key, minlength=len(keys))
@@ -182,20 +189,79 @@ def _chains(text: str) -> tuple[NDArray[np.int64], NDArray[np.int64], _Chains]:
     joiner = (codes == _HYPHEN) | (codes == _APOSTROPHE) | (codes == _QUOTE)
     inside = letter.copy()
     inside[1:-1] |= joiner[1:-1] & letter[:-2] & letter[2:]
-    edges = np.diff(np.concatenate(([0], inside.view(np.int8), [0])))
+    edge = np.zeros(1, dtype=np.int8)  # (int8 throughout: a day's text is millions long)
+    edges = np.diff(np.concatenate((edge, inside.view(np.int8), edge)))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    # every character outside a chain becomes a space, so splitting gives the chains
-    kept = np.where(inside, codes, np.uint32(32)).astype(np.uint32)
-    found = kept.tobytes().decode("utf-32-le", "surrogatepass").split()
-    assert len(found) == starts.size, "a chain holds a character str.split() breaks at"
-    # number each chain by where it first appears (one pass in C), then densely
+    return starts, ends, _number_chains(text, codes, wide, starts, ends)
+
+
+# An ASCII chain's bytes, read 8 at a time as little-endian integers and cut to its length,
+# tell it from every other chain: chains up to _PACKED_WORDS * 8 long are numbered so by numpy,
+# the rest (longer, or not ASCII) by a dict.
+_PACKED_WORDS = 4
+_LOW_BYTES = np.array([(1 << (8 * n)) - 1 for n in range(9)], dtype=np.uint64)
+_HIGH_BITS = np.uint64(0x8080808080808080)
+
+
+def _number_chains(
+    text: str,
+    codes: NDArray[np.uint32],
+    wide: NDArray[np.int64],
+    starts: NDArray[np.int64],
+    ends: NDArray[np.int64],
+) -> _Chains:
+    """Number the chains so that equal chains get equal numbers, densely, without a Python
+    string per chain (a day has hundreds of thousands): only one per distinct chain."""
+    lengths = ends - starts
+    padded = np.zeros(codes.size + 8 * _PACKED_WORDS, dtype=np.uint8)
+    padded[: codes.size] = codes
+    padded[wide] = 0x80  # a non-ASCII character: its chain is numbered by the dict
+    # every place's next 8 bytes as one integer: a strided view, no copy
+    windows = np.ndarray((codes.size + 1,), dtype="<u8", buffer=padded, strides=(1,))
+    numbers = np.full(starts.size, -1, dtype=np.int64)
+    rows = np.flatnonzero(lengths <= 8 * _PACKED_WORDS)  # told apart so far, by `ids`
+    ids = np.zeros(rows.size, dtype=np.int64)
+    space = 0  # numbers handed out so far (sparse: made dense below)
+    for nth in range(_PACKED_WORDS):
+        left = lengths[rows] - 8 * nth
+        word = windows[starts[rows] + 8 * nth] & _LOW_BYTES[np.minimum(left, 8)]
+        ascii_only = (word & _HIGH_BITS) == 0
+        rows, ids, word, left = (
+            rows[ascii_only],
+            ids[ascii_only],
+            word[ascii_only],
+            left[ascii_only],
+        )
+        words, word_ids = np.unique(word, return_inverse=True)
+        if nth:  # chains alike so far and in this word
+            distinct, ids = np.unique(ids * len(words) + word_ids, return_inverse=True)
+        else:
+            distinct, ids = words, word_ids
+        done = left <= 8
+        numbers[rows[done]] = space + ids[done]
+        space += len(distinct)
+        rows, ids = rows[~done], ids[~done]
+    packed = np.flatnonzero(numbers >= 0)
+    used = np.zeros(space, dtype=bool)
+    used[numbers[packed]] = True
+    numbers[packed] = (np.cumsum(used) - 1)[numbers[packed]]
+    count = int(used.sum())
+    example = np.empty(count, dtype=np.int64)
+    example[numbers[packed]] = packed  # one occurrence of each (any: they are the same)
+    found = [
+        text[s:e] for s, e in zip(starts[example].tolist(), ends[example].tolist(), strict=True)
+    ]
+    # the rest, numbered after the packed ones as they first appear
+    other = np.flatnonzero(numbers < 0)
     first: dict[str, int] = {}
-    firsts = np.fromiter(
-        map(first.setdefault, found, itertools.count()), dtype=np.int64, count=len(found)
+    others = [text[s:e] for s, e in zip(starts[other].tolist(), ends[other].tolist(), strict=True)]
+    at_first = np.fromiter(
+        map(first.setdefault, others, itertools.count()), dtype=np.int64, count=len(others)
     )
-    dense = np.zeros(len(found), dtype=np.int64)
-    dense[np.flatnonzero(firsts == np.arange(len(found)))] = np.arange(len(first))
-    return starts, ends, _Chains(list(first), dense[firsts])
+    dense = np.zeros(len(others), dtype=np.int64)
+    dense[list(first.values())] = np.arange(count, count + len(first))
+    numbers[other] = dense[at_first]
+    return _Chains([*found, *first], numbers)
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,3 +94,19 @@ def test_any_text_gives_the_words_the_definition_gives(fields: list[tuple[str, l
     papers = [paper(n, text, text[::-1], tuple(kw)) for n, (text, kw) in enumerate(fields)]
     assert_same_tokens(tokenise(papers), papers)
     assert corpus_stats(papers) == reference_stats(papers)
+
+
+def test_long_words_and_shared_prefixes_keep_their_own_keys() -> None:
+    # Short ASCII chains are numbered by their bytes, 8 at a time: words that agree in their
+    # first 8, 16 or 24 characters, or differ only in length, must stay apart.
+    stem = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"
+    words = [stem[:n] for n in (7, 8, 9, 15, 16, 17, 24, 25, 32, 33, 36)]
+    words += ["abcdefgh-abcdefghi", "ABCDEFGHIJKLMNOPQRSTUVWXYZ's", "abcdéfghijkl", "x" * 40]
+    papers = [
+        paper(0, " ".join(words), " ".join(reversed(words)), tuple(words[:3])),
+        paper(1, words[1].upper(), " ".join(w.capitalize() for w in words)),
+    ]
+    tokens = tokenise(papers)
+    assert_same_tokens(tokens, papers)
+    assert {w.lower() for w in words if "-" not in w and "é" not in w} <= set(tokens.keys)
+    assert corpus_stats(papers) == reference_stats(papers)
