@@ -72,8 +72,27 @@ class _Segments:
     gap: NDArray[np.int64]
 
 
+# The texts last tokenised, and their tokens: a run counts the day's papers into the store
+# as it stores them, then indexes the same papers read back (equal texts, in the same
+# order), and tokenising them once is enough. One entry: a day's worth, not a growing cache.
+_Texts = tuple[tuple[str, str, tuple[str, ...]], ...]
+_last: tuple[_Texts, Tokens] | None = None
+
+
 def tokenise(papers: Sequence[Paper]) -> Tokens:
-    """Tokens of `papers`, numbered from 0 in their order."""
+    """Tokens of `papers`, numbered from 0 in their order. Tokens are read-only, so papers
+    with the texts of the last call share that call's tokens."""
+    global _last
+    texts = tuple((p.title, p.abstract, p.hf.ai_keywords if p.hf else ()) for p in papers)
+    last = _last
+    if last is not None and last[0] == texts:
+        return last[1]
+    tokens = _tokenise(papers)
+    _last = (texts, tokens)
+    return tokens
+
+
+def _tokenise(papers: Sequence[Paper]) -> Tokens:
     segments = _segments(papers)
     starts, ends, chains = _chains(segments.text)
     keys, chain_key, chain_width, parts = _fold_chains(chains)
@@ -179,20 +198,47 @@ def _chains(text: str) -> tuple[NDArray[np.int64], NDArray[np.int64], _Chains]:
     """Where the word chains of textmatch.CHAIN_RE are in `text` (starts, ends) and what
     they say. A chain is a run of letters and digits, with single hyphens and apostrophes
     inside it (each between two letters or digits)."""
+    # A block of text at a time (cut at line breaks, which no chain crosses): the arrays per
+    # character stay small, and so does the peak memory of a day's millions of characters.
+    padded = np.zeros(len(text) + 8 * _PACKED_WORDS, dtype=np.uint8)
+    starts: list[NDArray[np.int64]] = []
+    ends: list[NDArray[np.int64]] = []
+    block = 0
+    while block < len(text):
+        cut = text.find("\n", block + _BLOCK)
+        cut = len(text) if cut < 0 else cut
+        found_starts, found_ends = _block_chains(text[block:cut], padded[block:cut])
+        starts.append(found_starts + block)
+        ends.append(found_ends + block)
+        block = cut
+    all_starts = np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
+    all_ends = np.concatenate(ends) if ends else np.zeros(0, dtype=np.int64)
+    return all_starts, all_ends, _number_chains(text, padded, all_starts, all_ends)
+
+
+_BLOCK = 1 << 18  # characters
+
+
+def _block_chains(
+    text: str, ascii_bytes: NDArray[np.uint8]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The chains of one block (starts, ends); its characters written to `ascii_bytes`,
+    0x80 for each that is not ASCII."""
     codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    ascii_bytes[:] = codes
     letter = _ASCII_LETTER[np.minimum(codes, 128)]
     wide = np.flatnonzero(codes >= 128)
     if wide.size:
+        ascii_bytes[wide] = 0x80  # its chain is numbered by a dict (_number_chains)
         distinct, which = np.unique(codes[wide], return_inverse=True)
         is_letter = np.array([bool(_LETTER.match(chr(c))) for c in distinct.tolist()])
         letter[wide] = is_letter[which]
     joiner = (codes == _HYPHEN) | (codes == _APOSTROPHE) | (codes == _QUOTE)
     inside = letter.copy()
     inside[1:-1] |= joiner[1:-1] & letter[:-2] & letter[2:]
-    edge = np.zeros(1, dtype=np.int8)  # (int8 throughout: a day's text is millions long)
+    edge = np.zeros(1, dtype=np.int8)  # (int8: a block is a quarter million long)
     edges = np.diff(np.concatenate((edge, inside.view(np.int8), edge)))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    return starts, ends, _number_chains(text, codes, wide, starts, ends)
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
 # An ASCII chain's bytes, read 8 at a time as little-endian integers and cut to its length,
@@ -204,20 +250,14 @@ _HIGH_BITS = np.uint64(0x8080808080808080)
 
 
 def _number_chains(
-    text: str,
-    codes: NDArray[np.uint32],
-    wide: NDArray[np.int64],
-    starts: NDArray[np.int64],
-    ends: NDArray[np.int64],
+    text: str, padded: NDArray[np.uint8], starts: NDArray[np.int64], ends: NDArray[np.int64]
 ) -> _Chains:
     """Number the chains so that equal chains get equal numbers, densely, without a Python
-    string per chain (a day has hundreds of thousands): only one per distinct chain."""
+    string per chain (a day has hundreds of thousands): only one per distinct chain.
+    `padded` holds the text's ASCII bytes (0x80 for any other character), then zeros."""
     lengths = ends - starts
-    padded = np.zeros(codes.size + 8 * _PACKED_WORDS, dtype=np.uint8)
-    padded[: codes.size] = codes
-    padded[wide] = 0x80  # a non-ASCII character: its chain is numbered by the dict
     # every place's next 8 bytes as one integer: a strided view, no copy
-    windows = np.ndarray((codes.size + 1,), dtype="<u8", buffer=padded, strides=(1,))
+    windows = np.ndarray((len(text) + 1,), dtype="<u8", buffer=padded, strides=(1,))
     numbers = np.full(starts.size, -1, dtype=np.int64)
     rows = np.flatnonzero(lengths <= 8 * _PACKED_WORDS)  # told apart so far, by `ids`
     ids = np.zeros(rows.size, dtype=np.int64)
