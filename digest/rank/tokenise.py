@@ -94,6 +94,21 @@ def tokenise(papers: Sequence[Paper]) -> Tokens:
 
 def _tokenise(papers: Sequence[Paper]) -> Tokens:
     segments = _segments(papers)
+    keys, rows, key, lengths = _unsorted_rows(segments, len(papers))
+    del segments  # (a day's text: memory for the sort below)
+    # By word, each word's rows in place order: a stable sort of rows already in place order
+    # (on 16-bit numbers when they fit: numpy sorts those by radix).
+    order = np.argsort(key.astype(np.uint16) if len(keys) <= 1 << 16 else key, kind="stable")
+    rows = np.take(rows, order, axis=0)  # (a row gather: faster than rows[order])
+    rows.flags.writeable = False
+    counts = np.bincount(key, minlength=len(keys))
+    return Tokens(keys=keys, rows=rows, bounds=[0, *np.cumsum(counts).tolist()], lengths=lengths)
+
+
+def _unsorted_rows(segments: _Segments, papers: int) -> tuple[dict[str, int], Ints, Ints, Ints]:
+    """The words' numbers, their posting rows in text order and each row's word, and the
+    field lengths (papers x fields). A function of its own: its per-chain arrays are gone
+    before the rows are sorted."""
     starts, ends, chains = _chains(segments.text)
     keys, chain_key, chain_width, parts = _fold_chains(chains)
     # one row per chain: the word, or for a hyphen chain the closed compound ("pretraining")
@@ -108,7 +123,7 @@ def _tokenise(papers: Sequence[Paper]) -> Tokens:
     emitted = np.where(width > 1, width + 1, 1)
     at = np.cumsum(emitted) - emitted  # where each chain's own row goes
     rows = np.empty((int(emitted.sum()), STRIDE), dtype=np.int32)
-    key = np.empty(len(rows), dtype=np.int64)
+    key = np.empty(len(rows), dtype=np.int32)
     for column, values in (
         (DOC, doc),
         (FIELD, field),
@@ -135,23 +150,11 @@ def _tokenise(papers: Sequence[Paper]) -> Tokens:
         ):
             rows[place, column] = values
         key[place] = parts.key[flat]
-    # By word, each word's rows in place order: a stable sort of rows already in place order
-    # (on 16-bit numbers when they fit: numpy sorts those by radix).
-    order = np.argsort(key.astype(np.uint16) if len(keys) <= 1 << 16 else key, kind="stable")
-    rows = np.take(rows, order, axis=0)  # (a row gather: faster than rows[order])
-    rows.flags.writeable = False
-    counts = np.bincount(key, minlength=len(keys))
-    bounds = [0, *np.cumsum(counts).tolist()]
     # a field's length in words: a hyphen chain counts its parts
     lengths = np.bincount(
-        doc * len(TEXT_FIELDS) + field, weights=width, minlength=len(papers) * len(TEXT_FIELDS)
+        doc * len(TEXT_FIELDS) + field, weights=width, minlength=papers * len(TEXT_FIELDS)
     )
-    return Tokens(
-        keys=keys,
-        rows=rows,
-        bounds=bounds,
-        lengths=lengths.astype(np.int32).reshape(len(papers), len(TEXT_FIELDS)),
-    )
+    return keys, rows, key, lengths.astype(np.int32).reshape(papers, len(TEXT_FIELDS))
 
 
 def _segments(papers: Sequence[Paper]) -> _Segments:
