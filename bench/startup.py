@@ -1,6 +1,11 @@
 """How long do the short commands take from a cold process, against Python's own start?
 
     python bench/startup.py [--runs 10]
+    /path/to/base-venv/bin/python bench/startup.py   # an install without the semantic extra
+
+The commands are those of the Python that runs this script (its `digest` beside it): run
+it with the Python of a virtual environment made by `pip install -e .` alone to measure an
+install without the semantic extra (which brings rich and pygments, imported by httpx).
 
 Runs each command --runs times in a fresh subprocess (output discarded) and prints the
 median wall time and the median CPU (user + system) of the child:
@@ -24,9 +29,9 @@ For where the time goes: `python -X importtime -m digest.cli ... 2> imports.txt`
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -56,7 +61,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
-    digest = shutil.which("digest") or sys.exit("no `digest` command: pip install -e .")
+    beside = Path(sys.executable).parent / "digest"
+    digest = str(beside) if beside.exists() else sys.exit(f"no {beside}: pip install -e .")
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         config = work / "digest.toml"
@@ -85,6 +91,8 @@ def main() -> None:
                 str(work / "out"),
             ],
         }
+        extra = "with" if importlib.util.find_spec("sentence_transformers") else "without"
+        print(f"{sys.executable} ({extra} the semantic extra)")
         print(
             f"{args.runs} runs each, medians; {os.cpu_count()} CPUs, load average "
             f"{os.getloadavg()[0]:.1f}"
