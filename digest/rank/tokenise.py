@@ -14,6 +14,7 @@ import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -65,11 +66,11 @@ class _Segments:
     text (keywords are joined by ", "), and the positions its field skips before it."""
 
     text: str
-    starts: NDArray[np.int64]  # where each segment starts in `text`
-    doc: NDArray[np.int64]
-    field: NDArray[np.int64]
-    base: NDArray[np.int64]
-    gap: NDArray[np.int64]
+    starts: Ints  # where each segment starts in `text`
+    doc: Ints
+    field: Ints
+    base: Ints
+    gap: Ints
 
 
 # The texts last tokenised, and their tokens: a run counts the day's papers into the store
@@ -112,7 +113,7 @@ def _unsorted_rows(segments: _Segments, papers: int) -> tuple[dict[str, int], In
     starts, ends, chains = _chains(segments.text)
     keys, chain_key, chain_width, parts = _fold_chains(chains)
     # one row per chain: the word, or for a hyphen chain the closed compound ("pretraining")
-    seg = np.searchsorted(segments.starts, starts, side="right") - 1
+    seg = (np.searchsorted(segments.starts, starts, side="right") - 1).astype(np.int32)
     doc, field = segments.doc[seg], segments.field[seg]
     width = chain_width[chains.numbers]
     position = _positions(doc, field, width) + segments.gap[seg]
@@ -120,8 +121,8 @@ def _unsorted_rows(segments: _Segments, papers: int) -> tuple[dict[str, int], In
     # ... and for a hyphen chain, also a row per part ("pre", "training"), right after it:
     # the rows stay in text order, which is place order (doc, field, position)
     hyphened = np.flatnonzero(width > 1)
-    emitted = np.where(width > 1, width + 1, 1)
-    at = np.cumsum(emitted) - emitted  # where each chain's own row goes
+    emitted = np.where(width > 1, width + 1, 1).astype(np.int32)
+    at = np.cumsum(emitted, dtype=np.int32) - emitted  # where each chain's own row goes
     rows = np.empty((int(emitted.sum()), STRIDE), dtype=np.int32)
     key = np.empty(len(rows), dtype=np.int32)
     for column, values in (
@@ -178,26 +179,26 @@ def _segments(papers: Sequence[Paper]) -> _Segments:
             base.append(offset)
             gap.append(KEYWORD_GAP * nth)  # words of two keywords never make a phrase
             offset += len(keyword) + 2  # ", "
-    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1
-    starts = np.cumsum(lengths) - lengths
+    lengths = np.fromiter(map(len, texts), dtype=np.int32, count=len(texts)) + 1
+    starts = np.cumsum(lengths, dtype=np.int32) - lengths
     return _Segments(
         # a line break between segments: no chain runs across it
         "\n".join(texts),
         starts,
-        np.array(doc, dtype=np.int64),
-        np.array(field, dtype=np.int64),
-        np.array(base, dtype=np.int64),
-        np.array(gap, dtype=np.int64),
+        np.array(doc, dtype=np.int32),
+        np.array(field, dtype=np.int32),
+        np.array(base, dtype=np.int32),
+        np.array(gap, dtype=np.int32),
     )
 
 
 @dataclass(frozen=True, slots=True)
 class _Chains:
     distinct: list[str]  # each chain's text once, in order of first appearance
-    numbers: NDArray[np.int64]  # per chain found, its number in `distinct`
+    numbers: Ints  # per chain found, its number in `distinct`
 
 
-def _chains(text: str) -> tuple[NDArray[np.int64], NDArray[np.int64], _Chains]:
+def _chains(text: str) -> tuple[Ints, Ints, _Chains]:
     """Where the word chains of textmatch.CHAIN_RE are in `text` (starts, ends) and what
     they say. A chain is a run of letters and digits, with single hyphens and apostrophes
     inside it (each between two letters or digits)."""
@@ -214,8 +215,10 @@ def _chains(text: str) -> tuple[NDArray[np.int64], NDArray[np.int64], _Chains]:
         starts.append(found_starts + block)
         ends.append(found_ends + block)
         block = cut
-    all_starts = np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
-    all_ends = np.concatenate(ends) if ends else np.zeros(0, dtype=np.int64)
+    # (32 bits per chain: a day has hundreds of thousands of chains, and its text is far
+    # shorter than 2**31 characters)
+    all_starts = np.concatenate(starts).astype(np.int32) if starts else np.zeros(0, np.int32)
+    all_ends = np.concatenate(ends).astype(np.int32) if ends else np.zeros(0, np.int32)
     return all_starts, all_ends, _number_chains(text, padded, all_starts, all_ends)
 
 
@@ -252,16 +255,14 @@ _LOW_BYTES = np.array([(1 << (8 * n)) - 1 for n in range(9)], dtype=np.uint64)
 _HIGH_BITS = np.uint64(0x8080808080808080)
 
 
-def _number_chains(
-    text: str, padded: NDArray[np.uint8], starts: NDArray[np.int64], ends: NDArray[np.int64]
-) -> _Chains:
+def _number_chains(text: str, padded: NDArray[np.uint8], starts: Ints, ends: Ints) -> _Chains:
     """Number the chains so that equal chains get equal numbers, densely, without a Python
     string per chain (a day has hundreds of thousands): only one per distinct chain.
     `padded` holds the text's ASCII bytes (0x80 for any other character), then zeros."""
     lengths = ends - starts
     # every place's next 8 bytes as one integer: a strided view, no copy
     windows = np.ndarray((len(text) + 1,), dtype="<u8", buffer=padded, strides=(1,))
-    numbers = np.full(starts.size, -1, dtype=np.int64)
+    numbers = np.full(starts.size, -1, dtype=np.int32)
     rows = np.flatnonzero(lengths <= 8 * _PACKED_WORDS)  # told apart so far, by `ids`
     ids = np.zeros(rows.size, dtype=np.int64)
     space = 0  # numbers handed out so far (sparse: made dense below)
@@ -319,7 +320,7 @@ class _Parts:
 
 def _fold_chains(
     chains: _Chains,
-) -> tuple[dict[str, int], NDArray[np.int64], NDArray[np.int64], _Parts]:
+) -> tuple[dict[str, int], NDArray[np.int64], Ints, _Parts]:
     """Number the folded words; per distinct chain, its key (a hyphen chain's is the closed
     compound) and width in words; and the parts of hyphen chains, flat."""
     distinct = chains.distinct
@@ -354,14 +355,12 @@ def _fold_chains(
     first = np.zeros(len(distinct), dtype=np.int64)
     first[[n for n, p in enumerate(pieces) if p is not None]] = firsts
     parts = _Parts(first, part_key, part_start, part_start + length)
-    return keys, np.array(chain_key, dtype=np.int64), np.array(widths, dtype=np.int64), parts
+    return keys, np.array(chain_key, dtype=np.int64), np.array(widths, dtype=np.int32), parts
 
 
-def _positions(
-    doc: NDArray[np.int64], field: NDArray[np.int64], width: NDArray[np.int64]
-) -> NDArray[np.int64]:
+def _positions(doc: Ints, field: Ints, width: NDArray[np.signedinteger[Any]]) -> NDArray[np.int64]:
     """Each chain's word position in its field: the widths of the chains before it there."""
-    before = np.cumsum(width) - width
+    before: NDArray[np.int64] = np.cumsum(width, dtype=np.int64) - width
     if not before.size:
         return before
     group = doc * len(TEXT_FIELDS) + field
