@@ -9,7 +9,10 @@ counted. Then, each in a fresh process (so its peak resident memory is its own):
 
 - recompute: `corpus_stats` over `recent_papers(30 days ago)` (the old way);
 - summed: `corpus_background` (the day counts added up);
-- python: the fresh process alone (imports included), the floor for both memory figures.
+- window: what else a run does with a 30-day store, the eligible papers of the lookback
+  window (3 days, whole UTC days: 4 days of papers) read back and indexed (`build_index`
+  with the summed background), beside `summed`;
+- python: the fresh process alone (imports included), the floor for the memory figures.
 
 Prints the seconds (wall and CPU) and the peak RSS (VmHWM) of each. --store keeps the filled store
 (reused when it exists).
@@ -34,10 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from realpapers import day_of
 
 from digest.jobs.corpus import corpus_background, count_stored
-from digest.rank.lexical import corpus_stats
+from digest.rank.lexical import build_index, corpus_stats
 from digest.store import open_store
 
 NOW = dt.datetime(2026, 3, 31, 6, 0, tzinfo=dt.UTC)
+LOOKBACK_DAYS = 3  # [digest] lookback_days's default
 
 
 def peak_rss_mb() -> float:
@@ -69,6 +73,12 @@ def measure(path: Path, how: str, days: int) -> dict[str, float]:
             documents = corpus_stats(s.paper for s in store.recent_papers(since)).documents
         elif how == "summed":
             documents = corpus_background(store, since, write=False).documents
+        elif how == "window":
+            background = corpus_background(store, since, write=False)
+            started, cpu = time.perf_counter(), time.process_time()  # the window alone
+            eligible = NOW - dt.timedelta(days=LOOKBACK_DAYS)
+            papers = [s.paper for s in store.recent_papers(eligible.replace(hour=0))]
+            documents = len(build_index(papers, background=background).papers)
     return {
         "seconds": time.perf_counter() - started,
         "cpu": time.process_time() - cpu,
@@ -82,7 +92,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--per-day", type=int, default=1500)
     parser.add_argument("--store", type=Path)
-    parser.add_argument("--measure", choices=["recompute", "summed", "python"])
+    parser.add_argument("--measure", choices=["recompute", "summed", "window", "python"])
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure(args.store, args.measure, args.days)))
@@ -99,7 +109,7 @@ def main() -> None:
             f"{path.stat().st_size / 1e6:.0f} MB store; {os.cpu_count()} CPUs, load average "
             f"{os.getloadavg()[0]:.1f}"
         )
-        for how in ("python", "recompute", "summed"):
+        for how in ("python", "recompute", "summed", "window"):
             command = [sys.executable, __file__, "--store", str(path), "--measure", how]
             command += ["--days", str(args.days)]
             out = subprocess.run(command, check=True, capture_output=True, text=True).stdout

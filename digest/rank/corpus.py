@@ -57,10 +57,11 @@ def stats_of_counts(counts: TermCounts) -> CorpusStats:
 def term_counts(papers: Iterable[Paper]) -> TermCounts:
     """The counts of `papers` (each paper once), read a day's worth at a time: the batch
     tokeniser's arrays stay small, and counts of disjoint runs of papers add up."""
-    total = TermCounts()
+    total: TermCounts | None = None
     for run in _runs(papers):
-        total = total.plus(counts_of_tokens(tokenise(run)))
-    return total
+        counts = counts_of_tokens(tokenise(run))
+        total = counts if total is None else total.plus(counts)  # (one day: nothing to add)
+    return total if total is not None else TermCounts()
 
 
 _RUN = 2000  # papers tokenised at once
@@ -103,10 +104,11 @@ def counts_of_tokens(tokens: Tokens) -> TermCounts:
     shared = keys_per_stem[key_stem[per_row_key]] > 1
     if shared.any():
         rows = new & shared
-        pairs = np.unique(docs[rows] * len(key_stems) + key_stem[per_row_key[rows]])
+        pairs = np.sort(docs[rows] * len(key_stems) + key_stem[per_row_key[rows]])
+        pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]  # each pair once
         repeated = keys_per_stem > 1
         df[repeated] = 0
-        np.add.at(df, pairs % len(key_stems), 1)
+        df += np.bincount(pairs % len(key_stems), minlength=len(key_stems))
     counted = df.tolist()
     doc_freq = {s: counted[n] for s, n in stem_number.items()}
     return TermCounts(documents, doc_freq, totals)

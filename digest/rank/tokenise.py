@@ -14,6 +14,7 @@ import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -65,67 +66,96 @@ class _Segments:
     text (keywords are joined by ", "), and the positions its field skips before it."""
 
     text: str
-    starts: NDArray[np.int64]  # where each segment starts in `text`
-    doc: NDArray[np.int64]
-    field: NDArray[np.int64]
-    base: NDArray[np.int64]
-    gap: NDArray[np.int64]
+    starts: Ints  # where each segment starts in `text`
+    doc: Ints
+    field: Ints
+    base: Ints
+    gap: Ints
+
+
+# The texts last tokenised, and their tokens: a run counts the day's papers into the store
+# as it stores them, then indexes the same papers read back (equal texts, in the same
+# order), and tokenising them once is enough. One entry: a day's worth, not a growing cache.
+_Texts = tuple[tuple[str, str, tuple[str, ...]], ...]
+_last: tuple[_Texts, Tokens] | None = None
 
 
 def tokenise(papers: Sequence[Paper]) -> Tokens:
-    """Tokens of `papers`, numbered from 0 in their order."""
+    """Tokens of `papers`, numbered from 0 in their order. Tokens are read-only, so papers
+    with the texts of the last call share that call's tokens."""
+    global _last
+    texts = tuple((p.title, p.abstract, p.hf.ai_keywords if p.hf else ()) for p in papers)
+    last = _last
+    if last is not None and last[0] == texts:
+        return last[1]
+    tokens = _tokenise(papers)
+    _last = (texts, tokens)
+    return tokens
+
+
+def _tokenise(papers: Sequence[Paper]) -> Tokens:
     segments = _segments(papers)
+    keys, rows, key, lengths = _unsorted_rows(segments, len(papers))
+    del segments  # (a day's text: memory for the sort below)
+    # By word, each word's rows in place order: a stable sort of rows already in place order
+    # (on 16-bit numbers when they fit: numpy sorts those by radix).
+    order = np.argsort(key.astype(np.uint16) if len(keys) <= 1 << 16 else key, kind="stable")
+    rows = np.take(rows, order, axis=0)  # (a row gather: faster than rows[order])
+    rows.flags.writeable = False
+    counts = np.bincount(key, minlength=len(keys))
+    return Tokens(keys=keys, rows=rows, bounds=[0, *np.cumsum(counts).tolist()], lengths=lengths)
+
+
+def _unsorted_rows(segments: _Segments, papers: int) -> tuple[dict[str, int], Ints, Ints, Ints]:
+    """The words' numbers, their posting rows in text order and each row's word, and the
+    field lengths (papers x fields). A function of its own: its per-chain arrays are gone
+    before the rows are sorted."""
     starts, ends, chains = _chains(segments.text)
     keys, chain_key, chain_width, parts = _fold_chains(chains)
     # one row per chain: the word, or for a hyphen chain the closed compound ("pretraining")
-    seg = np.searchsorted(segments.starts, starts, side="right") - 1
+    seg = (np.searchsorted(segments.starts, starts, side="right") - 1).astype(np.int32)
     doc, field = segments.doc[seg], segments.field[seg]
     width = chain_width[chains.numbers]
     position = _positions(doc, field, width) + segments.gap[seg]
     start = starts - segments.starts[seg] + segments.base[seg]
-    end = ends - segments.starts[seg] + segments.base[seg]
-    columns = [doc, field, position, width, start, end]
-    key = chain_key[chains.numbers]
-    # ... and for a hyphen chain, also a row per part ("pre", "training")
+    # ... and for a hyphen chain, also a row per part ("pre", "training"), right after it:
+    # the rows stay in text order, which is place order (doc, field, position)
     hyphened = np.flatnonzero(width > 1)
+    emitted = np.where(width > 1, width + 1, 1).astype(np.int32)
+    at = np.cumsum(emitted, dtype=np.int32) - emitted  # where each chain's own row goes
+    rows = np.empty((int(emitted.sum()), STRIDE), dtype=np.int32)
+    key = np.empty(len(rows), dtype=np.int32)
+    for column, values in (
+        (DOC, doc),
+        (FIELD, field),
+        (POSITION, position),
+        (WIDTH, width),
+        (START, start),
+        (END, ends - segments.starts[seg] + segments.base[seg]),
+    ):
+        rows[at, column] = values
+    key[at] = chain_key[chains.numbers]
     if hyphened.size:
         owner = np.repeat(hyphened, width[hyphened])
         sizes = width[hyphened]
         nth = np.arange(owner.size) - np.repeat(np.cumsum(sizes) - sizes, sizes)
         flat = parts.first[chains.numbers[owner]] + nth
-        columns = [
-            np.concatenate((column, extra))
-            for column, extra in zip(
-                columns,
-                (
-                    doc[owner],
-                    field[owner],
-                    position[owner] + nth,
-                    np.ones(owner.size, dtype=np.int64),
-                    start[owner] + parts.start[flat],
-                    start[owner] + parts.end[flat],
-                ),
-                strict=True,
-            )
-        ]
-        key = np.concatenate((key, parts.key[flat]))
-    rows = np.stack(columns, axis=1).astype(np.int32)
-    place = (rows[:, DOC].astype(np.int64) << 32) | (rows[:, FIELD].astype(np.int64) << 28)
-    order = np.lexsort((place | rows[:, POSITION], key))
-    rows = np.take(rows, order, axis=0)  # (a row gather: faster than rows[order])
-    rows.flags.writeable = False
-    counts = np.bincount(key, minlength=len(keys))
-    bounds = [0, *np.cumsum(counts).tolist()]
+        place = at[owner] + 1 + nth
+        for column, values in (
+            (DOC, doc[owner]),
+            (FIELD, field[owner]),
+            (POSITION, position[owner] + nth),
+            (WIDTH, np.ones(owner.size, dtype=np.int64)),
+            (START, start[owner] + parts.start[flat]),
+            (END, start[owner] + parts.end[flat]),
+        ):
+            rows[place, column] = values
+        key[place] = parts.key[flat]
     # a field's length in words: a hyphen chain counts its parts
     lengths = np.bincount(
-        doc * len(TEXT_FIELDS) + field, weights=width, minlength=len(papers) * len(TEXT_FIELDS)
+        doc * len(TEXT_FIELDS) + field, weights=width, minlength=papers * len(TEXT_FIELDS)
     )
-    return Tokens(
-        keys=keys,
-        rows=rows,
-        bounds=bounds,
-        lengths=lengths.astype(np.int32).reshape(len(papers), len(TEXT_FIELDS)),
-    )
+    return keys, rows, key, lengths.astype(np.int32).reshape(papers, len(TEXT_FIELDS))
 
 
 def _segments(papers: Sequence[Paper]) -> _Segments:
@@ -149,53 +179,133 @@ def _segments(papers: Sequence[Paper]) -> _Segments:
             base.append(offset)
             gap.append(KEYWORD_GAP * nth)  # words of two keywords never make a phrase
             offset += len(keyword) + 2  # ", "
-    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1
-    starts = np.cumsum(lengths) - lengths
+    lengths = np.fromiter(map(len, texts), dtype=np.int32, count=len(texts)) + 1
+    starts = np.cumsum(lengths, dtype=np.int32) - lengths
     return _Segments(
         # a line break between segments: no chain runs across it
         "\n".join(texts),
         starts,
-        np.array(doc, dtype=np.int64),
-        np.array(field, dtype=np.int64),
-        np.array(base, dtype=np.int64),
-        np.array(gap, dtype=np.int64),
+        np.array(doc, dtype=np.int32),
+        np.array(field, dtype=np.int32),
+        np.array(base, dtype=np.int32),
+        np.array(gap, dtype=np.int32),
     )
 
 
 @dataclass(frozen=True, slots=True)
 class _Chains:
     distinct: list[str]  # each chain's text once, in order of first appearance
-    numbers: NDArray[np.int64]  # per chain found, its number in `distinct`
+    numbers: Ints  # per chain found, its number in `distinct`
 
 
-def _chains(text: str) -> tuple[NDArray[np.int64], NDArray[np.int64], _Chains]:
+def _chains(text: str) -> tuple[Ints, Ints, _Chains]:
     """Where the word chains of textmatch.CHAIN_RE are in `text` (starts, ends) and what
     they say. A chain is a run of letters and digits, with single hyphens and apostrophes
     inside it (each between two letters or digits)."""
+    # A block of text at a time (cut at line breaks, which no chain crosses): the arrays per
+    # character stay small, and so does the peak memory of a day's millions of characters.
+    padded = np.zeros(len(text) + 8 * _PACKED_WORDS, dtype=np.uint8)
+    starts: list[NDArray[np.int64]] = []
+    ends: list[NDArray[np.int64]] = []
+    block = 0
+    while block < len(text):
+        cut = text.find("\n", block + _BLOCK)
+        cut = len(text) if cut < 0 else cut
+        found_starts, found_ends = _block_chains(text[block:cut], padded[block:cut])
+        starts.append(found_starts + block)
+        ends.append(found_ends + block)
+        block = cut
+    # (32 bits per chain: a day has hundreds of thousands of chains, and its text is far
+    # shorter than 2**31 characters)
+    all_starts = np.concatenate(starts).astype(np.int32) if starts else np.zeros(0, np.int32)
+    all_ends = np.concatenate(ends).astype(np.int32) if ends else np.zeros(0, np.int32)
+    return all_starts, all_ends, _number_chains(text, padded, all_starts, all_ends)
+
+
+_BLOCK = 1 << 18  # characters
+
+
+def _block_chains(
+    text: str, ascii_bytes: NDArray[np.uint8]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The chains of one block (starts, ends); its characters written to `ascii_bytes`,
+    0x80 for each that is not ASCII."""
     codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    ascii_bytes[:] = codes
     letter = _ASCII_LETTER[np.minimum(codes, 128)]
     wide = np.flatnonzero(codes >= 128)
     if wide.size:
+        ascii_bytes[wide] = 0x80  # its chain is numbered by a dict (_number_chains)
         distinct, which = np.unique(codes[wide], return_inverse=True)
         is_letter = np.array([bool(_LETTER.match(chr(c))) for c in distinct.tolist()])
         letter[wide] = is_letter[which]
     joiner = (codes == _HYPHEN) | (codes == _APOSTROPHE) | (codes == _QUOTE)
     inside = letter.copy()
     inside[1:-1] |= joiner[1:-1] & letter[:-2] & letter[2:]
-    edges = np.diff(np.concatenate(([0], inside.view(np.int8), [0])))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    # every character outside a chain becomes a space, so splitting gives the chains
-    kept = np.where(inside, codes, np.uint32(32)).astype(np.uint32)
-    found = kept.tobytes().decode("utf-32-le", "surrogatepass").split()
-    assert len(found) == starts.size, "a chain holds a character str.split() breaks at"
-    # number each chain by where it first appears (one pass in C), then densely
+    edge = np.zeros(1, dtype=np.int8)  # (int8: a block is a quarter million long)
+    edges = np.diff(np.concatenate((edge, inside.view(np.int8), edge)))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+# An ASCII chain's bytes, read 8 at a time as little-endian integers and cut to its length,
+# tell it from every other chain: chains up to _PACKED_WORDS * 8 long are numbered so by numpy,
+# the rest (longer, or not ASCII) by a dict.
+_PACKED_WORDS = 4
+_LOW_BYTES = np.array([(1 << (8 * n)) - 1 for n in range(9)], dtype=np.uint64)
+_HIGH_BITS = np.uint64(0x8080808080808080)
+
+
+def _number_chains(text: str, padded: NDArray[np.uint8], starts: Ints, ends: Ints) -> _Chains:
+    """Number the chains so that equal chains get equal numbers, densely, without a Python
+    string per chain (a day has hundreds of thousands): only one per distinct chain.
+    `padded` holds the text's ASCII bytes (0x80 for any other character), then zeros."""
+    lengths = ends - starts
+    # every place's next 8 bytes as one integer: a strided view, no copy
+    windows = np.ndarray((len(text) + 1,), dtype="<u8", buffer=padded, strides=(1,))
+    numbers = np.full(starts.size, -1, dtype=np.int32)
+    rows = np.flatnonzero(lengths <= 8 * _PACKED_WORDS)  # told apart so far, by `ids`
+    ids = np.zeros(rows.size, dtype=np.int64)
+    space = 0  # numbers handed out so far (sparse: made dense below)
+    for nth in range(_PACKED_WORDS):
+        left = lengths[rows] - 8 * nth
+        word = windows[starts[rows] + 8 * nth] & _LOW_BYTES[np.minimum(left, 8)]
+        ascii_only = (word & _HIGH_BITS) == 0
+        rows, ids, word, left = (
+            rows[ascii_only],
+            ids[ascii_only],
+            word[ascii_only],
+            left[ascii_only],
+        )
+        words, word_ids = np.unique(word, return_inverse=True)
+        if nth:  # chains alike so far and in this word
+            distinct, ids = np.unique(ids * len(words) + word_ids, return_inverse=True)
+        else:
+            distinct, ids = words, word_ids
+        done = left <= 8
+        numbers[rows[done]] = space + ids[done]
+        space += len(distinct)
+        rows, ids = rows[~done], ids[~done]
+    packed = np.flatnonzero(numbers >= 0)
+    used = np.zeros(space, dtype=bool)
+    used[numbers[packed]] = True
+    numbers[packed] = (np.cumsum(used) - 1)[numbers[packed]]
+    count = int(used.sum())
+    example = np.empty(count, dtype=np.int64)
+    example[numbers[packed]] = packed  # one occurrence of each (any: they are the same)
+    found = [
+        text[s:e] for s, e in zip(starts[example].tolist(), ends[example].tolist(), strict=True)
+    ]
+    # the rest, numbered after the packed ones as they first appear
+    other = np.flatnonzero(numbers < 0)
     first: dict[str, int] = {}
-    firsts = np.fromiter(
-        map(first.setdefault, found, itertools.count()), dtype=np.int64, count=len(found)
+    others = [text[s:e] for s, e in zip(starts[other].tolist(), ends[other].tolist(), strict=True)]
+    at_first = np.fromiter(
+        map(first.setdefault, others, itertools.count()), dtype=np.int64, count=len(others)
     )
-    dense = np.zeros(len(found), dtype=np.int64)
-    dense[np.flatnonzero(firsts == np.arange(len(found)))] = np.arange(len(first))
-    return starts, ends, _Chains(list(first), dense[firsts])
+    dense = np.zeros(len(others), dtype=np.int64)
+    dense[list(first.values())] = np.arange(count, count + len(first))
+    numbers[other] = dense[at_first]
+    return _Chains([*found, *first], numbers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +320,7 @@ class _Parts:
 
 def _fold_chains(
     chains: _Chains,
-) -> tuple[dict[str, int], NDArray[np.int64], NDArray[np.int64], _Parts]:
+) -> tuple[dict[str, int], NDArray[np.int64], Ints, _Parts]:
     """Number the folded words; per distinct chain, its key (a hyphen chain's is the closed
     compound) and width in words; and the parts of hyphen chains, flat."""
     distinct = chains.distinct
@@ -245,14 +355,12 @@ def _fold_chains(
     first = np.zeros(len(distinct), dtype=np.int64)
     first[[n for n, p in enumerate(pieces) if p is not None]] = firsts
     parts = _Parts(first, part_key, part_start, part_start + length)
-    return keys, np.array(chain_key, dtype=np.int64), np.array(widths, dtype=np.int64), parts
+    return keys, np.array(chain_key, dtype=np.int64), np.array(widths, dtype=np.int32), parts
 
 
-def _positions(
-    doc: NDArray[np.int64], field: NDArray[np.int64], width: NDArray[np.int64]
-) -> NDArray[np.int64]:
+def _positions(doc: Ints, field: Ints, width: NDArray[np.signedinteger[Any]]) -> NDArray[np.int64]:
     """Each chain's word position in its field: the widths of the chains before it there."""
-    before = np.cumsum(width) - width
+    before: NDArray[np.int64] = np.cumsum(width, dtype=np.int64) - width
     if not before.size:
         return before
     group = doc * len(TEXT_FIELDS) + field

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from digest.models import HFSignals, Paper
+from digest.rank import tokenise as tokenise_module
 from digest.rank.corpus import corpus_stats
 from digest.rank.lexical import build_index, rank
 from digest.rank.tokenise import Tokens, tokenise
@@ -94,3 +96,41 @@ def test_any_text_gives_the_words_the_definition_gives(fields: list[tuple[str, l
     papers = [paper(n, text, text[::-1], tuple(kw)) for n, (text, kw) in enumerate(fields)]
     assert_same_tokens(tokenise(papers), papers)
     assert corpus_stats(papers) == reference_stats(papers)
+
+
+def test_long_words_and_shared_prefixes_keep_their_own_keys() -> None:
+    # Short ASCII chains are numbered by their bytes, 8 at a time: words that agree in their
+    # first 8, 16 or 24 characters, or differ only in length, must stay apart.
+    stem = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"
+    words = [stem[:n] for n in (7, 8, 9, 15, 16, 17, 24, 25, 32, 33, 36)]
+    words += ["abcdefgh-abcdefghi", "ABCDEFGHIJKLMNOPQRSTUVWXYZ's", "abcdéfghijkl", "x" * 40]
+    papers = [
+        paper(0, " ".join(words), " ".join(reversed(words)), tuple(words[:3])),
+        paper(1, words[1].upper(), " ".join(w.capitalize() for w in words)),
+    ]
+    tokens = tokenise(papers)
+    assert_same_tokens(tokens, papers)
+    assert {w.lower() for w in words if "-" not in w and "é" not in w} <= set(tokens.keys)
+    assert corpus_stats(papers) == reference_stats(papers)
+
+
+def test_text_read_in_small_blocks_gives_the_same_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A day's text is read a block at a time, cut at line breaks: blocks of a few
+    # characters must find the same chains as one block.
+    papers = tricky_papers()
+    whole = tokenise(papers)
+    for size in (1, 7, 64):
+        monkeypatch.setattr(tokenise_module, "_BLOCK", size)
+        monkeypatch.setattr(tokenise_module, "_last", None)  # read again, not the last result
+        assert_same_tokens(tokenise(papers), papers)
+    assert tokenise(papers).keys == whole.keys
+
+
+def test_the_same_texts_again_share_their_tokens() -> None:
+    papers = tricky_papers()
+    first = tokenise(papers)
+    again = tokenise([replace(p, id=p.id + "-copy") for p in papers])  # same texts
+    assert again is first
+    changed = tokenise([*papers[:-1], replace(papers[-1], abstract="other words")])
+    assert changed is not first
+    assert "other" in changed.keys and "other" not in first.keys
