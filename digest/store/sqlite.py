@@ -32,6 +32,7 @@ from digest.models import (
 from digest.store import sqlite_rows as rows
 from digest.store.codec import paper_from_json, paper_to_json
 from digest.store.roles import AlreadyQueued, Claim, Lease, SeenPaper, SourceRecord
+from digest.store.sqlite_batches import SqliteBatches
 from digest.store.sqlite_connection import BUSY_TIMEOUT, Connection
 from digest.store.sqlite_corpus import SqliteCorpus
 from digest.store.sqlite_runs import RunsMixin
@@ -44,7 +45,9 @@ from digest.util.private import private_file, private_folder
 __all__ = ["MIGRATIONS", "AlreadyQueued", "SqliteStore"]
 
 
-class SqliteStore(SubscriptionsMixin, RunsMixin, SqliteSending, SqliteTransfer, SqliteCorpus):
+class SqliteStore(
+    SubscriptionsMixin, RunsMixin, SqliteSending, SqliteTransfer, SqliteCorpus, SqliteBatches
+):
     """One SQLite file in WAL mode, so readers never block the writer."""
 
     def __init__(

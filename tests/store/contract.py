@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 import pytest
+from contract_batches import OutboxBatchContract
 from contract_corpus import CorpusCountsContract
 from contract_sending import SendingContract
 from support.stores import opened_store
@@ -92,7 +93,7 @@ def utc(moment: dt.datetime | None) -> bool:
     return moment is not None and moment.utcoffset() == dt.timedelta(0)
 
 
-class StoreContract(CorpusCountsContract, SendingContract):
+class StoreContract(CorpusCountsContract, SendingContract, OutboxBatchContract):
     @pytest.fixture
     def store_url(self) -> str:
         raise NotImplementedError("a backend's test class gives a fresh database's URL")
