@@ -16,8 +16,9 @@ stored and counted as ingest does), as a real installation's 30-day window: the 
 weights then come from 45,000 papers.
 
 Prints the run's wall time split into fetch+store and compose+send, digests sent per
-second over the whole run, CPU per message of this process, the workers and the sink, and
-peak memory.
+second over the whole run, CPU per message of this process, the workers and the sink, the
+SQL statements and transactions per message this process ran during the run (counted by
+SQLite's trace hook: an executemany counts once per row), and peak memory.
 
 With `--database URL` (a scratch PostgreSQL database: it is wiped), the same day's work is
 done instead by `digest worker` processes: 1 worker on SQLite, then 1 and 2 workers on that
@@ -35,6 +36,7 @@ import resource
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -118,6 +120,25 @@ def subscribe(store: Store, count: int) -> None:
         )
 
 
+@dataclass
+class StatementCount:
+    statements: int = 0
+    transactions: int = 0
+
+    def __call__(self, sql: str) -> None:
+        self.statements += 1
+        if sql.lstrip()[:5].upper() == "BEGIN":
+            self.transactions += 1
+
+
+def count_statements(store: Store) -> StatementCount:
+    """Count every statement the store's SQLite connection runs from now on (its trace hook;
+    reaching into the backend is a benchmark's privilege)."""
+    counts = StatementCount()
+    store._db.raw.set_trace_callback(counts)  # type: ignore[attr-defined]
+    return counts
+
+
 def fill_earlier_days(store: Store, days: int, per_day: int = 1500) -> float:
     """Days before NOW, as ingest leaves them: real papers (ids distinct per day) stored and
     counted for the corpus statistics."""
@@ -181,6 +202,7 @@ def main() -> int:
             + ", ".join(f"{o.name}: {o.state.value} {o.papers} papers" for o in collected.outcomes)
         )
 
+        counts = count_statements(store)
         cpu0 = time.process_time()
         t0 = time.perf_counter()
         report = run_once(context, read_fixture)
@@ -203,6 +225,11 @@ def main() -> int:
     print(f"  this process     {main_cpu / n * 1e3:6.3f} ms (fetch, store, outbox, SMTP client)")
     print(f"  compose workers  {workers_cpu / n * 1e3:6.3f} ms (select, rank, render, MIME)")
     print(f"  aiosmtpd sink    {sink_cpu / n * 1e3:6.3f} ms")
+    print(
+        f"SQL per message (this process): {counts.statements / n:.2f} statements, "
+        f"{counts.transactions / n:.2f} transactions ({counts.statements} and "
+        f"{counts.transactions} in the run)"
+    )
     peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
     peak_child = children.ru_maxrss / 1e3
     print(f"peak RSS: this process {peak_self:.0f} MB, largest child {peak_child:.0f} MB")

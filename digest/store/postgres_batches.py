@@ -118,6 +118,15 @@ class PostgresBatches:
             versions.setdefault(subscriber_id, {})[paper_id] = version
         return versions
 
+    def digest_days_of(
+        self, subscriber_ids: Iterable[int], days: Iterable[dt.date]
+    ) -> set[tuple[int, dt.date]]:
+        found = self._db.all(
+            "SELECT subscriber_id, day FROM outbox WHERE subscriber_id = ANY(%s) AND day = ANY(%s)",
+            (list(set(subscriber_ids)), sorted(set(days))),
+        )
+        return {(sid, day) for sid, day in found}
+
     def last_digests_at(self, subscriber_ids: Iterable[int]) -> dict[int, dt.datetime]:
         found = self._db.all(
             "SELECT subscriber_id, max(created_at) FROM outbox "

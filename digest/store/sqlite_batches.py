@@ -66,6 +66,17 @@ class SqliteBatches:
             versions.setdefault(subscriber_id, {})[paper_id] = version
         return versions
 
+    def digest_days_of(
+        self, subscriber_ids: Iterable[int], days: Iterable[dt.date]
+    ) -> set[tuple[int, dt.date]]:
+        found = self._db.all(
+            "SELECT subscriber_id, day FROM outbox "
+            "WHERE subscriber_id IN (SELECT value FROM json_each(?)) "
+            "AND day IN (SELECT value FROM json_each(?))",
+            (id_list(subscriber_ids), id_list(sorted(d.isoformat() for d in set(days)))),
+        )
+        return {(sid, rows.day(day)) for sid, day in found}
+
     def last_digests_at(self, subscriber_ids: Iterable[int]) -> dict[int, dt.datetime]:
         found = self._db.all(
             "SELECT subscriber_id, max(created_at) FROM outbox "

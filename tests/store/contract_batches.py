@@ -127,6 +127,12 @@ class OutboxBatchContract:
         assert store.ledger_versions_of(ids, papers[700:-1]) == {}
         assert store.ledger_versions_of([], papers) == {}
         assert store.last_digests_at(ids) == {ids[0]: NOON, ids[1]: later}
+        assert store.digest_days_of(ids[1:], [DAY, later.date()]) == {
+            (ids[1], DAY),
+            (ids[1], later.date()),
+        }
+        assert store.digest_days_of(ids, [later.date()]) == {(ids[1], later.date())}
+        assert store.digest_days_of([], [DAY]) == set() == store.digest_days_of(ids, [])
         assert store.last_digests_at([]) == {}
 
     def test_a_batch_claim_takes_the_next_free_messages_in_order_for_one_worker(
