@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 from collections.abc import Iterable, Sequence
 
 from digest.models import OutboxItem
@@ -21,10 +22,11 @@ from digest.store.sqlite_connection import Connection
 INSERT_MESSAGE = """
     INSERT INTO outbox (subscriber_id, recipient, day, message_id, message, paper_ids,
                         created_at, updated_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    VALUES (?, ?, ?, ?, x'', ?, ?, ?)
     ON CONFLICT (subscriber_id, day) DO NOTHING
     RETURNING id
 """
+INSERT_BODY = "INSERT INTO outbox_bodies (outbox_id, message) VALUES (?, ?)"
 INSERT_CLOSED = """
     INSERT INTO outbox (subscriber_id, recipient, day, message_id, message, paper_ids, state,
                         created_at, updated_at)
@@ -43,6 +45,34 @@ RESERVE_PAPERS = """
 def id_list(values: Iterable[object]) -> str:
     """A JSON array for `json_each(?)`: any number of ids in one bound parameter."""
     return json.dumps(list(dict.fromkeys(values)))
+
+
+def write_digests(tx: sqlite3.Connection, digests: Sequence[NewDigest]) -> list[int | None]:
+    """Inside a write transaction: each digest's outbox row, its body (once) and its ledger
+    rows; the new row's id, or None where that subscriber's day had a row already."""
+    ids: list[int | None] = []
+    bodies: list[tuple[int, bytes]] = []
+    reserved: list[tuple[int, str, int, int]] = []
+    for digest in digests:
+        on, now = digest.day.isoformat(), rows.stamp(digest.composed_at)
+        if digest.closes_day:
+            row = tx.execute(
+                INSERT_CLOSED, (digest.subscriber_id, digest.recipient, on, now, now)
+            ).fetchone()
+        else:
+            listed = json.dumps([paper_id for paper_id, _ in digest.papers])
+            values = (digest.subscriber_id, digest.recipient, on, digest.message_id, listed)
+            row = tx.execute(INSERT_MESSAGE, (*values, now, now)).fetchone()
+        ids.append(row[0] if row is not None else None)
+        if row is not None and not digest.closes_day:
+            bodies.append((row[0], digest.message))
+            reserved.extend(
+                (digest.subscriber_id, paper_id, version, row[0])
+                for paper_id, version in digest.papers
+            )
+    tx.executemany(INSERT_BODY, bodies)
+    tx.executemany(RESERVE_PAPERS, reserved)
+    return ids
 
 
 class SqliteBatches:
@@ -88,38 +118,9 @@ class SqliteBatches:
     def enqueue_many(self, digests: Sequence[NewDigest]) -> tuple[bool, ...]:
         if not digests:
             return ()
-        written: list[bool] = []
-        reserved: list[tuple[int, str, int, int]] = []
         with self._db.transaction() as tx:
-            for digest in digests:
-                on, now = digest.day.isoformat(), rows.stamp(digest.composed_at)
-                if digest.closes_day:
-                    row = tx.execute(
-                        INSERT_CLOSED, (digest.subscriber_id, digest.recipient, on, now, now)
-                    ).fetchone()
-                else:
-                    listed = json.dumps([paper_id for paper_id, _ in digest.papers])
-                    row = tx.execute(
-                        INSERT_MESSAGE,
-                        (
-                            digest.subscriber_id,
-                            digest.recipient,
-                            on,
-                            digest.message_id,
-                            digest.message,
-                            listed,
-                            now,
-                            now,
-                        ),
-                    ).fetchone()
-                written.append(row is not None)
-                if row is not None:
-                    reserved.extend(
-                        (digest.subscriber_id, paper_id, version, row[0])
-                        for paper_id, version in digest.papers
-                    )
-            tx.executemany(RESERVE_PAPERS, reserved)
-        return tuple(written)
+            ids = write_digests(tx, digests)
+        return tuple(outbox_id is not None for outbox_id in ids)
 
     def unclaimed_pending_count(self) -> int:
         row = self._db.one(
