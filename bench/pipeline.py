@@ -16,8 +16,12 @@ stored and counted as ingest does), as a real installation's 30-day window: the 
 weights then come from 45,000 papers.
 
 Prints the run's wall time split into fetch+store and compose+send, digests sent per
-second over the whole run, CPU per message of this process, the workers and the sink, and
-peak memory.
+second over the whole run, CPU per message of this process, the workers and the sink, the
+write transactions and the reads outside them per message this process ran during the run
+(the store connection's own counters), and peak memory. `--trace-sql` also counts every
+statement with SQLite's trace hook (an executemany counts once per row); the hook expands
+each statement with its parameters, a whole message's bytes included, so the CPU figures
+of such a run are not the product's.
 
 With `--database URL` (a scratch PostgreSQL database: it is wiped), the same day's work is
 done instead by `digest worker` processes: 1 worker on SQLite, then 1 and 2 workers on that
@@ -35,6 +39,7 @@ import resource
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -118,6 +123,47 @@ def subscribe(store: Store, count: int) -> None:
         )
 
 
+@dataclass
+class StatementCount:
+    statements: int = 0
+
+    def __call__(self, sql: str) -> None:
+        self.statements += 1
+
+
+@dataclass
+class SqlCount:
+    """What the store's SQLite connection ran since `start`."""
+
+    store: Store
+    trace: StatementCount | None
+    transactions: int = 0
+    reads: int = 0
+
+    def start(self) -> None:
+        # Reaching into the backend is a benchmark's privilege.
+        db = self.store._db  # type: ignore[attr-defined]
+        self.transactions, self.reads = -db.transactions, -db.reads
+        if self.trace is not None:
+            db.raw.set_trace_callback(self.trace)
+
+    def stop(self) -> None:
+        db = self.store._db  # type: ignore[attr-defined]
+        self.transactions += db.transactions
+        self.reads += db.reads
+        if self.trace is not None:
+            db.raw.set_trace_callback(None)
+
+    def per_message(self, n: int) -> str:
+        text = (
+            f"{self.transactions / n:.2f} write transactions, {self.reads / n:.2f} reads "
+            f"({self.transactions} and {self.reads} in the run)"
+        )
+        if self.trace is not None:
+            text += f"; {self.trace.statements / n:.2f} statements (traced)"
+        return text
+
+
 def fill_earlier_days(store: Store, days: int, per_day: int = 1500) -> float:
     """Days before NOW, as ingest leaves them: real papers (ids distinct per day) stored and
     counted for the corpus statistics."""
@@ -142,6 +188,9 @@ def main() -> int:
         type=int,
         default=1,
         help="days in the store: 30 fills 29 earlier days of 1,500 real papers first",
+    )
+    parser.add_argument(
+        "--trace-sql", action="store_true", help="count every statement (costs CPU: see above)"
     )
     args = parser.parse_args()
 
@@ -181,11 +230,14 @@ def main() -> int:
             + ", ".join(f"{o.name}: {o.state.value} {o.papers} papers" for o in collected.outcomes)
         )
 
+        counts = SqlCount(store, StatementCount() if args.trace_sql else None)
+        counts.start()
         cpu0 = time.process_time()
         t0 = time.perf_counter()
         report = run_once(context, read_fixture)
         elapsed = time.perf_counter() - t0
         main_cpu = time.process_time() - cpu0
+        counts.stop()
         store.close()
 
     received, received_bytes, sink_cpu = sink.finish()
@@ -203,6 +255,7 @@ def main() -> int:
     print(f"  this process     {main_cpu / n * 1e3:6.3f} ms (fetch, store, outbox, SMTP client)")
     print(f"  compose workers  {workers_cpu / n * 1e3:6.3f} ms (select, rank, render, MIME)")
     print(f"  aiosmtpd sink    {sink_cpu / n * 1e3:6.3f} ms")
+    print(f"SQL per message (this process): {counts.per_message(n)}")
     peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
     peak_child = children.ru_maxrss / 1e3
     print(f"peak RSS: this process {peak_self:.0f} MB, largest child {peak_child:.0f} MB")

@@ -5,9 +5,11 @@ Each case starts from an empty store: the subscribers and the day's listings are
 this process (not timed), then K `digest worker --until-done --no-fetch` processes compose
 and send everything to the counting sink. Printed per case: wall time, digests/s, and the
 workers' CPU per message (user + system of the worker processes, from their rusage), which
-is what the coordination (claims, leases, round trips to the server) adds to. The PostgreSQL
-server's own CPU is not in it (it may be on another machine): watch it with `top` or
-pg_stat_statements.
+is what the coordination (claims, leases, round trips to the server) adds to, and on
+PostgreSQL the transactions per message the server counted (pg_stat_database: every
+statement outside BEGIN ... COMMIT is a transaction of its own, so this is close to the
+round trips that write or read). The PostgreSQL server's own CPU is not in it (it may be on
+another machine): watch it with `top` or pg_stat_statements.
 
 The PostgreSQL database given is WIPED before each case (its public schema dropped): give a
 scratch database.
@@ -51,6 +53,18 @@ def sent_count(store: Store) -> int:
     return composed - store.pending_count() - len(store.failed())
 
 
+def server_transactions(url: str) -> int | None:
+    """Transactions the PostgreSQL server counted in this database so far (None: SQLite)."""
+    if not url.startswith("postgres"):
+        return None
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database "
+            "WHERE datname = current_database()"
+        ).fetchone()
+    return int(row[0]) if row else None
+
+
 def run_case(
     label: str, url: str, workers: int, config: Path, prepare: Callable[[Store], None]
 ) -> tuple[float, float, int]:
@@ -59,6 +73,7 @@ def run_case(
         prepare(store)
         expected = len(store.subscribers())
     before = children_cpu()
+    transactions = server_transactions(url)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
     env.update(DIGEST_DATABASE_URL=url, DIGEST_SECRET="bench-" * 8, PYTHONPATH=str(REPO))
     command = [sys.executable, "-m", "digest.cli", "--config", str(config), "worker"]
@@ -72,12 +87,17 @@ def run_case(
         proc.wait()
     elapsed = time.perf_counter() - t0
     cpu = children_cpu() - before
+    after = server_transactions(url)
     with closing(open_store(url)) as store:
         sent = sent_count(store)
     n = max(1, sent)
+    counted = ""
+    if transactions is not None and after is not None:
+        # The two counting queries are transactions too: taken out.
+        counted = f", {(after - transactions - 1) / n:.2f} server transactions/message"
     print(
         f"{label:<22} {workers} worker(s): {elapsed:6.1f} s, {sent / elapsed:6.0f} digests/s, "
-        f"worker CPU {cpu / n * 1e3:6.2f} ms/message ({sent} of {expected} arrived)"
+        f"worker CPU {cpu / n * 1e3:6.2f} ms/message{counted} ({sent} of {expected} arrived)"
     )
     return elapsed, cpu, sent
 

@@ -1,24 +1,31 @@
-"""Deliver the outbox: claim a pending message, send it, record it as sent only once the
-server accepted it.
+"""Deliver the outbox: claim pending messages, send them, record them as sent only once the
+server accepted them.
 
-Messages are claimed one at a time (a lease in the outbox row), so any number of workers may
-deliver from one database and each message goes to exactly one of them. Within this worker,
-`connections` SMTP connections send in parallel (digest.sendpool); a message is claimed only
-when a connection is free, so a worker never holds more claims than it has connections, and
-only the thread that owns the Delivery reads or writes the store.
+Messages are claimed for the free connections (a lease in the outbox row, one statement for
+all of them), so any number of workers may deliver from one database and each message goes
+to exactly one of them. Within this worker, `connections` SMTP connections send in parallel
+(digest.sendpool); a message is claimed only when a connection is free, so a worker never
+holds more claims than it has connections. Only the thread that owns the Delivery reads or
+writes the store.
+
+What the connections finished is recorded as it is taken, the accepted ones as sent in one
+transaction with their ledger rows, and always before anything more is claimed and before the
+pass lets go of its claims (a stop request, an error). Recording them later, in bigger
+batches, would let a crash leave more accepted messages unrecorded, to be sent twice: the
+window the README describes stays one message per connection.
 
 A Delivery can run alongside composing: the composing loop calls `pump()` after each digest
-it puts in the outbox, which hands new messages to free connections and records what the
-connections finished, without waiting; `finish()` then sends the rest. So the first digests
-go out while the last are still being composed, and nothing about a message's path changes:
-outbox row -> claim -> SMTP -> marked sent.
+it composes, which records what the connections finished and feeds them, without waiting,
+and `written()` after each batch it puts in the outbox; `finish()` then sends the rest. So
+the first digests go out while the last are still being composed, and nothing about a
+message's path changes: outbox row -> claim -> SMTP -> marked sent.
 
 The mail provider's limits hold for every worker together: the Delivery claims a message,
 then takes a sending slot for it, reserved in the store (SendWindow; a few at a time,
 SLOT_BATCH), so no slot goes to a pump that found nothing to send. A slot a little ahead (the
 per-second pace) is waited for by the connection, not here; a spare whose moment went by is
-not used; when the daily window is full, that message's claim is given back, nothing more is
-claimed and the rest stay pending for a later pass (`window_full_until` says until when).
+not used; when the daily window is full, the claims not sent in are given back, nothing more
+is claimed and the rest stay pending for a later pass (`window_full_until` says until when).
 Unused slots go back to the day's window at the end of the pass.
 """
 
@@ -134,6 +141,10 @@ class Delivery:
         limits: SendLimits = UNLIMITED,
     ) -> None:
         self._store = store
+        self._accepted: list[OutboxItem] = []  # the server has them; recorded before any claim
+        # False once a claim found the outbox empty: pumps then leave the store alone until
+        # `written()` says more is there (finish() always looks).
+        self._may_have_more = True
         self._limits = limits
         # The window counts in the job's time (`--now` included), as claims do.
         self._window = WindowClock(clock)
@@ -175,8 +186,8 @@ class Delivery:
         """After the connections closed: record what they finished (a 250 is not resent),
         then release every claim still held."""
         try:
-            while (done := self._pool.poll_outcome()) is not None:
-                self._record(done)
+            # Before the claims go: released first, an accepted message could be sent again.
+            self._take_finished()
         except Exception as err:  # already leaving on an error: the claims must still go
             event(log, "record_failed", f"could not record a finished message: {err}")
         finally:
@@ -219,10 +230,15 @@ class Delivery:
 
     def pump(self) -> None:
         """Without waiting: record what the connections have finished, then claim pending
-        messages for the free ones."""
-        while (done := self._pool.poll_outcome()) is not None:
-            self._record(done)
-        self._claim_while_room()
+        messages for the free ones, if the outbox may hold any."""
+        self._take_finished()
+        if self._may_have_more:
+            self._claim_while_room()
+
+    def written(self) -> None:
+        """More messages are in the outbox (the composing loop wrote a batch): pump."""
+        self._may_have_more = True
+        self.pump()
 
     def finish(self) -> tuple[DeliveryOutcome, ...]:
         """Send every pending message (until stopped or the server is down); the outcomes of
@@ -233,7 +249,7 @@ class Delivery:
                 exhausted = not self._claim_while_room()
             if self._pool.in_flight == 0:
                 break
-            self._record(self._next_outcome())
+            self._take_finished(self._next_outcome())
         if self.server_down and not stopping(self._stop):
             # One line, not one per message: they stay pending (not failed) for the next run.
             left = self._store.pending_count()
@@ -250,24 +266,30 @@ class Delivery:
         return tuple(self._outcomes)
 
     def _claim_while_room(self) -> bool:
-        """Claim and submit while a connection is free; False once nothing is pending."""
+        """Claim (one statement for all the free connections) and submit while a connection
+        is free; False once nothing is pending."""
         while self._pool.has_room and not stopping(self._stop) and not self.server_down:
-            item = self._store.claim_pending(
-                self._worker, self._lease_seconds, self._clock(), after_id=self._last_id
+            free = self._pool.connections - self._pool.in_flight
+            claimed = self._store.claim_batch(
+                self._worker, self._lease_seconds, self._clock(), free, after_id=self._last_id
             )
-            if item is None:
+            if len(claimed) < free:
+                self._may_have_more = False
+            if not claimed:
                 return False
-            # The slot after the claim: a slot is taken only for a message to send in it.
-            slot = self._reserve_slot()
-            if slot is None:
-                self._store.release_claim(item.id, self._worker)
-                return False  # the daily window is full: the rest wait for a later pass
-            self._last_id = item.id
-            self._in_flight[item.id] = item.recipient
-            paced = self._window.deadline(slot) if self._limits.per_second > 0 else 0.0
-            self._pool.submit(
-                Job(item, self._envelope_from, item.recipient, item.message, not_before=paced)
-            )
+            for position, item in enumerate(claimed):
+                # The slot after the claim: a slot is taken only for a message to send in it.
+                slot = self._reserve_slot()
+                if slot is None:
+                    for unsent in claimed[position:]:
+                        self._store.release_claim(unsent.id, self._worker)
+                    return False  # the daily window is full: the rest wait for a later pass
+                self._last_id = item.id
+                self._in_flight[item.id] = item.recipient
+                paced = self._window.deadline(slot) if self._limits.per_second > 0 else 0.0
+                self._pool.submit(
+                    Job(item, self._envelope_from, item.recipient, item.message, not_before=paced)
+                )
         return True
 
     def _reserve_slot(self) -> dt.datetime | None:
@@ -296,6 +318,23 @@ class Delivery:
             )
         return None
 
+    def _take_finished(self, first: Outcome[OutboxItem] | None = None) -> None:
+        """Take `first` and every other outcome the connections have ready, and record the
+        accepted ones as sent together, before anything more is claimed."""
+        if first is not None:
+            self._record(first)
+        while (done := self._pool.poll_outcome()) is not None:
+            self._record(done)
+        self._record_accepted()
+
+    def _record_accepted(self) -> None:
+        """Record the accepted messages as sent, with their ledger rows: one transaction."""
+        if not self._accepted:
+            return
+        self._store.mark_sent_many([item.id for item in self._accepted])
+        self._accepted = []
+        failpoint("after-mark-sent")
+
     def _give_back_slots(self) -> None:
         """The day's window gets back what this pass reserved and did not send in."""
         unused, self._spare, self._passed = self._spare + self._passed, [], []
@@ -305,7 +344,11 @@ class Delivery:
     def _record(self, done: Outcome[OutboxItem]) -> None:
         self._in_flight.pop(done.ticket.id, None)
         if done.error is None:
-            _record_sent(self._store, done.ticket, self._outcomes)
+            # The server has the message. A crash before it is recorded means the next run
+            # sends it again, same bytes and Message-ID: at-least-once, never lost.
+            failpoint("after-send")
+            self._accepted.append(done.ticket)
+            _delivered(done.ticket, self._outcomes)
             self._temporary_in_a_row = 0
         else:
             _record_failure(self._store, done.ticket, done.error, self._outcomes)
@@ -346,12 +389,7 @@ def deliver_pending(
         return delivery.finish()
 
 
-def _record_sent(store: Outbox, item: OutboxItem, outcomes: list[DeliveryOutcome]) -> None:
-    # The server has the message. A crash before mark_sent means the next run sends it
-    # again, same bytes and Message-ID: at-least-once, never lost.
-    failpoint("after-send")
-    store.mark_sent(item.id)
-    failpoint("after-mark-sent")
+def _delivered(item: OutboxItem, outcomes: list[DeliveryOutcome]) -> None:
     outcomes.append(DeliveryOutcome(item.recipient, DeliveryState.SENT, len(item.paper_ids)))
     event(
         log,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -22,12 +23,18 @@ from digest.jobs.schedule import local_date
 from digest.models import SourceOutcome, Subscriber
 from digest.rank.select import window_start
 from digest.rank.semantic import StoreEmbeddingCache
-from digest.store.roles import AlreadyQueued
+from digest.store.roles import NewDigest, Outbox
 from digest.util.failpoints import failpoint
-from digest.util.forkmap import Done, Failed, fork_map
+from digest.util.forkmap import Failed, fork_map
 from digest.util.logs import event
 
 log = logging.getLogger("digest.pipeline")
+
+# Composed digests written to the outbox per transaction: one lock and one commit for many
+# messages. The time bound keeps a slow stretch of composing from holding finished digests
+# back from sending.
+WRITE_BATCH = 50
+WRITE_SECONDS = 0.25
 
 
 class ComposeState(StrEnum):
@@ -89,6 +96,7 @@ def enqueue_digests(
     *,
     days: Mapping[int, dt.date] | None = None,
     after_each: Callable[[], None] | None = None,
+    after_write: Callable[[], None] | None = None,
     day_index: DayIndex | None = None,
 ) -> FanOut:
     """Render each subscriber's digest once into the outbox (skipped if already there).
@@ -96,7 +104,10 @@ def enqueue_digests(
     The digest's day is the subscriber's own calendar day, or the day `days` gives for them
     (a tick composes the digest of the delivery moment it found). Another worker composing the
     same digest first is not an error: the backend refuses the second and this one moves on.
-    `after_each` runs after each digest is dealt with (a Delivery's pump: send while composing).
+    Digests are written in batches (OutboxBatch): one transaction for up to WRITE_BATCH of
+    them, or for what WRITE_SECONDS gathered. `after_each` runs after each digest is dealt
+    with, `after_write` after each batch is in the outbox (a Delivery's pump and its note
+    that more is pending: send while composing).
     `day_index`: one built already (a worker composing several batches builds it once).
     """
     if not subscribers:
@@ -111,14 +122,18 @@ def enqueue_digests(
     )
     # torch's thread pools do not survive a fork: semantic fusion composes in this process
     workers = ctx.settings.workers_for(len(tasks)) if day_index.semantic is None else 1
-    outcomes = []
+    batch = OutboxBatch(ctx.store, after_write)
     for result in fork_map(composer.for_outbox, tasks, workers):
         if ctx.stopping:
             break  # the rest are composed by the next run, nothing is lost
-        outcomes.append(_enqueue_one(ctx, tasks[result.position], result, now))
+        task = tasks[result.position]
+        if isinstance(result, Failed):
+            batch.settled(_compose_failed(task.subscriber.email, task.day, result))
+        else:
+            batch.add(_new_digest(task, result.result, now))
         if after_each is not None:
             after_each()
-    return FanOut(tuple(outcomes), day_index.note)
+    return FanOut(batch.finish(), day_index.note)
 
 
 def _compose_tasks(
@@ -128,72 +143,114 @@ def _compose_tasks(
     now: dt.datetime,
     days: Mapping[int, dt.date],
 ) -> list[ComposeTask]:
-    """A task per subscriber whose digest for their day is not in the outbox yet."""
+    """A task per subscriber whose digest for their day is not in the outbox yet. What the
+    tasks need of the store is read for all of them at once: a few statements per batch of
+    subscribers, not a few per subscriber."""
     store = ctx.store
     ids = [seen.paper.id for seen in day_index.seen.seen]
     # Votes move the profile's vector: read them only when there is a semantic side to move.
     learning = day_index.semantic is not None
-    tasks = []
+    wanted = []
     for subscriber in subscribers:
         assert subscriber.id is not None
-        day = days.get(subscriber.id) or local_date(subscriber, now)
-        if store.outbox_for(subscriber.id, day) is not None:
-            continue  # composed earlier; a pending one is delivered by the sending pass
-        since = window_start(now, ctx.settings.lookback_days, store.last_digest_at(subscriber.id))
-        votes = votes_of(store.votes(subscriber.id)) if learning else ()
-        sent = store.ledger_versions(subscriber.id, ids)
-        tasks.append(ComposeTask(subscriber, day, sent, since, votes))
+        wanted.append(
+            (subscriber, subscriber.id, days.get(subscriber.id) or local_date(subscriber, now))
+        )
+    composed = store.digest_days_of((sid for _, sid, _ in wanted), {day for _, _, day in wanted})
+    # composed earlier: a pending one is delivered by the sending pass
+    wanted = [(s, sid, day) for s, sid, day in wanted if (sid, day) not in composed]
+    last = store.last_digests_at(sid for _, sid, _ in wanted)
+    ledger = store.ledger_versions_of((sid for _, sid, _ in wanted), ids)
+    tasks = []
+    for subscriber, sid, day in wanted:
+        since = window_start(now, ctx.settings.lookback_days, last.get(sid))
+        votes = votes_of(store.votes(sid)) if learning else ()
+        tasks.append(ComposeTask(subscriber, day, ledger.get(sid, {}), since, votes))
     return tasks
 
 
-def _enqueue_one(
-    ctx: RunContext,
-    task: ComposeTask,
-    result: Done[ComposedDigest | None] | Failed,
-    now: dt.datetime,
-) -> ComposeOutcome:
-    subscriber, day = task.subscriber, task.day
+def _new_digest(task: ComposeTask, message: ComposedDigest | None, now: dt.datetime) -> NewDigest:
+    subscriber = task.subscriber
     assert subscriber.id is not None
-    if isinstance(result, Failed):
-        return _compose_failed(subscriber.email, day, result)
-    message = result.result
     if message is None:
         # Nothing new matched at their time: the day is done without mail. Papers that come
         # later wait for the next day's digest, and no tick composes this one again.
-        ctx.store.close_day(
-            subscriber_id=subscriber.id, recipient=subscriber.email, day=day, closed_at=now
-        )
-        return ComposeOutcome(subscriber.email, day, ComposeState.EMPTY)
-    try:
-        ctx.store.enqueue(
-            subscriber_id=subscriber.id,
-            recipient=subscriber.email,
-            day=day,
-            message_id=message.message_id,
-            message=message.message,
-            papers=list(message.papers),
-            composed_at=now,
-        )
-    except AlreadyQueued:
+        return NewDigest(subscriber.id, subscriber.email, task.day, now)
+    return NewDigest(
+        subscriber.id,
+        subscriber.email,
+        task.day,
+        now,
+        message_id=message.message_id,
+        message=message.message,
+        papers=tuple(message.papers),
+    )
+
+
+class OutboxBatch:
+    """Composed digests on their way into the outbox, written WRITE_BATCH at a time (or what
+    WRITE_SECONDS gathered) in one transaction; the outcomes in the order they came.
+
+    Nothing here is sent before it is written, so a crash loses at most a batch of composed,
+    unwritten digests, which the next run composes again: nothing is sent twice or lost."""
+
+    def __init__(self, store: Outbox, after_write: Callable[[], None] | None) -> None:
+        self._store = store
+        self._after_write = after_write
+        self._outcomes: list[ComposeOutcome | None] = []
+        self._waiting: list[tuple[int, NewDigest]] = []  # outcome position, digest
+        self._since = 0.0
+
+    def settled(self, outcome: ComposeOutcome) -> None:
+        self._outcomes.append(outcome)
+
+    def add(self, digest: NewDigest) -> None:
+        if not self._waiting:
+            self._since = time.monotonic()
+        self._waiting.append((len(self._outcomes), digest))
+        self._outcomes.append(None)
+        if len(self._waiting) >= WRITE_BATCH or time.monotonic() - self._since >= WRITE_SECONDS:
+            self.write()
+
+    def write(self) -> None:
+        if not self._waiting:
+            return
+        waiting, self._waiting = self._waiting, []
+        written = self._store.enqueue_many([digest for _, digest in waiting])
+        for (position, digest), done in zip(waiting, written, strict=True):
+            self._outcomes[position] = _written(digest, done)
+        failpoint("after-enqueue")
+        if self._after_write is not None:
+            self._after_write()
+
+    def finish(self) -> tuple[ComposeOutcome, ...]:
+        self.write()
+        return tuple(outcome for outcome in self._outcomes if outcome is not None)
+
+
+def _written(digest: NewDigest, written: bool) -> ComposeOutcome:
+    recipient, day = digest.recipient, digest.day
+    if not written:
         event(
             log,
             "digest_already_queued",
-            f"digest for {subscriber.email} on {day} was composed by another worker",
-            recipient=subscriber.email,
+            f"digest for {recipient} on {day} was composed by another worker",
+            recipient=recipient,
             day=day.isoformat(),
         )
-        return ComposeOutcome(subscriber.email, day, ComposeState.ALREADY_QUEUED)
+        return ComposeOutcome(recipient, day, ComposeState.ALREADY_QUEUED)
+    if digest.closes_day:
+        return ComposeOutcome(recipient, day, ComposeState.EMPTY)
     event(
         log,
         "digest_composed",
-        f"composed the digest for {subscriber.email} ({day}): {len(message.papers)} papers",
-        recipient=subscriber.email,
+        f"composed the digest for {recipient} ({day}): {len(digest.papers)} papers",
+        recipient=recipient,
         day=day.isoformat(),
-        papers=len(message.papers),
-        message_id=message.message_id,
+        papers=len(digest.papers),
+        message_id=digest.message_id,
     )
-    failpoint("after-enqueue")
-    return ComposeOutcome(subscriber.email, day, ComposeState.COMPOSED)
+    return ComposeOutcome(recipient, day, ComposeState.COMPOSED)
 
 
 def _compose_failed(recipient: str, day: dt.date, failed: Failed) -> ComposeOutcome:

@@ -142,7 +142,13 @@ def send_composed(
     with delivery(ctx, composing=bool(subscribers)) as sending:
         if subscribers and not ctx.stopping:
             fanout = enqueue_digests(
-                ctx, subscribers, sources, now, days=days, after_each=sending.pump
+                ctx,
+                subscribers,
+                sources,
+                now,
+                days=days,
+                after_each=sending.pump,
+                after_write=sending.written,
             )
         deliveries = sending.finish()
         return Sent(fanout, deliveries, sending.unreachable)

@@ -32,7 +32,7 @@ def window_notes(store: _WindowStore, settings: Settings, now: dt.datetime) -> t
         return ()
     full_until = store.send_window_full_until(limits, now)
     # Claimed ones are being sent in slots they hold: they do not wait.
-    waiting = store.pending_count() - len(store.claims()) if full_until is not None else 0
+    waiting = store.unclaimed_pending_count() if full_until is not None else 0
     if full_until is None or waiting <= 0:
         return ()
     local = full_until.astimezone(settings.zone)

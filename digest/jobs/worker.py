@@ -115,6 +115,7 @@ def work_pass(
                     now,
                     days={s.id: day for s, day in members if s.id is not None},
                     after_each=sending.pump,
+                    after_write=sending.written,
                     day_index=index,
                 )
                 outcomes.extend(fanout.outcomes)

@@ -28,6 +28,7 @@ from digest.models import (
 )
 from digest.store import postgres_rows as rows
 from digest.store.codec import paper_from_json, paper_to_json
+from digest.store.postgres_batches import PostgresBatches
 from digest.store.postgres_connection import POOL_WAIT, Pool
 from digest.store.postgres_corpus import PostgresCorpus
 from digest.store.postgres_runs import PostgresRuns
@@ -48,7 +49,12 @@ def _now() -> dt.datetime:
 
 
 class PostgresStore(
-    PostgresSubscriptions, PostgresRuns, PostgresSending, PostgresTransfer, PostgresCorpus
+    PostgresSubscriptions,
+    PostgresRuns,
+    PostgresSending,
+    PostgresTransfer,
+    PostgresCorpus,
+    PostgresBatches,
 ):
     """A pool of connections to one database; safe to share between threads."""
 

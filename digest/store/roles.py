@@ -37,6 +37,7 @@ __all__ = [
     "Embeddings",
     "Feedback",
     "Lease",
+    "NewDigest",
     "Operations",
     "Outbox",
     "PaperStamps",
@@ -145,6 +146,24 @@ class SourceLog(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class NewDigest:
+    """One composed digest for `Outbox.enqueue_many`: a message with the papers it lists, or
+    (`message_id` empty) a day closed without mail, as `close_day` writes it."""
+
+    subscriber_id: int
+    recipient: str
+    day: dt.date
+    composed_at: dt.datetime
+    message_id: str = ""
+    message: bytes = b""
+    papers: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def closes_day(self) -> bool:
+        return not self.message_id
+
+
+@dataclass(frozen=True, slots=True)
 class PruneCount:
     messages: int = 0
     bytes: int = 0
@@ -162,8 +181,19 @@ class Outbox(Protocol):
     def ledger_sent(
         self, subscriber_id: int, paper_ids: Iterable[str]
     ) -> dict[str, dt.datetime]: ...
+    def ledger_versions_of(
+        self, subscriber_ids: Iterable[int], paper_ids: Iterable[str]
+    ) -> dict[int, dict[str, int]]:
+        """`ledger_versions` for many subscribers in one read: subscriber id -> paper id ->
+        version (a subscriber with none of these papers is absent)."""
+        ...
+
     def outbox_for(self, subscriber_id: int, day: dt.date) -> OutboxItem | None: ...
     def last_digest_at(self, subscriber_id: int) -> dt.datetime | None: ...
+    def last_digests_at(self, subscriber_ids: Iterable[int]) -> dict[int, dt.datetime]:
+        """`last_digest_at` for many subscribers in one read (those with none are absent)."""
+        ...
+
     def enqueue(
         self,
         *,
@@ -178,13 +208,35 @@ class Outbox(Protocol):
     def close_day(
         self, *, subscriber_id: int, recipient: str, day: dt.date, closed_at: dt.datetime
     ) -> bool: ...
+    def enqueue_many(self, digests: Sequence[NewDigest]) -> tuple[bool, ...]:
+        """`enqueue` and `close_day` for a batch, in one transaction: each message's bytes are
+        written once. True for each digest written; False (nothing written for it) where
+        that subscriber's day was in the outbox already, as AlreadyQueued says singly."""
+        ...
+
     def digest_days(self, days: Iterable[dt.date]) -> set[tuple[int, dt.date]]: ...
+    def digest_days_of(
+        self, subscriber_ids: Iterable[int], days: Iterable[dt.date]
+    ) -> set[tuple[int, dt.date]]:
+        """`digest_days` for these subscribers only (a batch of them, not the whole list)."""
+        ...
+
     def pending(self) -> list[OutboxItem]: ...
     def pending_count(self) -> int: ...
+    def unclaimed_pending_count(self) -> int:
+        """Pending messages nobody holds a claim on: those waiting, not being sent."""
+        ...
+
     def failed(self) -> list[OutboxItem]: ...
     def claim_pending(
         self, worker: str, lease_seconds: float, now: dt.datetime, *, after_id: int = 0
     ) -> OutboxItem | None: ...
+    def claim_batch(
+        self, worker: str, lease_seconds: float, now: dt.datetime, limit: int, *, after_id: int = 0
+    ) -> list[OutboxItem]:
+        """`claim_pending` for up to `limit` messages in one transaction, in id order."""
+        ...
+
     def release_claims(self, worker: str) -> int: ...
     def release_claim(self, outbox_id: int, worker: str) -> bool:
         """Give back one message `worker` claimed and will not send now (no sending slot)."""
@@ -192,6 +244,10 @@ class Outbox(Protocol):
 
     def claims(self) -> list[Claim]: ...
     def mark_sent(self, outbox_id: int) -> None: ...
+    def mark_sent_many(self, outbox_ids: Sequence[int]) -> None:
+        """`mark_sent` for a batch, with their ledger rows, in one transaction."""
+        ...
+
     def mark_failed_attempt(self, outbox_id: int, error: str, *, give_up: bool) -> None: ...
     def requeue_failed(self) -> int: ...
     def prune_sent(self, sent_before: dt.datetime) -> PruneCount:

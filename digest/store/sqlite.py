@@ -1,7 +1,8 @@
 """The embedded default store: every role of digest.store.roles on one SQLite file.
 
 Delivery semantics live in three tables:
-- `outbox`: one rendered message per subscriber and day, pending -> sent | failed.
+- `outbox`: one rendered message per subscriber and day, pending -> sent | failed; its bytes
+  in `outbox_bodies`, written once (claims and state changes rewrite only the small row).
 - `ledger`: (subscriber, paper) rows written in the same transaction as the outbox row, so a
   paper waiting in a pending message is never put into a second one; `sent_at` is filled
   only once the SMTP server accepted the message.
@@ -15,7 +16,6 @@ sqlite_connection (every statement; each sqlite3 error becomes a StoreError).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -31,7 +31,8 @@ from digest.models import (
 )
 from digest.store import sqlite_rows as rows
 from digest.store.codec import paper_from_json, paper_to_json
-from digest.store.roles import AlreadyQueued, Claim, Lease, SeenPaper, SourceRecord
+from digest.store.roles import AlreadyQueued, Claim, Lease, NewDigest, SeenPaper, SourceRecord
+from digest.store.sqlite_batches import SqliteBatches, write_digests
 from digest.store.sqlite_connection import BUSY_TIMEOUT, Connection
 from digest.store.sqlite_corpus import SqliteCorpus
 from digest.store.sqlite_runs import RunsMixin
@@ -44,7 +45,9 @@ from digest.util.private import private_file, private_folder
 __all__ = ["MIGRATIONS", "AlreadyQueued", "SqliteStore"]
 
 
-class SqliteStore(SubscriptionsMixin, RunsMixin, SqliteSending, SqliteTransfer, SqliteCorpus):
+class SqliteStore(
+    SubscriptionsMixin, RunsMixin, SqliteSending, SqliteTransfer, SqliteCorpus, SqliteBatches
+):
     """One SQLite file in WAL mode, so readers never block the writer."""
 
     def __init__(
@@ -262,33 +265,22 @@ class SqliteStore(SubscriptionsMixin, RunsMixin, SqliteSending, SqliteTransfer, 
         Raises AlreadyQueued, writing nothing, when a digest for this subscriber and day is
         in the outbox already (another worker composed it first).
         """
-        now, on = rows.stamp(composed_at), day.isoformat()
-        listed = json.dumps([paper_id for paper_id, _ in papers])
+        digest = NewDigest(
+            subscriber_id, recipient, day, composed_at, message_id, message, tuple(papers)
+        )
         with self._db.transaction() as tx:
-            # DO NOTHING on the (subscriber_id, day) key: the backend says "already there" by
-            # returning no row, which no error message has to be read for.
-            inserted = tx.execute(
-                f"""
-                INSERT INTO outbox (subscriber_id, recipient, day, message_id, message,
-                                    paper_ids, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (subscriber_id, day) DO NOTHING
-                RETURNING {rows.OUTBOX_COLUMNS}
-                """,
-                (subscriber_id, recipient, on, message_id, message, listed, now, now),
-            ).fetchone()
-            if inserted is None:
+            (outbox_id,) = write_digests(tx, [digest])
+            if outbox_id is None:
                 raise AlreadyQueued(f"{recipient}: a digest for {day} is already queued")
-            tx.executemany(
-                """
-                INSERT INTO ledger (subscriber_id, paper_id, version, outbox_id, sent_at)
-                VALUES (?, ?, ?, ?, NULL)
-                ON CONFLICT (subscriber_id, paper_id) DO UPDATE SET
-                    version = excluded.version, outbox_id = excluded.outbox_id
-                """,
-                [(subscriber_id, paper_id, version, inserted[0]) for paper_id, version in papers],
-            )
-        return rows.outbox_item(inserted)
+        return OutboxItem(
+            outbox_id,
+            subscriber_id,
+            recipient,
+            day,
+            message_id,
+            message,
+            tuple(paper_id for paper_id, _ in papers),
+        )
 
     def close_day(
         self, *, subscriber_id: int, recipient: str, day: dt.date, closed_at: dt.datetime

@@ -50,6 +50,9 @@ class Connection:
         self.raw = raw
         self.path = path
         self.busy_timeout = busy_timeout
+        # Write transactions begun and reads run outside them, for benchmarks to print.
+        self.transactions = 0
+        self.reads = 0
 
     @property
     def name(self) -> str:
@@ -98,6 +101,7 @@ class Connection:
         with self.errors():
             # IMMEDIATE takes the write lock up front: two processes never interleave a
             # read-then-write of the outbox.
+            self.transactions += 1
             self.raw.execute("BEGIN IMMEDIATE")
             try:
                 yield self.raw
@@ -109,11 +113,13 @@ class Connection:
                 raise
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        self.reads += 1
         with self.errors():
             row: Row | None = self.raw.execute(sql, params).fetchone()
             return row
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        self.reads += 1
         with self.errors():
             return self.raw.execute(sql, params).fetchall()
 
@@ -129,6 +135,7 @@ class Connection:
             for start in range(0, len(wanted), CHUNK):
                 chunk = wanted[start : start + CHUNK]
                 query = sql.format(marks=",".join("?" * len(chunk)))
+                self.reads += 1
                 found.extend(self.raw.execute(query, (*params, *chunk)))
         return found
 

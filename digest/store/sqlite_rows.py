@@ -111,8 +111,15 @@ def source_record(row: Row) -> SourceRecord:
 
 # -- outbox ------------------------------------------------------------------------------
 
+# The body lives in outbox_bodies (migration 9); a row written before that, or by hand,
+# may still hold it in its own column.
+MESSAGE = (
+    "coalesce((SELECT b.message FROM outbox_bodies b WHERE b.outbox_id = outbox.id), "
+    "outbox.message)"
+)
 OUTBOX_COLUMNS = (
-    "id, subscriber_id, recipient, day, message_id, message, paper_ids, state, attempts, last_error"
+    f"id, subscriber_id, recipient, day, message_id, {MESSAGE}, paper_ids, state, attempts, "
+    "last_error"
 )
 
 

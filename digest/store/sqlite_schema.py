@@ -191,6 +191,20 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX outbox_unpruned ON outbox(sent_at) WHERE state = 'sent' AND length(message) > 0;
     """,
+    # 9: a message's bytes in a table of their own. SQLite rewrites a whole row, overflow
+    # pages and all, on every UPDATE, so with the body in the outbox row a claim and marking
+    # it sent each wrote the ~100 kB message again; now it is written once. The outbox's
+    # message column stays, empty (older rows' bodies moved here); pruning deletes bodies.
+    """
+    CREATE TABLE outbox_bodies (
+        outbox_id INTEGER PRIMARY KEY REFERENCES outbox(id),
+        message BLOB NOT NULL
+    );
+    INSERT INTO outbox_bodies (outbox_id, message)
+        SELECT id, message FROM outbox WHERE length(message) > 0;
+    UPDATE outbox SET message = x'' WHERE length(message) > 0;
+    DROP INDEX outbox_unpruned;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

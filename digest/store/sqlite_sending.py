@@ -85,15 +85,17 @@ class SqliteSending:
             return cursor.rowcount > 0
 
     def prune_sent(self, sent_before: dt.datetime) -> PruneCount:
+        # Walks the bodies still kept (keep_days of them), not the whole history of sent rows.
+        old = (
+            "SELECT b.outbox_id FROM outbox_bodies b JOIN outbox o ON o.id = b.outbox_id "
+            "WHERE o.state = 'sent' AND o.sent_at < ?"
+        )
+        cut = (rows.stamp(sent_before),)
         with self._db.transaction() as tx:
             found = tx.execute(
-                "SELECT count(*), coalesce(sum(length(message)), 0) FROM outbox "
-                "WHERE state = 'sent' AND length(message) > 0 AND sent_at < ?",
-                (rows.stamp(sent_before),),
+                "SELECT count(*), coalesce(sum(length(message)), 0) FROM outbox_bodies "
+                f"WHERE outbox_id IN ({old})",
+                cut,
             ).fetchone()
-            tx.execute(
-                "UPDATE outbox SET message = x'' "
-                "WHERE state = 'sent' AND length(message) > 0 AND sent_at < ?",
-                (rows.stamp(sent_before),),
-            )
+            tx.execute(f"DELETE FROM outbox_bodies WHERE outbox_id IN ({old})", cut)
         return PruneCount(int(found[0]), int(found[1])) if found else PruneCount()

@@ -46,6 +46,11 @@ def _convert(row: Row, kinds: Sequence[Kind], table: dict[Kind, Callable[[Any], 
     )
 
 
+def _column(table: Table, name: str) -> str:
+    """How a neutral column is read: an outbox row's message lives in outbox_bodies."""
+    return rows.MESSAGE if (table.name, name) == ("outbox", "message") else name
+
+
 class SqliteTransfer:
     """Mixed into SqliteStore, which provides `_db`."""
 
@@ -55,7 +60,8 @@ class SqliteTransfer:
         return SCHEMA_VERSION
 
     def table_rows(self, table: Table, batch: int = BATCH) -> Iterator[list[Row]]:
-        sql = f"SELECT {', '.join(table.names)} FROM {table.name} ORDER BY {table.order}"
+        columns = ", ".join(_column(table, name) for name in table.names)
+        sql = f"SELECT {columns} FROM {table.name} ORDER BY {table.order}"
         with self._db.errors():
             cursor = self._db.raw.execute(sql)
             while chunk := cursor.fetchmany(batch):
@@ -69,6 +75,14 @@ class SqliteTransfer:
         )
         with self._db.transaction() as tx:
             tx.executemany(sql, [_convert(row, table.kinds, _IN) for row in rows])
+            if table.name == "outbox":
+                # The bodies go to their own table (migration 9), as the store writes them.
+                tx.execute(
+                    "INSERT INTO outbox_bodies (outbox_id, message) "
+                    "SELECT id, message FROM outbox WHERE length(message) > 0 "
+                    "ON CONFLICT DO NOTHING"
+                )
+                tx.execute("UPDATE outbox SET message = x'' WHERE length(message) > 0")
 
     def row_count(self, table: Table) -> int:
         row = self._db.one(f"SELECT count(*) FROM {table.name}")

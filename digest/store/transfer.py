@@ -5,7 +5,8 @@ Rows cross in one neutral shape: `TABLES` names each table's columns in a fixed 
 the kind of value each holds (an aware UTC datetime, a date, a time, a bool, bytes, a tuple
 of paper ids, text or a whole number); each backend turns its own columns into these and
 back. Ids are kept, so the ledger still points at the same outbox rows and subscribers.
-What only a running worker holds is left behind: claims on outbox rows and job leases.
+What only a running worker holds is left behind: claims on outbox rows and job leases, and
+the per-second pace; the sending window's counts per minute go along.
 """
 
 from __future__ import annotations
@@ -136,6 +137,9 @@ TABLES: tuple[Table, ...] = (
     Table("embeddings", (("paper_id", T), ("model", T), ("vector", Kind.BYTES)), "paper_id, model"),
     Table("corpus_days", (("day", D), ("documents", N), ("words", T), ("doc_freq", T)), "day"),
     Table("corpus_papers", (("paper_id", T), ("day", D)), "paper_id"),
+    # The provider's daily cap counts what was sent in the last 24 hours, wherever it was
+    # recorded: a move mid-day keeps it. (The per-second pace, a moment just ahead, is not.)
+    Table("send_counts", (("start", M), ("sent", N)), "start"),
 )
 
 BATCH = 1000  # rows per read and per write transaction

@@ -16,9 +16,12 @@ from digest.models import DeliveryState
 from digest.store import Store
 
 
-def compose_one(store: Store, n: int) -> str:
-    """Stands in for the composing loop: one more pending digest in the outbox."""
-    return queue_digest(store, n)
+def compose_one(store: Store, n: int, sending: Delivery) -> str:
+    """Stands in for the composing loop: one more pending digest in the outbox, and the
+    Delivery told so."""
+    recipient = queue_digest(store, n)
+    sending.written()
+    return recipient
 
 
 def pump_until(sending: Delivery, condition: Callable[[], bool], seconds: float = 10.0) -> None:
@@ -34,12 +37,12 @@ def test_a_digest_is_sent_while_the_next_ones_are_still_being_composed(
     store: Store, sink: SmtpSink
 ) -> None:
     with Delivery(store, lambda: SmtpSender(smtp(sink.port)), FROM) as sending:
-        first = compose_one(store, 0)
-        sending.pump()  # claims it and hands it to the free connection, without waiting
+        # Claimed and handed to the free connection, without waiting.
+        first = compose_one(store, 0, sending)
         (arrived,) = sink.handler.wait_for(1)
         assert arrived.rcpt_tos == [first]
 
-        second = compose_one(store, 1)
+        second = compose_one(store, 1, sending)
         # The server has the first; once its 250 is back, a pump records the first as sent
         # and hands the second to the connection it freed.
         pump_until(sending, lambda: first not in {i.recipient for i in store.pending()})
@@ -59,7 +62,7 @@ def test_pumping_never_claims_more_than_there_are_connections(store: Store, sink
     people = []
     with Delivery(store, lambda: SmtpSender(smtp(sink.port)), FROM, connections=2) as sending:
         for n in range(6):
-            people.append(compose_one(store, n))
+            people.append(compose_one(store, n, sending))
             sending.pump()
             assert len(store.claims()) <= 2
         assert len(store.claims()) == 2

@@ -23,6 +23,7 @@ from digest.jobs.wiring import fetcher_reader, sender_factory
 from digest.models import Subscriber
 from digest.store import open_store
 from digest.store.postgres_schema import SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION
+from digest.store.roles import SendLimits
 from digest.store.transfer import TABLES, Transfer
 
 NOW = dt.datetime(2024, 11, 28, 12, 0, tzinfo=dt.UTC)
@@ -116,3 +117,24 @@ def test_db_upgrade_migrates_an_empty_postgresql_and_a_sqlite_file(
     done = run_digest(config, "db", "upgrade")
     assert done.returncode == 0, done.stderr
     assert f"{tmp_path / 'state' / 'digest.sqlite3'}: schema version" in done.stdout
+
+
+def test_the_sending_window_moves_along_so_the_daily_cap_holds_across_the_move(
+    tmp_path: Path, postgres: Cluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capped = SendLimits(per_day=5)
+    source = sqlite_url(tmp_path / "old" / "digest.sqlite3")
+    with opened_store(source) as old:
+        # Three sent in one minute, two in the next: the day's cap of five is reached.
+        assert len(old.reserve_sends(3, capped, NOW).slots) == 3
+        assert len(old.reserve_sends(2, capped, NOW + dt.timedelta(minutes=1)).slots) == 2
+        full_until = old.send_window_full_until(capped, NOW + dt.timedelta(minutes=2))
+    assert full_until is not None
+    target = postgres.empty_database()
+    assert main(["db", "copy", source, target]) == 0
+    assert "MISMATCH" not in capsys.readouterr().out
+    assert everything(target)["send_counts"] == everything(source)["send_counts"]
+    later = NOW + dt.timedelta(minutes=2)
+    with opened_store(target) as moved:
+        assert moved.send_window_full_until(capped, later) == full_until
+        assert moved.reserve_sends(1, capped, later).slots == ()  # no sixth message today

@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 import pytest
+from contract_batches import OutboxBatchContract
 from contract_corpus import CorpusCountsContract
 from contract_sending import SendingContract
 from support.stores import opened_store
@@ -40,6 +41,7 @@ from digest.models import (
 from digest.store.roles import (
     AlreadyQueued,
     Lease,
+    NewDigest,
     RunRecord,
     RunState,
     SendLimits,
@@ -92,7 +94,7 @@ def utc(moment: dt.datetime | None) -> bool:
     return moment is not None and moment.utcoffset() == dt.timedelta(0)
 
 
-class StoreContract(CorpusCountsContract, SendingContract):
+class StoreContract(CorpusCountsContract, SendingContract, OutboxBatchContract):
     @pytest.fixture
     def store_url(self) -> str:
         raise NotImplementedError("a backend's test class gives a fresh database's URL")
@@ -674,6 +676,15 @@ class StoreContract(CorpusCountsContract, SendingContract):
             "undo_vote": lambda: store.undo_vote(1, "2401.00001"),
             "votes": lambda: store.votes(1),
             "papers_stamp": lambda: store.papers_stamp(),
+            "ledger_versions_of": lambda: store.ledger_versions_of([1], ["2401.00001"]),
+            "last_digests_at": lambda: store.last_digests_at([1]),
+            "digest_days_of": lambda: store.digest_days_of([1], [DAY]),
+            "enqueue_many": lambda: store.enqueue_many(
+                [NewDigest(1, "a@example.org", DAY, NOON, "<m@x>", b"m", (("2401.00001", 1),))]
+            ),
+            "unclaimed_pending_count": lambda: store.unclaimed_pending_count(),
+            "claim_batch": lambda: store.claim_batch("w", 60, NOON, 2),
+            "mark_sent_many": lambda: store.mark_sent_many([1]),
             "counted_days": lambda: store.counted_days(["1"]),
             "count_papers": lambda: store.count_papers(DAY, ["1"], TermCounts(1, {"x": 1})),
             "corpus_counts": lambda: store.corpus_counts(DAY),
