@@ -29,12 +29,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
 
-import httpx
-
 from digest.collect.decoding import IncompleteStream, decoder_for
 from digest.collect.download import Download, FetchStopped, stopped_message, watch_download
 from digest.collect.fetched import FetchResult
 from digest.collect.http_headers import content_length, merge_validators, parse_retry_after
+from digest.collect.lean_httpx import httpx
 from digest.config.settings import FetchSettings
 from digest.errors import FetchError
 from digest.models import Validators

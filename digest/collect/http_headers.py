@@ -9,8 +9,7 @@ import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 
-import httpx
-
+from digest.collect.lean_httpx import httpx
 from digest.models import Validators
 
 
