@@ -27,7 +27,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from support.children import child_env, digest_command, run_digest
+from support.children import child_env, digest_command, run_digest, wait_all
 from support.postgres import Cluster
 from support.queued import queue_messages
 from support.smtp_server import RecordingHandler, SmtpSink
@@ -77,16 +77,7 @@ class Senders:
             )
 
     def run_fleet(self, *args: str) -> None:
-        procs = [self.start(*args) for _ in range(WORKERS)]
-        deadline = time.monotonic() + TIMEOUT
-        for proc in procs:
-            try:
-                proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                for other in procs:
-                    other.kill()
-                raise AssertionError(f"a worker did not finish:\n{self.tail()}") from None
-            assert proc.returncode == 0, self.tail()
+        wait_all([self.start(*args) for _ in range(WORKERS)], TIMEOUT, self.tail)
 
     def tail(self) -> str:
         return "\n".join(f"{p.name}: {p.read_text()[-1500:]}" for p in self.logs.iterdir())

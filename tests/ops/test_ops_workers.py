@@ -12,7 +12,6 @@ import datetime as dt
 import os
 import signal
 import subprocess
-import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import closing
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from support.children import child_env, digest_command
+from support.children import child_env, digest_command, wait_all
 from support.postgres import Cluster
 from support.smtp_server import Received, SmtpSink
 from support.stores import opened_store
@@ -116,15 +115,7 @@ def subscribe_many(url: str, count: int) -> list[str]:
 
 
 def wait_for(fleet: Fleet, procs: list[subprocess.Popen[str]]) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    for proc in procs:
-        try:
-            proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            for other in procs:
-                other.kill()
-            raise AssertionError(f"a worker did not finish:\n{fleet.tail()}") from None
-        assert proc.returncode == 0, fleet.tail()
+    wait_all(procs, TIMEOUT, fleet.tail)
 
 
 def wait_until_received(fleet: Fleet, count: int) -> None:

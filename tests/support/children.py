@@ -6,6 +6,8 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from support.http_server import Reply
@@ -53,6 +55,22 @@ def start_digest(config: Path, *args: str, **env: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def wait_all(
+    procs: Sequence[subprocess.Popen[str]], timeout: float, logs: Callable[[], str]
+) -> None:
+    """Wait for every child within `timeout` seconds in all and check each exited 0; on a
+    hang kill them all. Failures show `logs()` (what the children wrote)."""
+    deadline = time.monotonic() + timeout
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            for other in procs:
+                other.kill()
+            raise AssertionError(f"a worker did not finish:\n{logs()}") from None
+        assert proc.returncode == 0, logs()
 
 
 def serve_small(installation: Installation, day: dt.date) -> None:
