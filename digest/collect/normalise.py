@@ -185,6 +185,15 @@ TITLE_CHARS = 500
 ABSTRACT_CHARS = 5_000
 AUTHOR_NAMES = 500
 AUTHOR_NAME_CHARS = 100
+# Side fields the email does not show but the store keeps (longest in the fixtures: comments
+# 414 characters, journal reference 182, Hugging Face's AI summary 296, 21 AI keywords).
+# Cut quietly to the store, with a note in the log but no "shortened" mark, since no reader
+# sees them; an optional link too long to be one (2,048 characters, what browsers and
+# servers reliably accept) is dropped rather than cut into a broken one.
+SIDE_TEXT_CHARS = 2_000
+AI_KEYWORDS = 50
+AI_KEYWORD_CHARS = 100
+LINK_CHARS = 2_048
 # Raw text handed to the LaTeX converter: converting 1 MB of math takes it 20 s, 50,000
 # characters a fraction of a second, and 50,000 is 10x the longest field kept (an abstract)
 # and the length of 500 names of 100 characters.
@@ -219,7 +228,8 @@ def _length(text: str) -> str:
 def cap_fields(paper: Paper) -> tuple[Paper, tuple[str, ...]]:
     """The paper with its title, abstract and authors within their caps, the cut fields
     named in `Paper.shortened`; and a note per field cut ("title: 36,000 -> 500
-    characters") for the log."""
+    characters") for the log. Fields the email does not show are capped too, with a note
+    but no mark."""
     notes: list[str] = []
     cut: list[str] = []
     title, abstract, authors = paper.title, paper.abstract, paper.authors
@@ -239,10 +249,54 @@ def cap_fields(paper: Paper) -> tuple[Paper, tuple[str, ...]]:
         abstract = cut_text(abstract, ABSTRACT_CHARS)
         cut.append("abstract")
         notes.append(f"abstract: {_length(paper.abstract)} -> {ABSTRACT_CHARS:,} characters")
+    paper = _cap_side_fields(paper, notes)
     if not cut:
-        return paper, ()
+        return paper, tuple(notes)
     shortened = tuple(dict.fromkeys((*paper.shortened, *cut)))
     changed = dataclasses.replace(
         paper, title=title, abstract=abstract, authors=authors, shortened=shortened
     )
     return changed, tuple(notes)
+
+
+def _side_text(name: str, text: str | None, notes: list[str]) -> str | None:
+    if text is None or len(text) <= SIDE_TEXT_CHARS:
+        return text
+    notes.append(f"{name}: {_length(text)} -> {SIDE_TEXT_CHARS:,} characters")
+    return cut_text(text, SIDE_TEXT_CHARS)
+
+
+def _side_link(name: str, link: str | None, notes: list[str]) -> str | None:
+    if link is None or len(link) <= LINK_CHARS:
+        return link
+    notes.append(f"{name}: a link of {len(link):,} characters, dropped")
+    return None
+
+
+def _cap_side_fields(paper: Paper, notes: list[str]) -> Paper:
+    """`paper` with its stored-only fields within their caps, a note per cut in `notes`."""
+    before = len(notes)
+    comments = _side_text("comments", paper.comments, notes)
+    journal_ref = _side_text("journal reference", paper.journal_ref, notes)
+    pdf_url = _side_link("PDF link", paper.pdf_url, notes)
+    hf = paper.hf
+    if hf is not None:
+        keywords = tuple(cut_text(k, AI_KEYWORD_CHARS) for k in hf.ai_keywords[:AI_KEYWORDS])
+        if len(hf.ai_keywords) > AI_KEYWORDS:
+            notes.append(f"AI keywords: {len(hf.ai_keywords):,} -> {AI_KEYWORDS}")
+        elif keywords != hf.ai_keywords:
+            notes.append(f"AI keywords: cut to {AI_KEYWORD_CHARS} characters each")
+        hf = dataclasses.replace(
+            hf,
+            ai_summary=_side_text("AI summary", hf.ai_summary, notes),
+            ai_keywords=keywords,
+            organization=_side_text("organization", hf.organization, notes),
+            github_repo=_side_link("code link", hf.github_repo, notes),
+            project_page=_side_link("project page", hf.project_page, notes),
+            url=_side_link("Hugging Face link", hf.url, notes),
+        )
+    if len(notes) == before:
+        return paper
+    return dataclasses.replace(
+        paper, comments=comments, journal_ref=journal_ref, pdf_url=pdf_url, hf=hf
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -9,15 +10,17 @@ import pytest
 from digest.collect.merge import merge_two
 from digest.collect.normalise import (
     ABSTRACT_CHARS,
+    AI_KEYWORDS,
     AUTHOR_NAME_CHARS,
     AUTHOR_NAMES,
+    SIDE_TEXT_CHARS,
     TITLE_CHARS,
     canonical_id,
     cap_fields,
     cut_text,
 )
 from digest.collect.sources import PARSERS
-from digest.models import Paper
+from digest.models import HFSignals, Paper
 from digest.store.codec import paper_from_json, paper_to_json
 
 
@@ -92,3 +95,59 @@ def test_a_link_with_a_broken_port_still_gets_an_id() -> None:
     assert first.startswith("url:") and first == canonical_id(
         link="https://EXAMPLE.org:00:00Z</a/paper"
     )
+
+
+def test_fields_the_email_does_not_show_are_capped_with_a_note_but_no_mark() -> None:
+    huge = "word " * 100_000
+    paper = Paper(
+        "2401.00001",
+        "A title",
+        comments=huge,
+        journal_ref="J. " * 1000,
+        pdf_url="https://arxiv.org/pdf/" + "x" * 5000,
+        hf=HFSignals(
+            ai_summary=huge,
+            ai_keywords=tuple(f"kw{i}" for i in range(AI_KEYWORDS + 30)),
+            github_repo="https://github.com/a/b",
+        ),
+    )
+    capped, notes = cap_fields(paper)
+    assert capped.shortened == ()
+    assert capped.comments is not None and len(capped.comments) <= SIDE_TEXT_CHARS
+    assert capped.comments.endswith("word…")
+    assert capped.journal_ref is not None and len(capped.journal_ref) <= SIDE_TEXT_CHARS
+    assert capped.pdf_url is None  # a cut link would be a broken one
+    assert capped.hf is not None and capped.hf.github_repo == "https://github.com/a/b"
+    assert capped.hf.ai_summary is not None and len(capped.hf.ai_summary) <= SIDE_TEXT_CHARS
+    assert capped.hf.ai_keywords == paper.hf.ai_keywords[:AI_KEYWORDS]  # type: ignore[union-attr]
+    assert notes == (
+        f"comments: 500,000 or more -> {SIDE_TEXT_CHARS:,} characters",
+        f"journal reference: 3,000 -> {SIDE_TEXT_CHARS:,} characters",
+        "PDF link: a link of 5,022 characters, dropped",
+        f"AI keywords: {AI_KEYWORDS + 30} -> {AI_KEYWORDS}",
+        f"AI summary: 500,000 or more -> {SIDE_TEXT_CHARS:,} characters",
+    )
+    within = Paper("2401.00002", "t", comments="5 pages", hf=HFSignals(ai_summary="Short."))
+    assert cap_fields(within) == (within, ())
+
+
+def test_a_hugging_face_item_with_a_giant_summary_is_stored_cut_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    item = {
+        "paper": {
+            "id": "2411.18571",
+            "title": "A paper",
+            "summary": "An abstract.",
+            "authors": [{"name": "Ada Lovelace"}],
+            "ai_summary": "summary " * 50_000,
+        },
+        "title": "A paper",
+    }
+    with caplog.at_level(logging.WARNING, logger="digest.sources"):
+        (paper,) = PARSERS["hf_daily"](json.dumps([item]).encode(), "https://hf.example/papers")
+    assert paper.hf is not None and paper.hf.ai_summary is not None
+    assert len(paper.hf.ai_summary) <= SIDE_TEXT_CHARS and paper.shortened == ()
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line.startswith("https://hf.example/papers: item 2411.18571 ('A paper')")
+    assert "AI summary: 399,999 or more -> 2,000 characters" in line

@@ -25,7 +25,7 @@ log = logging.getLogger("digest.sources")
 
 
 def capped(parse: Parser) -> Parser:
-    """`parse`, with every paper's title, abstract and authors cut to their caps: one
+    """`parse`, with every paper's fields cut to their caps (digest.collect.normalise): one
     oversized item is shortened (and says so), the others are untouched."""
 
     @functools.wraps(parse)
