@@ -129,7 +129,10 @@ CACHE_DIR_ENV = "DIGEST_CACHE_DIR"  # as digest.rank.vectorfile reads it
 def _tables() -> _Tables:
     """(symbols, formatted macros with their argspec, macros only pylatexenc can render):
     from the cache folder, else read out of pylatexenc and kept there."""
-    path = tables_path(os.environ)
+    try:
+        path = tables_path(os.environ)
+    except RuntimeError:  # no home folder to find a cache folder in: nothing is kept
+        return _read_tables()
     try:
         data = json.loads(path.read_text("utf-8"))
         formatted = {name: (spec, repl) for name, (spec, repl) in data["formatted"].items()}

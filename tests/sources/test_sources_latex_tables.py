@@ -67,3 +67,23 @@ def test_a_damaged_file_is_read_out_of_pylatexenc_again(tmp_path: Path) -> None:
     again = convert(cache)
     assert again["plain"] == reference["plain"] and again["full"] == reference["full"]
     assert json.loads(path.read_text("utf-8"))["symbols"]["alpha"] == "α"  # written whole
+
+
+def test_without_a_home_folder_the_tables_are_read_and_nothing_is_kept(tmp_path: Path) -> None:
+    """A service user with neither HOME nor a cache variable (Path.home() cannot answer)."""
+    code = (
+        "import json, pathlib\n"
+        "def no_home(): raise RuntimeError('Could not determine home directory.')\n"
+        "pathlib.Path.home = staticmethod(no_home)\n"
+        "from digest.collect.latex import latex_to_text\n"
+        f"print(json.dumps([latex_to_text(s) for s in {SAMPLES!r}]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("DIGEST_CACHE_DIR", "XDG_CACHE_HOME")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    converted = json.loads(done.stdout)
+    reference = convert(tmp_path / "reference")
+    assert converted[:3] + converted[4:] == reference["plain"]
+    assert converted[3] == reference["full"]
