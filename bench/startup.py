@@ -13,6 +13,8 @@ median wall time and the median CPU (user + system) of the child:
 - the physical limits: `python -c pass` (Python's start), `import lxml.etree, httpx` (parsing
   and fetching), and `import numpy, jinja2, lxml.etree` (what a preview cannot do without:
   the keyword index, the templates, the snapshot's listings);
+- `import numpy`, `import jinja2` alone, and `import digest.cli.preview` (every module a
+  preview loads, nothing run: the preview's figure less this one is its work);
 - `digest --help`;
 - `digest preview --from examples/snapshot -k diffusion -k "language model"` with
   `semantic = false` (the keyword path; a scratch folder for its output). With semantic
@@ -75,6 +77,10 @@ def main() -> None:
                 "-c",
                 "import numpy, jinja2, lxml.etree",
             ],
+            "import numpy": [sys.executable, "-c", "import numpy"],
+            "import jinja2": [sys.executable, "-c", "import jinja2"],
+            # every module a preview loads, and nothing run: the rest of a preview is its work
+            "import digest.cli.preview": [sys.executable, "-c", "import digest.cli.preview"],
             "digest --help": [digest, "--help"],
             "digest preview --from snapshot": [
                 digest,

@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     group = getattr(args, "handlers", "")
     module = importlib.import_module(
-        f"digest.cli.{group if group in ('db', 'worker') else 'commands'}"
+        f"digest.cli.{group if group in ('db', 'worker', 'preview') else 'commands'}"
     )
     handler: Callable[[argparse.Namespace], int] = getattr(module, f"cmd_{args.handler}")
     try:
@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=10, help="papers to list in the terminal (10)")
     p.add_argument("--send-to", help="also mail the preview to this one address (ledger untouched)")
     _now_option(p)
-    p.set_defaults(handler="preview")
+    # a module of its own: a preview imports none of the jobs that fetch, store or send
+    p.set_defaults(handler="preview", handlers="preview")
 
     p = commands.add_parser("fetch", help="fetch today's listings and save them for later previews")
     p.add_argument("--save", type=Path, required=True, help="folder to write the listings into")

@@ -9,18 +9,17 @@ import sys
 import threading
 from contextlib import closing
 
-from digest.cli.files import output_folder, without_links, write_file
+from digest.cli.files import output_folder, without_links
+from digest.cli.options import clock_of, profile_from_args, progress_sink, settings_of
 from digest.cli.printing import (
     Out,
     print_next_deliveries,
-    print_preview,
     print_report,
     print_undelivered,
     run_line,
     source_line,
 )
 from digest.config.addresses import validate_address
-from digest.config.load import load_settings
 from digest.config.profiles import (
     load_profile,
     load_profile_data,
@@ -28,13 +27,12 @@ from digest.config.profiles import (
     profile_from_options,
     profile_to_data,
 )
-from digest.config.settings import Settings, check_timezone, parse_clock, parse_moment
+from digest.config.settings import check_timezone, parse_clock
 from digest.config.tomlfile import load_toml
 from digest.errors import DigestError
-from digest.jobs.context import Clock, ProgressSink, no_progress, terminal_progress, utc_now
+from digest.jobs.context import utc_now
 from digest.jobs.dead import gone_here, gone_text, this_host
 from digest.jobs.history import run_notes
-from digest.jobs.preview import Collected, preview, read_listings, send_preview
 from digest.jobs.runnotes import RunNotes
 from digest.jobs.schedule import local_dates, next_fetch
 from digest.jobs.sending import window_notes
@@ -42,126 +40,20 @@ from digest.jobs.signals import stop_on_signals
 from digest.models import Profile, RunReport, SourceState, Subscriber
 from digest.store import open_store
 from digest.store.roles import RunRecord, RunState, SubscriberState
-from digest.util.logs import setup_logging
 
 # The jobs behind commands other than `preview` (fetching, sending, subscriptions) are
 # imported by the commands that use them: each command loads only what it needs.
 
 
-def _profile_from_args(args: argparse.Namespace) -> Profile | None:
-    has_options = args.keyword or args.exclude or args.author or args.category
-    if args.profile and has_options:
-        raise DigestError("give either --profile or --keyword/--exclude/--author/--category")
-    if args.profile:  # --describe adds the sentence; --top may list more than max_papers
-        loaded = load_profile(args.profile)
-        return dataclasses.replace(loaded, description=args.describe or loaded.description)
-    if has_options:
-        profile = profile_from_options(
-            args.keyword, exclude=args.exclude, authors=args.author, categories=args.category
-        )
-        # One sentence of interest: what semantic matching embeds besides the keywords.
-        top = max(profile.max_papers, getattr(args, "top", 0))
-        return dataclasses.replace(profile, description=args.describe or "", max_papers=top)
-    if args.describe:
-        raise DigestError("--describe goes with --keyword (a profile file has `description`)")
-    return None
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    settings = load_settings(args.config)
-    json_lines = getattr(args, "log_json", False) or settings.logging.format == "json"
-    setup_logging(json_lines=json_lines, level=settings.logging.level)
-    return settings
-
-
-def _clock(args: argparse.Namespace, settings: Settings) -> Clock:
-    """The job's clock: the real one, or the moment `--now` names (the same all through)."""
-    if not getattr(args, "now", None):
-        return utc_now
-    try:
-        fixed = parse_moment(args.now, settings.zone)
-    except ValueError as err:
-        raise DigestError(f"--now: {err}") from err
-    return lambda: fixed
-
-
-def _progress() -> ProgressSink:
-    # A counter only where someone watches: a terminal, not cron or a log file.
-    return terminal_progress if sys.stderr.isatty() else no_progress
-
-
 # --- commands -----------------------------------------------------------------------------
-
-
-def cmd_preview(args: argparse.Namespace, out: Out = print) -> int:
-    settings = _settings(args)
-    now = _clock(args, settings)()
-    profile = _profile_from_args(args)
-    if args.email:
-        with closing(open_store(settings.store_url, readonly=True)) as store:
-            found = store.subscriber(validate_address(args.email))
-            if found is None:
-                raise DigestError(f"{args.email}: no such subscriber in {settings.database_name}")
-            subscriber = found if profile is None else dataclasses.replace(found, profile=profile)
-            collected = read_listings(
-                settings, subscriber, now, snapshot=args.snapshot, progress=_progress()
-            )
-            result = preview(
-                settings, subscriber, collected, now=now, store=store, day=_day(args, collected)
-            )
-    elif profile is None:
-        raise DigestError(
-            "say whose digest to preview: --keyword/--author/--category, --profile FILE "
-            "or --email ADDRESS"
-        )
-    else:
-        subscriber = Subscriber(email="preview@example.org", profile=profile)
-        collected = read_listings(
-            settings, subscriber, now, snapshot=args.snapshot, progress=_progress()
-        )
-        result = preview(settings, subscriber, collected, now=now, day=_day(args, collected))
-
-    made = result.composition
-    folder = output_folder(args.out, "--out")
-    write_file(folder / "digest.html", made.rendered.html.encode("utf-8"))
-    write_file(folder / "digest.txt", made.rendered.text.encode("utf-8"))
-    write_file(folder / "digest.eml", made.message)
-    print_preview(made.digest, collected.outcomes, args.top, out, made.rendered)
-    if result.note:
-        out(f"Note: {result.note}")
-    out(f"Wrote {args.out / 'digest.html'}, digest.txt and digest.eml. Nothing was sent.")
-    if args.send_to:
-        from digest.jobs.wiring import sender_factory
-
-        address = validate_address(args.send_to)
-        send_preview(settings, result, address, now, sender_factory(settings))
-        out(f"Sent the preview to {address} (nothing recorded as sent).")
-    failed = [o for o in collected.outcomes if o.state is SourceState.FAILED]
-    if failed and len(failed) == len(collected.outcomes):
-        # An empty digest because nothing could be read is not a preview of anything.
-        names = ", ".join(o.name for o in failed)
-        print(
-            f"digest: error: every source failed ({names}): the preview has no papers; "
-            "the reasons are listed above",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
-
-
-def _day(args: argparse.Namespace, collected: Collected) -> dt.date | None:
-    """A snapshot's digest carries the snapshot's day, not today's (unless --now says)."""
-    if args.snapshot is None or args.now:
-        return None
-    return max((listing.request.day for listing in collected.listings), default=None)
 
 
 def cmd_fetch(args: argparse.Namespace, out: Out = print) -> int:
     from digest.jobs.service import save_job
 
-    settings = _settings(args)
+    settings = settings_of(args)
     folder = without_links(output_folder(args.save, "--save"), "--save")
-    collected, written = save_job(settings, folder, clock=_clock(args, settings))
+    collected, written = save_job(settings, folder, clock=clock_of(args, settings))
     for outcome in collected.outcomes:
         out(source_line(outcome))
     out(f"Saved {len(written)} listings to {args.save}")
@@ -191,13 +83,13 @@ def _changed_profile(args: argparse.Namespace, old: Profile) -> Profile:
 def cmd_subscribe(args: argparse.Namespace, out: Out = print) -> int:
     from digest.jobs.subscriptions import check_profile_sources, describe_changes
 
-    settings = _settings(args)
+    settings = settings_of(args)
     email = validate_address(args.email)
     with closing(open_store(settings.store_url)) as store:
         found = store.subscriber_record(email)
         old = found.subscriber if found else None
         if old is None or args.replace:
-            profile = _profile_from_args(args)
+            profile = profile_from_args(args)
             if profile is None:
                 raise DigestError(
                     f"{email}: give a profile: --keyword/--author/--category or --profile"
@@ -235,7 +127,7 @@ def cmd_subscribe(args: argparse.Namespace, out: Out = print) -> int:
 def cmd_unsubscribe(args: argparse.Namespace, out: Out = print) -> int:
     from digest.jobs.subscriptions import address_for_token, token_in_mail
 
-    settings = _settings(args)
+    settings = settings_of(args)
     with closing(open_store(settings.store_url)) as store:
         if args.mail:
             email = address_for_token(settings, store, token_in_mail(sys.stdin.buffer.read()))
@@ -253,7 +145,7 @@ def cmd_unsubscribe(args: argparse.Namespace, out: Out = print) -> int:
 
 
 def cmd_subscribers(args: argparse.Namespace, out: Out = print) -> int:
-    settings = _settings(args)
+    settings = settings_of(args)
     with closing(open_store(settings.store_url)) as store:
         records = [
             r
@@ -272,7 +164,7 @@ def cmd_subscribers(args: argparse.Namespace, out: Out = print) -> int:
 def cmd_feedback(args: argparse.Namespace, out: Out = print) -> int:
     from digest.jobs.subscriptions import record_feedback
 
-    settings = _settings(args)
+    settings = settings_of(args)
     with closing(open_store(settings.store_url)) as store:
         message = record_feedback(store, args.email, args.paper_id, args.vote, utc_now())
     out(message)
@@ -280,7 +172,7 @@ def cmd_feedback(args: argparse.Namespace, out: Out = print) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, out: Out = print) -> int:
-    settings = _settings(args)
+    settings = settings_of(args)
     from digest.web.server import serve  # the web's libraries only for this command
 
     serve(settings, host=args.host, port=args.port)
@@ -290,9 +182,11 @@ def cmd_serve(args: argparse.Namespace, out: Out = print) -> int:
 def cmd_run(args: argparse.Namespace, out: Out = print) -> int:
     from digest.jobs.service import run_job
 
-    settings = _settings(args)
+    settings = settings_of(args)
     with stop_on_signals(threading.Event()) as stop:
-        report = run_job(settings, stop=stop, progress=_progress(), clock=_clock(args, settings))
+        report = run_job(
+            settings, stop=stop, progress=progress_sink(), clock=clock_of(args, settings)
+        )
     print_report(report, out)
     return _exit_status(report, stop)
 
@@ -300,14 +194,16 @@ def cmd_run(args: argparse.Namespace, out: Out = print) -> int:
 def cmd_tick(args: argparse.Namespace, out: Out = print) -> int:
     from digest.jobs.service import fetch_job, tick_job
 
-    settings = _settings(args)
+    settings = settings_of(args)
     fetched = None
     with stop_on_signals(threading.Event()) as stop:
         if args.fetch:
             fetched = fetch_job(
-                settings, stop=stop, progress=_progress(), clock=_clock(args, settings)
+                settings, stop=stop, progress=progress_sink(), clock=clock_of(args, settings)
             )
-        report = tick_job(settings, stop=stop, progress=_progress(), clock=_clock(args, settings))
+        report = tick_job(
+            settings, stop=stop, progress=progress_sink(), clock=clock_of(args, settings)
+        )
     if fetched is not None:
         for source in fetched.sources:
             out(f"  source {source_line(source)}")
@@ -329,9 +225,9 @@ def _exit_status(report: RunReport, stop: threading.Event) -> int:
 def cmd_retry(args: argparse.Namespace, out: Out = print) -> int:
     from digest.jobs.service import retry_job
 
-    settings = _settings(args)
+    settings = settings_of(args)
     with stop_on_signals(threading.Event()) as stop:
-        requeued, report = retry_job(settings, stop=stop, progress=_progress())
+        requeued, report = retry_job(settings, stop=stop, progress=progress_sink())
     out(f"Re-queued {requeued} failed deliveries.")
     for outcome in report.deliveries:
         out(f"  {outcome.recipient}: {outcome.state.value} {outcome.detail}".rstrip())
@@ -357,11 +253,11 @@ def run_state(run: RunRecord, here: str, notes: RunNotes) -> str:
 
 
 def cmd_status(args: argparse.Namespace, out: Out = print) -> int:
-    settings = _settings(args)
+    settings = settings_of(args)
     if not settings.has_database:
         out(f"No database at {settings.database_name} yet.")
         return 0
-    now = _clock(args, settings)()
+    now = clock_of(args, settings)()
     with closing(open_store(settings.store_url, readonly=True)) as store:
         runs = store.recent_runs(args.runs)
         pending, failed = store.pending(), store.failed()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from digest.cli.commands import _settings
+from digest.cli.options import settings_of
 from digest.cli.printing import Out
 from digest.errors import DigestError
 from digest.jobs.dbcopy import copy_store, upgrade_store
@@ -13,14 +13,14 @@ from digest.util.dburl import display_url
 
 
 def cmd_upgrade(args: argparse.Namespace, out: Out = print) -> int:
-    url = args.url or _settings(args).store_url
+    url = args.url or settings_of(args).store_url
     version = upgrade_store(url)
     out(f"{display_url(url)}: schema version {version}, up to date")
     return 0
 
 
 def cmd_copy(args: argparse.Namespace, out: Out = print) -> int:
-    _settings(args)  # logging as configured
+    settings_of(args)  # logging as configured
     report = copy_store(args.source, args.destination)
     out(f"Copied {report.source} -> {report.destination}")
     for table in report.tables:
@@ -40,7 +40,7 @@ def cmd_copy(args: argparse.Namespace, out: Out = print) -> int:
 def cmd_prune(args: argparse.Namespace, out: Out = print) -> int:
     if args.keep_days is not None and args.keep_days < 1:
         raise DigestError("--keep-days is at least 1")
-    pruned = prune_job(_settings(args), args.keep_days)
+    pruned = prune_job(settings_of(args), args.keep_days)
     out(
         f"Emptied {pruned.messages} sent messages ({pruned.bytes / 1e6:.1f} MB); the ledger is kept"
     )

@@ -7,7 +7,6 @@ import textwrap
 from collections.abc import Callable, Sequence
 from zoneinfo import ZoneInfo
 
-from digest.jobs.schedule import due_subscribers, next_delivery
 from digest.models import (
     DeliveryState,
     Digest,
@@ -106,6 +105,8 @@ def print_next_deliveries(
 ) -> None:
     if not subscribers:
         return
+    from digest.jobs.schedule import due_subscribers, next_delivery  # (`digest status` only)
+
     due = due_subscribers(subscribers, now, lambda s, day: (s.id, day) in composed)
     upcoming = sorted(
         ((next_delivery(s, now), s) for s in subscribers if s not in due),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import threading
 
-from digest.cli.commands import _settings
+from digest.cli.options import settings_of
 from digest.cli.printing import Out
 from digest.config.settings import parse_moment
 from digest.errors import DigestError
@@ -18,7 +18,7 @@ from digest.util.clock import running_from
 def cmd_worker(args: argparse.Namespace, out: Out = print) -> int:
     if args.batch < 1 or args.pause < 0:
         raise DigestError("--batch is at least 1 and --pause at least 0")
-    settings = _settings(args)
+    settings = settings_of(args)
     clock = utc_now
     if args.now:
         try:

@@ -5,17 +5,29 @@ milliseconds per abstract, and one arXiv day carries hundreds of abstracts with 
 borrow pylatexenc's *tables* (symbol macros, simple argument macros) and walk the tokens
 ourselves in one cheap pass (about 30 microseconds for a TeX-heavy abstract). Only the few
 macros pylatexenc implements as code (\item, \section, ...) send a string through its full
-parser. Whatever happens, the result is a string: bad TeX degrades to readable text, never to
-an exception. Plain `--` or quotes in a string with no other TeX stay as they are (fast path).
+parser. The tables, read out of pylatexenc once, are kept as JSON in the user's cache folder
+(per pylatexenc version): a process that meets no such macro never imports pylatexenc's
+parsers, which costs more than a preview's TeX. Whatever happens, the result is a string:
+bad TeX degrades to readable text, never to an exception. Plain `--` or quotes in a string
+with no other TeX stay as they are (fast path).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import tempfile
 import unicodedata
+from collections.abc import Mapping
 from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pylatexenc import latex2text, latexwalker
+from pylatexenc.version import version_str as pylatexenc_version
+
+if TYPE_CHECKING:
+    from pylatexenc import latexwalker
 
 # One token: a control word or symbol, a math delimiter, a group brace, a TeX ligature,
 # a run of plain text, or any other single character.
@@ -109,9 +121,55 @@ def _argspec(walker_db: latexwalker.LatexContextDb, name: str) -> str:
     return str(getattr(spec.args_parser, "argspec", "") or "")
 
 
+_Tables = tuple[dict[str, str], dict[str, tuple[str, str]], frozenset[str]]
+CACHE_DIR_ENV = "DIGEST_CACHE_DIR"  # as digest.rank.vectorfile reads it
+
+
 @lru_cache(maxsize=1)
-def _tables() -> tuple[dict[str, str], dict[str, tuple[str, str]], frozenset[str]]:
-    """(symbols, formatted macros with their argspec, macros only pylatexenc can render)."""
+def _tables() -> _Tables:
+    """(symbols, formatted macros with their argspec, macros only pylatexenc can render):
+    from the cache folder, else read out of pylatexenc and kept there."""
+    try:
+        path = tables_path(os.environ)
+    except RuntimeError:  # no home folder to find a cache folder in: nothing is kept
+        return _read_tables()
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        formatted = {name: (spec, repl) for name, (spec, repl) in data["formatted"].items()}
+        return dict(data["symbols"]), formatted, frozenset(data["code_only"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # not kept yet, or unreadable: read the tables again
+    tables = _read_tables()
+    _keep(path, tables)
+    return tables
+
+
+def tables_path(env: Mapping[str, str]) -> Path:
+    """Where the tables of the installed pylatexenc are kept ($DIGEST_CACHE_DIR, else
+    $XDG_CACHE_HOME/digest, else ~/.cache/digest)."""
+    if env.get(CACHE_DIR_ENV):
+        folder = Path(env[CACHE_DIR_ENV]).expanduser()
+    else:
+        folder = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "digest"
+    return folder / f"latex-tables-{pylatexenc_version}.json"
+
+
+def _keep(path: Path, tables: _Tables) -> None:
+    symbols, formatted, code_only = tables
+    data = {"symbols": symbols, "formatted": formatted, "code_only": sorted(code_only)}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # written whole, then renamed: a process reading at the same time sees all or nothing
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as out:
+            json.dump(data, out, ensure_ascii=False)
+        os.replace(out.name, path)
+    except OSError:
+        pass  # a read-only home: the next process reads the tables out of pylatexenc again
+
+
+def _read_tables() -> _Tables:
+    from pylatexenc import latex2text, latexwalker
+
     text_db = latex2text.get_default_latex_context_db()
     walker_db = latexwalker.get_default_latex_context_db()
     symbols: dict[str, str] = {}
@@ -285,6 +343,8 @@ def _drop_math_delimiters(tokens: list[str]) -> None:
 
 
 def _full_parser(text: str) -> str | None:
+    from pylatexenc import latex2text
+
     converter = latex2text.LatexNodes2Text(math_mode="text", strict_latex_spaces=False)
     try:
         return str(converter.latex_to_text(text))

@@ -49,12 +49,12 @@ from digest.deliver.smtp import Sender
 from digest.errors import DeliveryError
 from digest.models import DeliveryOutcome, DeliveryState, OutboxItem
 from digest.store.roles import Outbox, SendLimits, SendWindow
+from digest.util.clock import Clock, utc_now
 from digest.util.failpoints import failpoint
 from digest.util.logs import event
 from digest.util.progress import Progress, silent
 from digest.util.stopping import Interrupted, busy, interrupted
 
-Clock = Callable[[], dt.datetime]
 SenderFactory = Callable[[], Sender]
 
 log = logging.getLogger("digest.delivery")
@@ -111,10 +111,6 @@ class WindowClock:
 
 def stopping(stop: threading.Event | None) -> bool:
     return stop is not None and stop.is_set()
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class Delivery:

@@ -12,14 +12,18 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from jinja2 import Environment
 
 from digest.compose.render import make_environment
 from digest.config.settings import Settings
-from digest.deliver.delivery import Clock, SenderFactory, utc_now
 from digest.store.roles import Operations, Store
+from digest.util.clock import Clock, utc_now
 from digest.util.progress import Progress, silent
+
+if TYPE_CHECKING:  # the SMTP client and the outbox's delivery: only for jobs that send
+    from digest.deliver.smtp import Sender
 
 __all__ = [
     "Clock",
@@ -32,6 +36,8 @@ __all__ = [
     "terminal_progress",
     "utc_now",
 ]
+
+SenderFactory = Callable[[], "Sender"]  # as digest.deliver.delivery calls it
 
 # label ("fetching", "sending"), total if known -> a counter for that step
 ProgressSink = Callable[[str, int | None], Progress]

@@ -271,7 +271,10 @@ class PaperIndex:
         """Continue the partial matches the next word did not follow at once: across one
         word ("large vision language model"), or across a coordination of up to
         MAX_COORDINATED words ("large language and image generation models")."""
-        left = np.setdiff1d(np.arange(len(doc)), which)
+        # (a mask, not setdiff1d/isin: numpy's unique behind those imports numpy.ma)
+        taken = np.zeros(len(doc), dtype=bool)
+        taken[which] = True
+        left = np.flatnonzero(~taken)
         if not left.size or not following.places.size:
             return which, nxt
         # A longer gap must open with the conjunction: "large language [and image generation]
@@ -286,7 +289,8 @@ class PaperIndex:
             found = following.places[at] == wanted
             which = np.concatenate((which, tried[found]))
             nxt = np.concatenate((nxt, at[found]))
-            keep = ~np.isin(left, tried[found])
+            taken[tried[found]] = True
+            keep = ~taken[left]
             left, conjunction = left[keep], conjunction[keep]
             if not left.size:
                 break

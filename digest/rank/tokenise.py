@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -95,8 +95,12 @@ def tokenise(papers: Sequence[Paper]) -> Tokens:
 
 def _tokenise(papers: Sequence[Paper]) -> Tokens:
     segments = _segments(papers)
-    keys, rows, key, lengths = _unsorted_rows(segments, len(papers))
-    del segments  # (a day's text: memory for the sort below)
+    chains = _chains(segments.text)
+    # The chains are read: the day's text goes before the per-chain arrays are made (it is
+    # 4 bytes a character once one character lies beyond the BMP: 7 MB for 1,500 papers).
+    segments = replace(segments, text="")
+    keys, rows, key, lengths = _unsorted_rows(segments, chains, len(papers))
+    del segments, chains  # (memory for the sort below)
     # By word, each word's rows in place order: a stable sort of rows already in place order
     # (on 16-bit numbers when they fit: numpy sorts those by radix).
     order = np.argsort(key.astype(np.uint16) if len(keys) <= 1 << 16 else key, kind="stable")
@@ -106,17 +110,19 @@ def _tokenise(papers: Sequence[Paper]) -> Tokens:
     return Tokens(keys=keys, rows=rows, bounds=[0, *np.cumsum(counts).tolist()], lengths=lengths)
 
 
-def _unsorted_rows(segments: _Segments, papers: int) -> tuple[dict[str, int], Ints, Ints, Ints]:
+def _unsorted_rows(
+    segments: _Segments, found: tuple[Ints, Ints, _Chains], papers: int
+) -> tuple[dict[str, int], Ints, Ints, Ints]:
     """The words' numbers, their posting rows in text order and each row's word, and the
-    field lengths (papers x fields). A function of its own: its per-chain arrays are gone
-    before the rows are sorted."""
-    starts, ends, chains = _chains(segments.text)
+    field lengths (papers x fields), from the chains `found` in the segments' text. A
+    function of its own: its per-chain arrays are gone before the rows are sorted."""
+    starts, ends, chains = found
     keys, chain_key, chain_width, parts = _fold_chains(chains)
     # one row per chain: the word, or for a hyphen chain the closed compound ("pretraining")
     seg = (np.searchsorted(segments.starts, starts, side="right") - 1).astype(np.int32)
     doc, field = segments.doc[seg], segments.field[seg]
     width = chain_width[chains.numbers]
-    position = _positions(doc, field, width) + segments.gap[seg]
+    position = (_positions(doc, field, width) + segments.gap[seg]).astype(np.int32)
     start = starts - segments.starts[seg] + segments.base[seg]
     # ... and for a hyphen chain, also a row per part ("pre", "training"), right after it:
     # the rows stay in text order, which is place order (doc, field, position)
@@ -205,20 +211,21 @@ def _chains(text: str) -> tuple[Ints, Ints, _Chains]:
     # A block of text at a time (cut at line breaks, which no chain crosses): the arrays per
     # character stay small, and so does the peak memory of a day's millions of characters.
     padded = np.zeros(len(text) + 8 * _PACKED_WORDS, dtype=np.uint8)
-    starts: list[NDArray[np.int64]] = []
-    ends: list[NDArray[np.int64]] = []
+    # (32 bits per chain, made so block by block: a day has hundreds of thousands of chains,
+    # and its text is far shorter than 2**31 characters)
+    starts: list[Ints] = []
+    ends: list[Ints] = []
     block = 0
     while block < len(text):
         cut = text.find("\n", block + _BLOCK)
         cut = len(text) if cut < 0 else cut
         found_starts, found_ends = _block_chains(text[block:cut], padded[block:cut])
-        starts.append(found_starts + block)
-        ends.append(found_ends + block)
+        starts.append((found_starts + block).astype(np.int32))
+        ends.append((found_ends + block).astype(np.int32))
         block = cut
-    # (32 bits per chain: a day has hundreds of thousands of chains, and its text is far
-    # shorter than 2**31 characters)
-    all_starts = np.concatenate(starts).astype(np.int32) if starts else np.zeros(0, np.int32)
-    all_ends = np.concatenate(ends).astype(np.int32) if ends else np.zeros(0, np.int32)
+    all_starts = np.concatenate(starts) if starts else np.zeros(0, np.int32)
+    all_ends = np.concatenate(ends) if ends else np.zeros(0, np.int32)
+    del starts, ends
     return all_starts, all_ends, _number_chains(text, padded, all_starts, all_ends)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from digest.cli import build_parser, main
-from digest.cli.commands import _profile_from_args
+from digest.cli.options import profile_from_args
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "profiles" / "example.toml"
@@ -19,7 +19,7 @@ def test_describe_is_kept_with_a_profile_file() -> None:
     args = build_parser().parse_args(
         ["preview", "--profile", str(EXAMPLE), "--describe", "Fast samplers for diffusion."]
     )
-    profile = _profile_from_args(args)
+    profile = profile_from_args(args)
     assert profile is not None and profile.description == "Fast samplers for diffusion."
 
 
@@ -27,7 +27,7 @@ def test_describe_goes_with_keywords_and_top_lifts_max_papers() -> None:
     args = build_parser().parse_args(
         ["preview", "-k", "diffusion", "--describe", "Samplers.", "--top", "40"]
     )
-    profile = _profile_from_args(args)
+    profile = profile_from_args(args)
     assert profile is not None
     assert profile.description == "Samplers." and profile.max_papers == 40
 
