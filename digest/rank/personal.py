@@ -15,12 +15,20 @@ unrelated ones in, a larger weight drifted off the topic.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from digest.models import Paper, Profile
-from digest.rank.feedback import Adjustment, Vote, adjust, liked_neighbours, voted_similarity
+from digest.rank.feedback import (
+    Adjustment,
+    Vote,
+    adjust,
+    liked_neighbours,
+    vote_lift,
+    voted_similarity,
+)
 from digest.rank.hybrid import blend_top, lexical_side
 from digest.rank.lexical import PaperIndex, RankResult
 
@@ -59,7 +67,7 @@ def ranked_with_meaning(
     if vector is None:
         return None
     liked: dict[str, float] = {}
-    moved = Adjustment(vector, np.zeros((0, len(vector)), dtype=np.float32))
+    moved = Adjustment.unchanged(vector)
     if votes:
         # the subscriber's votes turn their profile's vector (digest.rank.feedback)
         moved = adjust(vector, votes, semantic.vectors_of({v.paper_id for v in votes}))
@@ -70,7 +78,9 @@ def ranked_with_meaning(
 
     first_scores = similarity(moved)
     side = lexical_side(index, profile, papers, first_scores, eligible=eligible, updated=updated)
-    first = blend_top(side, first_scores, limit=PSEUDO_RELEVANT, liked=liked)
+    # closeness to the liked papers, z-scored over the day's candidates like the blend's terms
+    lift = vote_lift(moved, semantic.matrix[side.rows]) if votes else None
+    first = blend_top(side, first_scores, limit=PSEUDO_RELEVANT, liked=liked, lift=lift)
     rows = [semantic.position[r.paper.id] for r in first.ranked]
-    widened = Adjustment(expanded(moved.vector, semantic.matrix, rows), moved.liked)
-    return blend_top(side, similarity(widened), limit=limit, liked=liked)
+    widened = replace(moved, vector=expanded(moved.vector, semantic.matrix, rows))
+    return blend_top(side, similarity(widened), limit=limit, liked=liked, lift=lift)
