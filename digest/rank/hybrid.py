@@ -132,9 +132,9 @@ def hybrid_top(
     and how many were listed in all.
 
     `papers` are the papers `index` was built from; `eligible` and `updated` mean what they
-    mean for `rank()`. `liked` (paper id -> how much the reader's votes lifted its
-    similarity) only adds the "like papers you marked" note; the lift itself is already in
-    `semantic`.
+    mean for `rank()`. `liked` (paper id -> its cosine to the closest paper the
+    reader liked, for those close to one) only adds the "like papers you marked" note; what
+    votes change is in `semantic` and, through blend_top, its `lift`.
     """
     if semantic is None:
         return rank_top(index, profile, limit=limit, eligible=eligible, updated=updated)
