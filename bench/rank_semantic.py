@@ -5,7 +5,9 @@ shipped model through the numpy encoder, one profile at a time, as a run meets a
 changed profile; known: read from the cache), the similarity to every paper, and the
 hybrid ranking (digest.rank.hybrid.hybrid_top) and the whole meaning path `ranked_for` runs
 (digest.rank.personal: two blends around the pseudo-relevance feedback) against the
-keyword-only `rank_top`; the extra cost is projected to a 10,000-subscriber day. Paper
+keyword-only `rank_top`; the extra cost is projected to a 10,000-subscriber day. Then what
+VOTES votes (half of them "more like this") add to a subscriber, with meaning and with
+keywords alone (digest.rank.feedback). Paper
 vectors are random unit vectors: their values do not change what the products cost, and
 embedding the day's papers is bench/embed.py's figure (paid once per paper, not per
 subscriber). Single process; the run's compose workers divide the
@@ -14,15 +16,18 @@ per-subscriber part by the number of cores.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import random
 import time
 from collections.abc import Sequence
 
 import numpy as np
 
 from digest.models import Paper, Profile
+from digest.rank.feedback import Vote, with_liked_words
 from digest.rank.hybrid import hybrid_top
-from digest.rank.lexical import CorpusStats, build_index, rank_top
+from digest.rank.lexical import CorpusStats, PaperIndex, build_index, rank_top
 from digest.rank.personal import ranked_with_meaning
 from digest.rank.semantic import (
     DIMENSIONS,
@@ -34,6 +39,7 @@ from digest.rank.semantic import (
 )
 
 NEW_PROFILES_SAMPLE = 100  # profiles embedded to time a new profile's vector
+VOTES = 20  # a subscriber's votes for the votes' cost (a month of a keen reader)
 
 
 def semantic_cost(
@@ -101,4 +107,45 @@ def semantic_cost(
         f"{extra * day:.0f} s CPU for a {day:,}-subscriber day "
         f"(~{extra * day / cores:.0f} s on {cores} cores), plus "
         f"{new_vector * 1000:.0f} ms for each new or changed profile"
+    )
+    vote_cost(index, papers, fresh, profiles, limit, path, keywords)
+
+
+def vote_cost(
+    index: PaperIndex,
+    papers: Sequence[Paper],
+    semantic: SemanticIndex,
+    profiles: Sequence[Profile],
+    limit: int,
+    without: float,
+    keywords: float,
+) -> None:
+    """What VOTES votes on the day's papers add per subscriber, with meaning and without."""
+    rng = random.Random("votes")
+    now = dt.datetime(2024, 11, 28, tzinfo=dt.UTC)
+    ballots = [
+        [
+            Vote(p.id, n % 2 == 0, now - dt.timedelta(days=n))
+            for n, p in enumerate(rng.sample(list(papers), VOTES))
+        ]
+        for _ in profiles
+    ]
+    eligible = frozenset(index.ids)
+    started = time.perf_counter()
+    for profile, votes in zip(profiles, ballots, strict=True):
+        ranked_with_meaning(
+            index, papers, semantic, profile, limit=limit, eligible=eligible, updated=(),
+            votes=votes,
+        )  # fmt: skip
+    voted = (time.perf_counter() - started) / len(profiles)
+    by_id = {p.id: p for p in papers}
+    started = time.perf_counter()
+    for profile, votes in zip(profiles, ballots, strict=True):
+        moved = with_liked_words(profile, votes, by_id, index.stats)
+        rank_top(index, moved, limit=limit, eligible=eligible)
+    voted_keywords = (time.perf_counter() - started) / len(profiles)
+    print(
+        f"  with {VOTES} votes: ranked_with_meaning {voted * 1000:.2f} ms "
+        f"(+{(voted - without) * 1000:.2f} ms), keywords alone {voted_keywords * 1000:.2f} ms "
+        f"(+{(voted_keywords - keywords) * 1000:.2f} ms) per subscriber"
     )

@@ -19,9 +19,11 @@ How a hybrid score is made:
   unrelated papers in: their blended score stays under the floor.
 - One passing mention of an excluded word (see digest.rank.exclusions) costs a paper that
   entered on meaning `passing_penalty`; keyword matches already had their score halved.
+- The reader's votes may add a third term, closeness to the papers they liked, on the same
+  scale (digest.rank.feedback.vote_lift).
 - Explanations stay honest: matched keywords are highlighted as before; a paper close in
-  meaning says "similar in meaning to your interest", one lifted by the reader's votes "like
-  papers you marked" (digest.rank.feedback).
+  meaning says "similar in meaning to your interest", one close to a paper the reader liked
+  "like papers you marked" (digest.rank.feedback).
 - Without semantic scores (the extra is not installed, or the profile has no text), the
   result is exactly `rank()`'s.
 
@@ -130,9 +132,9 @@ def hybrid_top(
     and how many were listed in all.
 
     `papers` are the papers `index` was built from; `eligible` and `updated` mean what they
-    mean for `rank()`. `liked` (paper id -> how much the reader's votes lifted its
-    similarity) only adds the "like papers you marked" note; the lift itself is already in
-    `semantic`.
+    mean for `rank()`. `liked` (paper id -> its cosine to the closest paper the
+    reader liked, for those close to one) only adds the "like papers you marked" note; what
+    votes change is in `semantic` and, through blend_top, its `lift`.
     """
     if semantic is None:
         return rank_top(index, profile, limit=limit, eligible=eligible, updated=updated)
@@ -197,9 +199,12 @@ def blend_top(
     limit: int,
     blend: Blend = DEFAULT_BLEND,
     liked: Mapping[str, float] | None = None,
+    lift: Floats | None = None,
 ) -> RankResult:
     """The `limit` best of the side's candidates blended with `semantic` (similarities of
-    the same papers `side` was made with), explained, and how many were listed."""
+    the same papers `side` was made with), explained, and how many were listed. `lift`
+    (one value per candidate, in the side's order, on the blend's scale) is added to the
+    score: the reader's votes (digest.rank.feedback.vote_lift)."""
     index, profile, pool, points, found = (
         side.index, side.profile, side.pool, side.points, side.found
     )  # fmt: skip
@@ -207,6 +212,8 @@ def blend_top(
         return RankResult((), 0)
     z_meaning = _z(_meaning(index, side, semantic))
     score = blend.blended(points, side.z_lexical, z_meaning)
+    if lift is not None:
+        score = score + lift
     listed = (found & (points >= profile.min_score)) | (z_meaning >= blend.entry)
     if side.passing is not None:
         score = score - blend.passing_penalty * (side.passing & ~found)

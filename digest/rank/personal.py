@@ -15,12 +15,21 @@ unrelated ones in, a larger weight drifted off the topic.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from digest.models import Paper, Profile
-from digest.rank.feedback import Adjustment, Vote, adjust, liked_neighbours, voted_similarity
+from digest.rank.feedback import (
+    Adjustment,
+    Vote,
+    adjust,
+    closeness,
+    liked_neighbours,
+    vote_lift,
+    voted_similarity,
+)
 from digest.rank.hybrid import blend_top, lexical_side
 from digest.rank.lexical import PaperIndex, RankResult
 
@@ -58,19 +67,21 @@ def ranked_with_meaning(
     vector = semantic.profile_vector(profile)
     if vector is None:
         return None
-    liked: dict[str, float] = {}
-    moved = Adjustment(vector, np.zeros((0, len(vector)), dtype=np.float32))
+    moved = Adjustment.unchanged(vector)
     if votes:
         # the subscriber's votes turn their profile's vector (digest.rank.feedback)
         moved = adjust(vector, votes, semantic.vectors_of({v.paper_id for v in votes}))
-        liked = liked_neighbours(moved, semantic.ids, semantic.matrix)
+    near = closeness(moved, semantic.matrix)  # nothing to compute without votes
+    liked = liked_neighbours(near, semantic.ids)
 
     def similarity(adjustment: Adjustment) -> SemanticScores:
-        return semantic.scores_of(voted_similarity(adjustment, semantic.matrix))
+        return semantic.scores_of(voted_similarity(adjustment, semantic.matrix, near))
 
     first_scores = similarity(moved)
     side = lexical_side(index, profile, papers, first_scores, eligible=eligible, updated=updated)
-    first = blend_top(side, first_scores, limit=PSEUDO_RELEVANT, liked=liked)
+    # closeness to the liked papers, z-scored over the day's candidates like the blend's terms
+    lift = vote_lift(moved, near, side.rows)
+    first = blend_top(side, first_scores, limit=PSEUDO_RELEVANT, liked=liked, lift=lift)
     rows = [semantic.position[r.paper.id] for r in first.ranked]
-    widened = Adjustment(expanded(moved.vector, semantic.matrix, rows), moved.liked)
-    return blend_top(side, similarity(widened), limit=limit, liked=liked)
+    widened = replace(moved, vector=expanded(moved.vector, semantic.matrix, rows))
+    return blend_top(side, similarity(widened), limit=limit, liked=liked, lift=lift)

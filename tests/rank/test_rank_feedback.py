@@ -12,13 +12,19 @@ import pytest
 from digest.models import Paper, Profile, Term, Topic
 from digest.rank.corpus import corpus_stats
 from digest.rank.feedback import (
+    DUPLICATE_PENALTY,
     HALF_LIFE_DAYS,
     LIKED_TOPIC,
     LIKED_WORD_WEIGHT,
     LIKED_WORDS,
+    NEAR_DUPLICATE,
+    VOTE_WEIGHT,
+    Adjustment,
     Vote,
     adjust,
+    closeness,
     decay,
+    vote_lift,
     voted_similarity,
     with_liked_words,
 )
@@ -86,13 +92,61 @@ def test_the_latest_vote_on_a_paper_is_the_one_that_counts() -> None:
     assert with_liked_words(PROFILE, votes, BY_ID, STATS) == PROFILE
 
 
-def test_papers_like_a_liked_one_rise_even_when_the_average_points_elsewhere() -> None:
-    axes = np.eye(4, dtype=np.float32)
-    vectors = {"liked-1": axes[1], "liked-2": axes[2]}
-    votes = [Vote("liked-1", True, NOW), Vote("liked-2", True, NOW)]
-    moved = adjust(axes[0], votes, vectors)
+AXES = np.eye(8, dtype=np.float32)
+# the day's candidates: one like liked-1, one like liked-2, the rest like nothing voted on
+CANDIDATES = np.stack([AXES[1], AXES[2], *AXES[4:]])
+
+
+def lift_of(moved: Adjustment) -> np.ndarray | None:
+    """The lift of every candidate."""
+    return vote_lift(moved, closeness(moved, CANDIDATES), np.arange(len(CANDIDATES)))
+
+
+def liked(count: int, *, topics: int = 2) -> tuple[list[Vote], dict[str, np.ndarray]]:
+    """`count` liked votes on papers along axes 1 .. `topics` (in turn)."""
+    votes = [Vote(f"liked-{n}", True, NOW) for n in range(count)]
+    return votes, {f"liked-{n}": AXES[1 + n % topics] for n in range(count)}
+
+
+def test_papers_like_any_liked_one_rise_even_when_the_average_points_elsewhere() -> None:
+    votes, vectors = liked(2)
+    moved = adjust(AXES[0], votes, vectors)
     assert np.isclose(np.linalg.norm(moved.vector), 1.0)
-    papers = np.stack([axes[1], axes[3]])  # one like a liked paper, one like nothing
+    lift = lift_of(moved)
+    assert lift is not None
+    # each paper like one of the two liked papers gains, as much as the other; the rest lose
+    assert lift[0] > 0 and np.isclose(lift[0], lift[1]) and (lift[2:] < 0).all()
+
+
+def test_the_lift_grows_with_the_liked_votes_and_stays_under_its_bound() -> None:
+    lifts = []
+    for count in (1, 2, 8, 200):
+        votes, vectors = liked(count, topics=1)
+        lift = lift_of(adjust(AXES[0], votes, vectors))
+        assert lift is not None
+        lifts.append(lift[0])
+    assert lifts == sorted(lifts) and lifts[0] < lifts[-1]
+    # at most VOTE_WEIGHT times the z-score of a paper standing out alone among the rest
+    alone = np.sqrt(len(CANDIDATES) - 1)
+    assert lifts[-1] <= VOTE_WEIGHT * alone
+
+
+def test_older_liked_votes_lift_less_and_no_liked_vote_lifts_nothing() -> None:
+    fresh, vectors = liked(2)
+    older = [Vote("liked-0", True, NOW - dt.timedelta(days=HALF_LIFE_DAYS)), fresh[1]]
+    lift_fresh = lift_of(adjust(AXES[0], fresh, vectors))
+    lift_older = lift_of(adjust(AXES[0], older, vectors))
+    assert lift_fresh is not None and lift_older is not None
+    assert lift_older[0] < lift_fresh[0]  # liked-0 (axis 1) was liked a half-life earlier
+    disliked = adjust(AXES[0], [Vote("liked-0", False, NOW)], vectors)
+    assert lift_of(disliked) is None
+
+
+def test_a_near_copy_of_a_disliked_paper_loses_similarity_and_nothing_else_does() -> None:
+    copy = AXES[1] * 0.9 + AXES[3] * np.sqrt(1 - 0.81)  # cosine 0.9 to the disliked paper
+    papers = np.stack([copy, AXES[0], AXES[3]]).astype(np.float32)
+    moved = adjust(AXES[0], [Vote("gone", False, NOW)], {"gone": AXES[1]})
     plain = papers @ moved.vector
-    lifted = voted_similarity(moved, papers)
-    assert lifted[0] - plain[0] > 0.9 and np.isclose(lifted[1], plain[1])
+    voted = voted_similarity(moved, papers, closeness(moved, papers))
+    assert np.isclose(plain[0] - voted[0], DUPLICATE_PENALTY * (0.9 - NEAR_DUPLICATE))
+    assert np.allclose(voted[1:], plain[1:])

@@ -30,9 +30,9 @@ def reference_hybrid_rank(
     """Papers for this profile, best first, on the blended scale.
 
     `papers` are the papers `index` was built from; `eligible` and `updated` mean what they
-    mean for `rank()`. `liked` (paper id -> how much the reader's votes lifted its
-    similarity) only adds the "like papers you marked" note; the lift itself is already in
-    `semantic`.
+    mean for `rank()`. `liked` (paper id -> its cosine to the closest paper the
+    reader liked, for those close to one) only adds the "like papers you marked" note; what
+    votes change is in `semantic` and, through blend_top, its `lift`.
     """
     if semantic is None:
         return rank(index, profile, eligible=eligible, updated=updated)

@@ -243,11 +243,11 @@ def votes_from_top(
 
 
 def next_day_map(
-    s: Setup, interest: Interest, kind: str, *, semantic: bool = True
+    s: Setup, interest: Interest, kind: str, *, semantic: bool = True, votes: bool = True
 ) -> tuple[float, float] | None:
     """Mean next-day MAP without and with the votes of the previous day, over the day
     pairs where the next day has relevant papers (hybrid; keywords alone if not
-    `semantic`)."""
+    `semantic`). With `votes` false the votes are not passed on: "with" is "without"."""
     grades = s.grades[interest.name].grades
     days = day_of()
     subscriber = profile(interest, kind)
@@ -264,12 +264,13 @@ def next_day_map(
         day_one = day_index(
             today, [subscriber], semantic=semantic, cache=cache, background=s.corpus
         )
-        votes = votes_from_top(ranking(day_one, subscriber, "hybrid"), grades, marked_at)
+        marked = votes_from_top(ranking(day_one, subscriber, "hybrid"), grades, marked_at)
         day_two = day_index(
             tomorrow, [subscriber], semantic=semantic, cache=cache, background=s.corpus
         )
         before.append(average_precision(ranking(day_two, subscriber, "hybrid"), wanted))
-        after.append(average_precision(ranking(day_two, subscriber, "hybrid", votes), wanted))
+        passed = marked if votes else []
+        after.append(average_precision(ranking(day_two, subscriber, "hybrid", passed), wanted))
     if not before:
         return None
     return statistics.mean(before), statistics.mean(after)

@@ -12,8 +12,13 @@ no semantic side, the last by keywords alone):
     short+generic   0.711 / 0.675 / 0.699 / 0.574
 
 IDF only matters once a profile holds a word everyone uses ("+generic": the interests'
-keywords plus model, learning, data, method): that is where its floor is. Votes (the top 10
-of one day marked by the grades, next day's MAP): full 0.884 -> 0.881, short 0.746 -> 0.777.
+keywords plus model, learning, data, method): that is where its floor is.
+
+Votes (the top 10 of one day marked by the grades, next day's MAP, tuning interests):
+full 0.884 -> 0.881, short 0.746 -> 0.795 (+0.049; +0.036 without the liked papers' own
+term, digest.rank.feedback.vote_lift, whose switch is VOTE_WEIGHT). Full profiles cannot
+gain much: 15 of their 26 day pairs are at MAP 1.0 without votes and 9 have no liked paper
+to learn from; if every pair with one reached 1.0 the gain would be +0.041.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import statistics
 
 import pytest
 from support.semantic import require_semantic_extra
+
+from digest.rank import feedback
 
 from .ablation import tuning_map
 from .evaluate import Setup, next_day_map, setup, tuning
@@ -32,7 +39,7 @@ FLOORS = {  # hybrid MAP over the tuning interests
     "full+generic": 0.87,
     "short+generic": 0.705,
 }
-VOTE_GAIN_FLOORS = {"full": -0.01, "short": 0.03}
+VOTE_GAIN_FLOORS = {"full": -0.01, "short": 0.045}  # next-day MAP, with votes minus without
 # keywords alone (semantic side off): the liked papers' words (digest.rank.feedback)
 KEYWORD_VOTE_GAIN_FLOORS = {"full": 0.02, "short": 0.01}  # next-day MAP, with votes minus without
 
@@ -63,11 +70,11 @@ def test_the_generic_word_floors_fail_without_idf(judged: Setup) -> None:
         assert tuning_map(judged, "no-idf", kind) < FLOORS[kind] - 0.025, kind
 
 
-def vote_gain(judged: Setup, kind: str, *, semantic: bool) -> float:
+def vote_gain(judged: Setup, kind: str, *, semantic: bool, votes: bool = True) -> float:
     pairs = [
         m
         for i in tuning(judged)
-        if (m := next_day_map(judged, i, kind, semantic=semantic)) is not None
+        if (m := next_day_map(judged, i, kind, semantic=semantic, votes=votes)) is not None
     ]
     return statistics.mean(after - before for before, after in pairs)
 
@@ -75,6 +82,14 @@ def vote_gain(judged: Setup, kind: str, *, semantic: bool) -> float:
 def test_votes_raise_the_next_days_ranking(judged: Setup) -> None:
     for kind, floor in VOTE_GAIN_FLOORS.items():
         assert vote_gain(judged, kind, semantic=True) >= floor, kind
+
+
+def test_the_vote_floor_fails_without_votes_or_without_the_liked_papers_term(
+    judged: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert vote_gain(judged, "short", semantic=True, votes=False) < VOTE_GAIN_FLOORS["short"]
+    monkeypatch.setattr(feedback, "VOTE_WEIGHT", 0.0)  # the term's switch
+    assert vote_gain(judged, "short", semantic=True) < VOTE_GAIN_FLOORS["short"] - 0.005
 
 
 def test_votes_raise_the_next_days_ranking_by_keywords_alone(judged: Setup) -> None:
