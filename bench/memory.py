@@ -65,7 +65,7 @@ class PssSampler:
     """`start()`, then `stop()` -> PeakPss; `sink_pid` is told apart from the workers."""
 
     sink_pid: int
-    interval: float = 0.5
+    interval: float = 1.0
     peak: PeakPss = field(default_factory=PeakPss)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None

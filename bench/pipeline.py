@@ -18,7 +18,7 @@ weights then come from 45,000 papers.
 Prints the run's wall time split into fetch+store and compose+send, digests sent per
 second over the whole run, CPU per message of this process, the workers and the sink, the
 write transactions and the reads outside them per message this process ran during the run
-(the store connection's own counters), and peak memory: RSS, and PSS sampled twice a second
+(the store connection's own counters), and peak memory: RSS, and PSS sampled once a second
 (bench/memory.py: this process, the compose workers together and the sink, and all at once;
 the sampling thread's CPU is taken out of this process's figure). `--trace-sql` also counts every
 statement with SQLite's trace hook (an executemany counts once per row); the hook expands
