@@ -11,10 +11,11 @@ read) is measured so a caller can take it out of this process's figures.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass, field
+
+from deliver import child_pids
 
 
 def pss_mb(pid: int | str = "self") -> float:
@@ -27,18 +28,6 @@ def pss_mb(pid: int | str = "self") -> float:
     except OSError:
         pass
     return 0.0
-
-
-def child_pids() -> list[int]:
-    """This process's children now (every thread's, as /proc lists them per thread)."""
-    pids: list[int] = []
-    for task in os.listdir("/proc/self/task"):
-        try:
-            with open(f"/proc/self/task/{task}/children") as children:
-                pids += [int(p) for p in children.read().split()]
-        except OSError:
-            continue
-    return pids
 
 
 @dataclass
