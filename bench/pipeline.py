@@ -18,7 +18,9 @@ weights then come from 45,000 papers.
 Prints the run's wall time split into fetch+store and compose+send, digests sent per
 second over the whole run, CPU per message of this process, the workers and the sink, the
 write transactions and the reads outside them per message this process ran during the run
-(the store connection's own counters), and peak memory. `--trace-sql` also counts every
+(the store connection's own counters), and peak memory: RSS, and PSS sampled once a second
+(bench/memory.py: this process, the compose workers together and the sink, and all at once;
+the sampling thread's CPU is taken out of this process's figure). `--trace-sql` also counts every
 statement with SQLite's trace hook (an executemany counts once per row); the hook expands
 each statement with its parameters, a whole message's bytes included, so the CPU figures
 of such a run are not the product's.
@@ -47,6 +49,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from deliver import TERMS, Sink, speed_check
+from memory import PssSampler
 from pipeline_workers import compare
 from realpapers import day_of
 
@@ -232,11 +235,14 @@ def main() -> int:
 
         counts = SqlCount(store, StatementCount() if args.trace_sql else None)
         counts.start()
+        sampler = PssSampler(sink.pid)
+        sampler.start()
         cpu0 = time.process_time()
         t0 = time.perf_counter()
         report = run_once(context, read_fixture)
         elapsed = time.perf_counter() - t0
-        main_cpu = time.process_time() - cpu0
+        peak_pss = sampler.stop()
+        main_cpu = time.process_time() - cpu0 - peak_pss.cpu
         counts.stop()
         store.close()
 
@@ -259,6 +265,7 @@ def main() -> int:
     peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
     peak_child = children.ru_maxrss / 1e3
     print(f"peak RSS: this process {peak_self:.0f} MB, largest child {peak_child:.0f} MB")
+    print(f"{peak_pss.line()}; sampling took {peak_pss.cpu:.2f} s CPU, not counted above")
     return 0 if received == sent and not failed and not report.errors else 1
 
 

@@ -10,7 +10,9 @@ writes the store.
 
 What the connections finished is recorded as it is taken, the accepted ones as sent in one
 transaction with their ledger rows, and always before anything more is claimed and before the
-pass lets go of its claims (a stop request, an error). Recording them later, in bigger
+pass lets go of its claims (a stop request, an error). When a claim follows, the same
+transaction records them first and then claims (Outbox.mark_sent_and_claim): one commit, not
+two, per message sent. Recording them later, in bigger
 batches, would let a crash leave more accepted messages unrecorded, to be sent twice: the
 window the README describes stays one message per connection.
 
@@ -227,9 +229,10 @@ class Delivery:
     def pump(self) -> None:
         """Without waiting: record what the connections have finished, then claim pending
         messages for the free ones, if the outbox may hold any."""
-        self._take_finished()
+        self._gather()
         if self._may_have_more:
             self._claim_while_room()
+        self._record_accepted()
 
     def written(self) -> None:
         """More messages are in the outbox (the composing loop wrote a batch): pump."""
@@ -243,9 +246,10 @@ class Delivery:
         while True:
             if not exhausted:
                 exhausted = not self._claim_while_room()
+            self._record_accepted()
             if self._pool.in_flight == 0:
                 break
-            self._take_finished(self._next_outcome())
+            self._gather(self._next_outcome())
         if self.server_down and not stopping(self._stop):
             # One line, not one per message: they stay pending (not failed) for the next run.
             left = self._store.pending_count()
@@ -263,12 +267,22 @@ class Delivery:
 
     def _claim_while_room(self) -> bool:
         """Claim (one statement for all the free connections) and submit while a connection
-        is free; False once nothing is pending."""
+        is free; False once nothing is pending. The accepted messages not yet recorded are
+        recorded by the first claim's transaction, before it claims: one commit for both."""
         while self._pool.has_room and not stopping(self._stop) and not self.server_down:
             free = self._pool.connections - self._pool.in_flight
-            claimed = self._store.claim_batch(
-                self._worker, self._lease_seconds, self._clock(), free, after_id=self._last_id
+            accepted = [item.id for item in self._accepted]
+            claimed = self._store.mark_sent_and_claim(
+                accepted,
+                self._worker,
+                self._lease_seconds,
+                self._clock(),
+                free,
+                self._last_id,
             )
+            if accepted:  # kept until now: had the store failed, _give_back records them
+                self._accepted = []
+                failpoint("after-mark-sent")
             if len(claimed) < free:
                 self._may_have_more = False
             if not claimed:
@@ -314,17 +328,23 @@ class Delivery:
             )
         return None
 
-    def _take_finished(self, first: Outcome[OutboxItem] | None = None) -> None:
-        """Take `first` and every other outcome the connections have ready, and record the
-        accepted ones as sent together, before anything more is claimed."""
+    def _take_finished(self) -> None:
+        """Take every outcome the connections have ready and record the accepted ones."""
+        self._gather()
+        self._record_accepted()
+
+    def _gather(self, first: Outcome[OutboxItem] | None = None) -> None:
+        """Take `first` and every other outcome the connections have ready. The accepted
+        ones wait in `_accepted` for the next claim's transaction (or `_record_accepted`),
+        which records them before it claims anything."""
         if first is not None:
             self._record(first)
         while (done := self._pool.poll_outcome()) is not None:
             self._record(done)
-        self._record_accepted()
 
     def _record_accepted(self) -> None:
-        """Record the accepted messages as sent, with their ledger rows: one transaction."""
+        """Record the accepted messages not recorded by a claim, with their ledger rows: one
+        transaction."""
         if not self._accepted:
             return
         self._store.mark_sent_many([item.id for item in self._accepted])

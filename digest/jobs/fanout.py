@@ -35,6 +35,10 @@ log = logging.getLogger("digest.pipeline")
 # back from sending.
 WRITE_BATCH = 50
 WRITE_SECONDS = 0.25
+# Subscribers whose tasks (their ledgers above all) are read and composed at a time: the
+# memory of a run stays that of one page, however long the list. Each page forks its own
+# workers, which then warm their paper cache again: a few hundred milliseconds per page.
+COMPOSE_PAGE = 10_000
 
 
 class ComposeState(StrEnum):
@@ -114,15 +118,33 @@ def enqueue_digests(
         return FanOut()
     if day_index is None:
         day_index = day_index_for_run(ctx, now, subscribers)
-    tasks = _compose_tasks(ctx, subscribers, day_index, now, days or {})
-    if not tasks:
-        return FanOut((), day_index.note)
     composer = Composer(
         ctx.settings, day_index, sources, now, ctx.secret, ctx.templates, ctx.installation
     )
-    # torch's thread pools do not survive a fork: semantic fusion composes in this process
-    workers = ctx.settings.workers_for(len(tasks)) if day_index.semantic is None else 1
     batch = OutboxBatch(ctx.store, after_write)
+    for start in range(0, len(subscribers), COMPOSE_PAGE):
+        if ctx.stopping:
+            break  # the rest are composed by the next run, nothing is lost
+        page = subscribers[start : start + COMPOSE_PAGE]
+        tasks = _compose_tasks(ctx, page, day_index, now, days or {})
+        _compose_page(ctx, composer, tasks, batch, now, after_each)
+    return FanOut(batch.finish(), day_index.note)
+
+
+def _compose_page(
+    ctx: RunContext,
+    composer: Composer,
+    tasks: Sequence[ComposeTask],
+    batch: OutboxBatch,
+    now: dt.datetime,
+    after_each: Callable[[], None] | None,
+) -> None:
+    """Compose one page of tasks (in forked workers when there are many) into `batch`."""
+    if not tasks:
+        return
+    # torch's thread pools do not survive a fork: semantic fusion composes in this process
+    semantic = composer.day_index.semantic is not None
+    workers = 1 if semantic else ctx.settings.workers_for(len(tasks))
     for result in fork_map(composer.for_outbox, tasks, workers):
         if ctx.stopping:
             break  # the rest are composed by the next run, nothing is lost
@@ -133,7 +155,6 @@ def enqueue_digests(
             batch.add(_new_digest(task, result.result, now))
         if after_each is not None:
             after_each()
-    return FanOut(batch.finish(), day_index.note)
 
 
 def _compose_tasks(

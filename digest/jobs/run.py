@@ -49,7 +49,9 @@ def run_once(ctx: RunContext, read: ReadListing) -> RunReport:
         report = _report(
             ctx, now, sources=collected.outcomes, deliveries=sent.deliveries, fanout=sent.fanout
         )
-        report = with_undelivered(ctx, report, now, unreachable=sent.unreachable)
+        report = with_undelivered(
+            ctx, report, now, unreachable=sent.unreachable, subscribers=subscribers
+        )
         finish_run(ctx, report, kind="run", run=run)
     return report
 
@@ -155,10 +157,19 @@ def send_composed(
 
 
 def with_undelivered(
-    ctx: RunContext, report: RunReport, now: dt.datetime, *, unreachable: str = ""
+    ctx: RunContext,
+    report: RunReport,
+    now: dt.datetime,
+    *,
+    unreachable: str = "",
+    subscribers: Sequence[Subscriber] | None = None,
 ) -> RunReport:
-    """The report with every digest still undelivered at its end named in it."""
-    left, older = undelivered(ctx.store, ctx.store.subscribers(), now, unreachable=unreachable)
+    """The report with every digest still undelivered at its end named in it. `subscribers`:
+    the list the run read at its start (a second copy of a long list doubles the memory a
+    run needs at its end); by default it is read now."""
+    if subscribers is None:
+        subscribers = ctx.store.subscribers()
+    left, older = undelivered(ctx.store, subscribers, now, unreachable=unreachable)
     return replace(report, undelivered=left, notes=report.notes + older_note(older))
 
 

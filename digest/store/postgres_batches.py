@@ -196,3 +196,11 @@ class PostgresBatches:
             conn.execute(
                 MARK_SENT.encode(), {"now": dt.datetime.now(dt.UTC), "ids": list(outbox_ids)}
             )
+
+    def mark_sent_and_claim(
+        self, sent: Sequence[int], owner: str, lease: float, at: dt.datetime, limit: int, after: int
+    ) -> list[OutboxItem]:
+        """The two statements in turn, each atomic by itself: the server's commits are cheap
+        next to SQLite's, and the claim keeps its own retries over SKIP LOCKED."""
+        self.mark_sent_many(sent)
+        return self.claim_batch(owner, lease, at, limit, after_id=after)

@@ -136,12 +136,7 @@ class Papers(Protocol):
 class SourceLog(Protocol):
     def source_record(self, name: str) -> SourceRecord | None: ...
     def save_source_outcome(
-        self,
-        outcome: SourceOutcome,
-        *,
-        url: str,
-        validators: Validators | None,
-        day: dt.date,
+        self, outcome: SourceOutcome, *, url: str, validators: Validators | None, day: dt.date
     ) -> None: ...
 
 
@@ -246,6 +241,13 @@ class Outbox(Protocol):
     def mark_sent(self, outbox_id: int) -> None: ...
     def mark_sent_many(self, outbox_ids: Sequence[int]) -> None:
         """`mark_sent` for a batch, with their ledger rows, in one transaction."""
+        ...
+
+    def mark_sent_and_claim(
+        self, sent: Sequence[int], owner: str, lease: float, at: dt.datetime, limit: int, after: int
+    ) -> list[OutboxItem]:
+        """`mark_sent_many(sent)`, then `claim_batch(owner, lease, at, limit, after_id=after)`,
+        in that order: what a pass recorded, then what it sends next (one commit if it can)."""
         ...
 
     def mark_failed_attempt(self, outbox_id: int, error: str, *, give_up: bool) -> None: ...

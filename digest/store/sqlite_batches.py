@@ -135,35 +135,64 @@ class SqliteBatches:
         no two processes claim the same row); expired claims are taken over."""
         if limit <= 0:
             return []
-        stamp = rows.stamp(now)
-        until = rows.stamp(now + dt.timedelta(seconds=lease_seconds))
         with self._db.transaction() as tx:
-            claimed = tx.execute(
-                f"""
-                UPDATE outbox SET claimed_by = ?, claimed_until = ?
-                WHERE id IN (
-                    SELECT id FROM outbox
-                    WHERE state = 'pending' AND id > ?
-                      AND (claimed_until IS NULL OR claimed_until < ?)
-                    ORDER BY id LIMIT ?)
-                RETURNING {rows.OUTBOX_COLUMNS}
-                """,
-                (worker, until, after_id, stamp, limit),
-            ).fetchall()
-        return sorted((rows.outbox_item(row) for row in claimed), key=lambda item: item.id)
+            return claim_in(tx, worker, lease_seconds, now, limit, after_id)
 
     def mark_sent_many(self, outbox_ids: Sequence[int]) -> None:
         if not outbox_ids:
             return
-        now, ids = rows.now_stamp(), id_list(outbox_ids)
         with self._db.transaction() as tx:
-            tx.execute(
-                "UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = '', "
-                "claimed_by = NULL, claimed_until = NULL, sent_at = ?, updated_at = ? "
-                "WHERE id IN (SELECT value FROM json_each(?))",
-                (now, now, ids),
-            )
-            tx.execute(
-                "UPDATE ledger SET sent_at = ? WHERE outbox_id IN (SELECT value FROM json_each(?))",
-                (now, ids),
-            )
+            mark_sent_in(tx, outbox_ids)
+
+    def mark_sent_and_claim(
+        self, sent: Sequence[int], owner: str, lease: float, at: dt.datetime, limit: int, after: int
+    ) -> list[OutboxItem]:
+        """One lock and one commit for both: the outbox rows the two touch are neighbours,
+        so their pages go to the log once instead of twice."""
+        if not sent and limit <= 0:
+            return []
+        with self._db.transaction() as tx:
+            if sent:
+                mark_sent_in(tx, sent)
+            return claim_in(tx, owner, lease, at, limit, after) if limit > 0 else []
+
+
+def claim_in(
+    tx: sqlite3.Connection,
+    worker: str,
+    lease_seconds: float,
+    now: dt.datetime,
+    limit: int,
+    after_id: int,
+) -> list[OutboxItem]:
+    """Inside a write transaction: claim up to `limit` messages, in id order."""
+    stamp = rows.stamp(now)
+    until = rows.stamp(now + dt.timedelta(seconds=lease_seconds))
+    claimed = tx.execute(
+        f"""
+        UPDATE outbox SET claimed_by = ?, claimed_until = ?
+        WHERE id IN (
+            SELECT id FROM outbox
+            WHERE state = 'pending' AND id > ?
+              AND (claimed_until IS NULL OR claimed_until < ?)
+            ORDER BY id LIMIT ?)
+        RETURNING {rows.OUTBOX_COLUMNS}
+        """,
+        (worker, until, after_id, stamp, limit),
+    ).fetchall()
+    return sorted((rows.outbox_item(row) for row in claimed), key=lambda item: item.id)
+
+
+def mark_sent_in(tx: sqlite3.Connection, outbox_ids: Sequence[int]) -> None:
+    """Inside a write transaction: these messages and their ledger rows are sent."""
+    now, ids = rows.now_stamp(), id_list(outbox_ids)
+    tx.execute(
+        "UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = '', "
+        "claimed_by = NULL, claimed_until = NULL, sent_at = ?, updated_at = ? "
+        "WHERE id IN (SELECT value FROM json_each(?))",
+        (now, now, ids),
+    )
+    tx.execute(
+        "UPDATE ledger SET sent_at = ? WHERE outbox_id IN (SELECT value FROM json_each(?))",
+        (now, ids),
+    )

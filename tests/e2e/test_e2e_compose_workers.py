@@ -12,6 +12,7 @@ from support.http_server import ScriptedServer
 from support.installation import Installation, arxiv_ids, write_config
 from support.smtp_server import SmtpSink
 
+from digest.jobs import fanout
 from digest.models import DeliveryState
 
 DAY = dt.datetime(2024, 11, 28, 12, 0, tzinfo=dt.UTC)
@@ -83,4 +84,17 @@ def test_forked_workers_compose_the_same_digests(
     # and a second run the same day composes and sends nothing more
     again = forked.run(DAY + dt.timedelta(hours=1))
     assert again.ok and again.deliveries == ()
+    assert len(forked.smtp.handler.received) == len(expected)
+
+
+def test_a_list_composed_page_by_page_gets_the_same_digests_once(
+    in_process: Installation, forked: Installation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long list is composed a page of subscribers at a time (its tasks read and its
+    workers forked per page): the pages, 3 here, change nothing that is sent."""
+    expected = run_day(in_process)
+    monkeypatch.setattr(fanout, "COMPOSE_PAGE", 3)
+    assert len(SUBSCRIBERS) > 2 * fanout.COMPOSE_PAGE  # three pages, the last one short
+
+    assert run_day(forked) == expected
     assert len(forked.smtp.handler.received) == len(expected)

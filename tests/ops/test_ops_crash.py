@@ -66,6 +66,12 @@ def test_a_crash_at_any_step_then_a_rerun_delivers_each_digest_once(
         # The dead process still holds its claim on the message it was sending; the rerun,
         # on the same host, finds its process gone and takes it back without waiting.
         assert len(held) == 1
+    elif point == "after-mark-sent":
+        # One commit records the first message as sent and claims the next: the dead process
+        # holds the second message, not yet sent, and the rerun takes it back as above.
+        first_row, second_row = outbox(inst.database)
+        assert first_row[1:] == ("sent", None)
+        assert held == [second_row] and second_row[1] == "pending"
     else:
         assert held == []
 

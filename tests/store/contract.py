@@ -685,6 +685,7 @@ class StoreContract(CorpusCountsContract, SendingContract, OutboxBatchContract):
             "unclaimed_pending_count": lambda: store.unclaimed_pending_count(),
             "claim_batch": lambda: store.claim_batch("w", 60, NOON, 2),
             "mark_sent_many": lambda: store.mark_sent_many([1]),
+            "mark_sent_and_claim": lambda: store.mark_sent_and_claim([1], "w", 60, NOON, 2, 0),
             "counted_days": lambda: store.counted_days(["1"]),
             "count_papers": lambda: store.count_papers(DAY, ["1"], TermCounts(1, {"x": 1})),
             "corpus_counts": lambda: store.corpus_counts(DAY),

@@ -205,3 +205,31 @@ class OutboxBatchContract:
         assert store.unclaimed_pending_count() == 0
         assert store.release_claims("w") == 1
         assert store.unclaimed_pending_count() == 1
+
+    def test_marking_sent_and_claiming_at_once_records_first_then_claims_the_next(
+        self, store: Store
+    ) -> None:
+        a, b, c, d = people(store, 4)
+        assert a.id is not None and b.id is not None
+        store.enqueue_many([digest(a, (("2401.00001", 1),)), digest(b), digest(c), digest(d)])
+        ids = [item.id for item in store.pending()]
+        # Nothing sent yet: a plain claim.
+        first = store.mark_sent_and_claim([], "w", 60, NOON, 2, 0)
+        assert [item.id for item in first] == ids[:2]
+        assert first[0].message == digest(a).message
+        # The first accepted: recorded with its ledger row, and the next one claimed.
+        after = ids[1]
+        more = store.mark_sent_and_claim([ids[0]], "w", 60, NOON, 1, after)
+        assert [item.id for item in more] == [ids[2]]
+        item = store.outbox_for(a.id, DAY)
+        assert item is not None and item.state is DeliveryState.SENT and item.attempts == 1
+        assert list(store.ledger_sent(a.id, ["2401.00001"])) == ["2401.00001"]
+        assert sorted(claim.outbox_id for claim in store.claims()) == ids[1:3]
+        # Another worker never gets what this one holds; marking without a claim claims nothing.
+        assert [i.id for i in store.mark_sent_and_claim([], "v", 60, NOON, 5, 0)] == [ids[3]]
+        assert store.mark_sent_and_claim([ids[1], ids[2]], "w", 60, NOON, 0, 0) == []
+        assert [i.recipient for i in store.pending()] == [d.email]
+        assert [claim.owner for claim in store.claims()] == ["v"]
+        # An expired claim is taken over, as claim_batch does.
+        expired = NOON + dt.timedelta(seconds=61)
+        assert [i.id for i in store.mark_sent_and_claim([], "w", 60, expired, 3, 0)] == [ids[3]]
