@@ -101,8 +101,8 @@ def test_other_highlights_or_settings_are_other_entries(settings: RenderSettings
         for chosen in (settings, short):
             assert_same(digest, chosen, env)
     html = render_digest(by_sampling, settings, env).html
-    assert re.search(r'<b class="hit"[^>]*>sampling</b>', html)
-    assert not re.search(r'<b class="hit"[^>]*>diffusion models</b>', html)
+    assert re.search(r'<b style="background-color:[^>]*>sampling</b>', html)
+    assert not re.search(r'<b style="background-color:[^>]*>diffusion models</b>', html)
     assert len(env.paper_cache) == 6  # type: ignore[attr-defined]
 
 
