@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import binascii
 import datetime as dt
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -93,6 +94,20 @@ def fold(line: str, limit: int = _FOLD_AT) -> str:
 
 def _mailbox(name: str, address: str) -> str:
     return formataddr((name, address), charset="utf-8") if name else address
+
+
+# A run sends every message from one sender, with one reply address and one Date: their
+# header values are checked and formatted once, not per message.
+@functools.lru_cache(maxsize=16)
+def _mailbox_of(value: str) -> str:
+    return _mailbox(*parse_mailbox(value))
+
+
+@functools.lru_cache(maxsize=16)
+def _date_value(date: dt.datetime, offset: dt.timedelta | None) -> str:
+    # The offset is part of the key: 07:00 UTC and 08:00+01:00 are equal datetimes (one
+    # hash) but are written differently.
+    return format_datetime(date)
 
 
 # Digests of one day share most of their text (each paper's block is the same in every
@@ -227,19 +242,16 @@ def _headers(rendered: RenderedDigest, envelope: Envelope) -> list[str]:
         raise HeaderValueError("must be timezone-aware", header="Date", value=str(envelope.date))
     if not _MESSAGE_ID.fullmatch(envelope.message_id):
         raise HeaderValueError("is not <id@domain>", header="Message-ID", value=envelope.message_id)
-    sender_name, sender_addr = parse_mailbox(envelope.sender)
+    sender = _mailbox_of(envelope.sender)
     recipient = validate_address(envelope.recipient)
     unsubscribe, one_click = _list_unsubscribe(envelope)
 
-    lines = [
-        "From: " + _mailbox(sender_name, sender_addr),
-        "To: " + recipient,
-    ]
+    lines = ["From: " + sender, "To: " + recipient]
     if envelope.reply_to:
-        lines.append("Reply-To: " + _mailbox(*parse_mailbox(envelope.reply_to)))
+        lines.append("Reply-To: " + _mailbox_of(envelope.reply_to))
     lines += [
         _encode_unstructured("Subject", clean_header_text(rendered.subject, _MAX_SUBJECT_CHARS)),
-        "Date: " + format_datetime(envelope.date),
+        "Date: " + _date_value(envelope.date, envelope.date.utcoffset()),
         "Message-ID: " + envelope.message_id,
     ]
     if envelope.list_id:
