@@ -16,7 +16,8 @@ process) and each finished message goes straight to digest.sendpool.SenderPool (
 and one SmtpSender per connection), so composing overlaps with sending. Not measured here:
 selecting and ranking (bench/rank.py) and the outbox writes of a real run. Prints elapsed,
 msg/s and RSS at 1k / 5k / N messages accepted by the sink (memory should stay flat), then
-where the CPU goes per message.
+where the CPU goes per message and the mean sizes of the HTML part, the text part and the
+whole message.
 """
 
 from __future__ import annotations
@@ -366,18 +367,23 @@ def breakdown(day: Day, count: int, per_digest: int) -> dict[str, float]:
     """CPU per message of each stage, in this process alone: job making, rendering, MIME."""
     composer = Composer(day, per_digest)
     cpu = {"job": 0.0, "render": 0.0, "mime": 0.0}
+    size = {"html": 0, "text": 0, "message": 0}
     for number in range(count):
         c0 = time.thread_time()
         digest, envelope = job(day, number, per_digest)
         c1 = time.thread_time()
         rendered = render_digest(digest, composer.settings, composer.env)
         c2 = time.thread_time()
-        build_message(rendered, envelope)
+        message = build_message(rendered, envelope)
         c3 = time.thread_time()
         cpu["job"] += c1 - c0
         cpu["render"] += c2 - c1
         cpu["mime"] += c3 - c2
+        size["html"] += len(rendered.html.encode("utf-8"))
+        size["text"] += len(rendered.text.encode("utf-8"))
+        size["message"] += len(message)
     per_message = {k: v / count for k, v in cpu.items()}
+    per_message.update({f"{k}_bytes": v / count for k, v in size.items()})
     cache = composer.env.paper_cache  # type: ignore[attr-defined]
     per_message["hit_rate"] = cache.hits / max(1, cache.hits + cache.misses)
     per_message["cached"] = len(cache)
@@ -458,6 +464,11 @@ def main() -> int:
     print(f"composition alone, in this process, {sample} messages (thread CPU per message):")
     for stage in ("job", "render", "mime"):
         print(f"  {stage:<7} {stages[stage] * 1e3:6.3f} ms")
+    print(
+        f"  mean sizes: HTML part {stages['html_bytes'] / 1e3:.1f} kB, text part "
+        f"{stages['text_bytes'] / 1e3:.1f} kB (UTF-8, before transfer encoding), whole "
+        f"message {stages['message_bytes'] / 1e3:.1f} kB"
+    )
     print(
         f"  => render + MIME alone could feed {1 / (stages['render'] + stages['mime']):.0f} msg/s"
         f" per core; paper cache hit rate {stages['hit_rate']:.1%}, "

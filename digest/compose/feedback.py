@@ -36,9 +36,9 @@ def with_feedback(block: str, links: tuple[str, str] | None, p_style: str, a_sty
         return Markup(block)
     up, down = (escape(url) for url in links)
     line = (
-        f'<p class="feedback" style="{escape(p_style)}">'
-        f'<a class="feedback-link" href="{up}" style="{escape(a_style)}">More like this</a>'
-        f' &middot; <a class="feedback-link" href="{down}" style="{escape(a_style)}">'
+        f'<p style="{escape(p_style)}">'
+        f'<a href="{up}" style="{escape(a_style)}">More like this</a>'
+        f' &middot; <a href="{down}" style="{escape(a_style)}">'
         "Not for me</a></p>\n"
     )
     head, cut, tail = str(block).rpartition("</td>")

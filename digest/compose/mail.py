@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import binascii
 import datetime as dt
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -95,17 +96,28 @@ def _mailbox(name: str, address: str) -> str:
     return formataddr((name, address), charset="utf-8") if name else address
 
 
+# A run sends every message from one sender, with one reply address and one Date: their
+# header values are checked and formatted once, not per message.
+@functools.lru_cache(maxsize=16)
+def _mailbox_of(value: str) -> str:
+    return _mailbox(*parse_mailbox(value))
+
+
+@functools.lru_cache(maxsize=16)
+def _date_value(date: dt.datetime, offset: dt.timedelta | None) -> str:
+    # The offset is part of the key: 07:00 UTC and 08:00+01:00 are equal datetimes (one
+    # hash) but are written differently.
+    return format_datetime(date)
+
+
 # Digests of one day share most of their text (each paper's block is the same in every
-# digest that lists it), and both encodings below work piece by piece (quoted-printable per
-# paragraph, the 7-bit HTML per line), so each distinct piece is encoded once. Bounded: when
-# a memo reaches this many pieces it starts afresh, keeping only the pieces used since the
-# previous fresh start (those of one message alone, such as its recipient's, soon drop out;
-# those of the day's papers stay).
+# digest that lists it), and quoted-printable works paragraph by paragraph, so each
+# distinct paragraph is encoded once. Bounded: when the memo reaches this many pieces it
+# starts afresh, keeping only the pieces used since the previous fresh start (those of one
+# message alone, such as its recipient's, soon drop out; those of the day's papers stay).
 _MEMO_ENTRIES = 8_000
 _qp_memo: dict[str, str] = {}
-_html_lines: dict[str, str] = {}
 _qp_older: dict[str, str] = {}
-_html_older: dict[str, str] = {}
 
 
 def _remember(memo: dict[str, str], older: dict[str, str], piece: str, value: str) -> None:
@@ -114,9 +126,6 @@ def _remember(memo: dict[str, str], older: dict[str, str], piece: str, value: st
         older.update(memo)
         memo.clear()
     memo[piece] = value
-
-
-_SENSITIVE = "\n"  # memo value of a line that opens a <pre>-like element (no line holds \n)
 
 
 def _unix(text: str) -> str:
@@ -157,21 +166,8 @@ def _qp_body(content: str) -> str:
 
 
 _HTML_LINE = 990  # under SMTP's 998-octet limit
-_WHITESPACE_SENSITIVE = re.compile(r"<(pre|textarea|plaintext|xmp)\b", re.IGNORECASE)
-
-
-def _html_line(line: str) -> str:
-    """One line as ASCII with character references, or _SENSITIVE if it opens a <pre>-like
-    element (a tag name cannot span lines, so looking line by line finds what a search of
-    the whole text would)."""
-    ascii_line = _html_older.get(line)
-    if ascii_line is None:
-        if _WHITESPACE_SENSITIVE.search(line):
-            ascii_line = _SENSITIVE
-        else:
-            ascii_line = line.encode("ascii", "xmlcharrefreplace").decode("ascii")
-    _remember(_html_lines, _html_older, line, ascii_line)
-    return ascii_line
+# Tag names are ASCII: looked for in the encoded bytes, lowered (cheaper than ignoring case).
+_WHITESPACE_SENSITIVE = re.compile(rb"<(?:pre|textarea|plaintext|xmp)\b")
 
 
 def _html_7bit(html_text: str) -> str | None:
@@ -185,36 +181,36 @@ def _html_7bit(html_text: str) -> str | None:
     Packing is greedy over words: the words are the lines, and in a line longer than 990
     octets also its space-separated pieces. An output line holds as many words as fit,
     joined by single spaces; empty words at the start of an output line are dropped.
+
+    Each step is one C call over the whole message's bytes: a memo of lines would need
+    more distinct lines than it can hold (a day's paper blocks, each with its highlights).
     """
-    originals = _unix(html_text).split("\n")
-    known = list(map(_html_lines.get, originals))
-    if None in known:
-        for at in [at for at, k in enumerate(known) if k is None]:
-            known[at] = _html_line(originals[at])
-    if _SENSITIVE in known:
+    data = html_text.encode("ascii", "xmlcharrefreplace")
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    if _WHITESPACE_SENSITIVE.search(data.lower()):
         return None
-    lines: list[str] = known  # type: ignore[assignment]  # no None left
-    text = "\n".join(lines)
+    lines = data.split(b"\n")
     if max(map(len, lines)) > _HTML_LINE:
         # A long line may break at its spaces too: make them word breaks like newlines.
-        text = "\n".join(
-            line.replace(" ", "\n") if len(line) > _HTML_LINE else line for line in lines
+        data = b"\n".join(
+            line.replace(b" ", b"\n") if len(line) > _HTML_LINE else line for line in lines
         )
     # Word breaks are now exactly the newlines. Cut at the last one that keeps a line
     # within the limit; the newlines inside a line become the spaces joining its words.
-    packed: list[str] = []
-    size = len(text)
+    packed: list[bytes] = []
+    size = len(data)
     pos = 0
     while True:
-        while pos < size and text[pos] == "\n":
+        while pos < size and data[pos] == 10:  # a newline
             pos += 1
         if size - pos <= _HTML_LINE:
-            packed.append(text[pos:].replace("\n", " "))
-            return _CRLF.join(packed)
-        cut = text.rfind("\n", pos, pos + _HTML_LINE + 1)
+            packed.append(data[pos:].replace(b"\n", b" "))
+            return b"\r\n".join(packed).decode("ascii")
+        cut = data.rfind(b"\n", pos, pos + _HTML_LINE + 1)
         if cut < 0:
             return None  # one unbreakable run (a monster URL): leave it to QP
-        packed.append(text[pos:cut].replace("\n", " "))
+        packed.append(data[pos:cut].replace(b"\n", b" "))
         pos = cut + 1
 
 
@@ -246,19 +242,16 @@ def _headers(rendered: RenderedDigest, envelope: Envelope) -> list[str]:
         raise HeaderValueError("must be timezone-aware", header="Date", value=str(envelope.date))
     if not _MESSAGE_ID.fullmatch(envelope.message_id):
         raise HeaderValueError("is not <id@domain>", header="Message-ID", value=envelope.message_id)
-    sender_name, sender_addr = parse_mailbox(envelope.sender)
+    sender = _mailbox_of(envelope.sender)
     recipient = validate_address(envelope.recipient)
     unsubscribe, one_click = _list_unsubscribe(envelope)
 
-    lines = [
-        "From: " + _mailbox(sender_name, sender_addr),
-        "To: " + recipient,
-    ]
+    lines = ["From: " + sender, "To: " + recipient]
     if envelope.reply_to:
-        lines.append("Reply-To: " + _mailbox(*parse_mailbox(envelope.reply_to)))
+        lines.append("Reply-To: " + _mailbox_of(envelope.reply_to))
     lines += [
         _encode_unstructured("Subject", clean_header_text(rendered.subject, _MAX_SUBJECT_CHARS)),
-        "Date: " + format_datetime(envelope.date),
+        "Date: " + _date_value(envelope.date, envelope.date.utcoffset()),
         "Message-ID: " + envelope.message_id,
     ]
     if envelope.list_id:

@@ -147,7 +147,7 @@ class PaperCache:
             entry = self._store(key, BlockEntry(ranked.paper, view))
         else:
             self.hits += 1
-        return entry.view.numbered(number, entry)  # type: ignore[return-value]
+        return entry.view_at(number)  # type: ignore[return-value]
 
     def compact(self, ranked: Ranked, number: int) -> CompactView:
         """The paper as one line of the compact list (it depends on the paper and topic)."""
@@ -158,7 +158,7 @@ class PaperCache:
             if _NUMBER_STAND_IN in view.title + view.topic + (view.url or ""):
                 return compact_view(ranked, number)
             entry = self._store(key, BlockEntry(ranked.paper, view))
-        return entry.view.numbered(number, entry)  # type: ignore[return-value]
+        return entry.view_at(number)  # type: ignore[return-value]
 
     def _store(self, key: Hashable, entry: BlockEntry) -> BlockEntry:
         self._entries[key] = entry

@@ -24,14 +24,49 @@ _STYLE = re.compile(r'\bstyle="([^"]*)"')
 _LIST_SPACE = re.compile(r",\s+")
 
 
+_BOX_SIDES = frozenset({"margin", "padding"})
+
+
+def _shortest_sides(value: str) -> str:
+    """'12px 24px 14px 24px' -> '12px 24px 14px', '0 0 0 0' -> '0': the same four sides in
+    the shortest form CSS defines (left defaults to right, bottom to top, right to top)."""
+    sides = value.split()
+    if len(sides) != 4:
+        return value
+    top, right, bottom, left = sides
+    if left == right:
+        sides.pop()
+        if bottom == top:
+            sides.pop()
+            if right == top:
+                sides.pop()
+    return " ".join(sides)
+
+
 def _compact(declarations: str) -> str:
-    """'color: red;padding: 4px;' -> 'color:red;padding:4px' with single quotes only."""
+    """'color: red;padding: 4px 0 4px 0;' -> 'color:red;padding:4px 0' with single quotes
+    only: every byte of a style is repeated in every digest that uses it."""
     parts = []
     for declaration in html.unescape(declarations).split(";"):
         name, colon, value = declaration.partition(":")
         if colon:
-            parts.append(f"{name.strip()}:{_LIST_SPACE.sub(',', value.strip())}")
+            name, value = name.strip(), _LIST_SPACE.sub(",", value.strip())
+            if name in _BOX_SIDES:
+                value = _shortest_sides(value)
+            parts.append(f"{name}:{value}")
     return ";".join(parts).replace('"', "'")
+
+
+_CSS_SPACE = re.compile(r"\s*([{};:,>])\s*|\s+(!important)|\s{2,}|\n")
+
+
+def minify_css(css: str) -> str:
+    """A stylesheet without what CSS ignores (white space around braces, colons, semicolons
+    and commas or before !important; a rule's last semicolon); white space between selector
+    parts, which means "descendant", stays as one space. For the <style> block every
+    message carries."""
+    packed = _CSS_SPACE.sub(lambda m: m.group(1) or m.group(2) or " ", css)
+    return packed.replace(";}", "}").strip()
 
 
 def _open_tags(path: str, target: bool) -> tuple[str, str]:
@@ -95,7 +130,8 @@ _STATIC_CSS_CALL = re.compile(r"\{\{\s*css\(\s*'([^'{}]+)'\s*\)\s*\}\}")
 class InlineStyleLoader(jinja2.BaseLoader):
     """Wraps a loader and replaces every `{{ css('path') }}` with its computed style text
     when a template is loaded, so rendering a message does no style work at all. Calls with
-    a computed path (`css('a.badge-' ~ kind)`) stay calls to the StyleSheet global."""
+    a computed path (`css('a.badge-' ~ kind)`) stay calls to the StyleSheet global. A
+    stylesheet included as a <style> block (templates/digest-dark.css) loads minified."""
 
     def __init__(self, base: jinja2.BaseLoader, sheet: StyleSheet) -> None:
         self.base = base
@@ -105,6 +141,8 @@ class InlineStyleLoader(jinja2.BaseLoader):
         self, environment: jinja2.Environment, template: str
     ) -> tuple[str, str | None, Callable[[], bool] | None]:
         source, filename, uptodate = self.base.get_source(environment, template)
+        if template.endswith(".css"):  # a <style> block's text, included into a message
+            return minify_css(source), filename, uptodate
         folded = _STATIC_CSS_CALL.sub(lambda m: str(self.sheet(m.group(1))), source)
         return folded, filename, uptodate
 

@@ -134,8 +134,9 @@ def cut_segments(segments: Sequence[Segment], limit: int) -> tuple[list[Segment]
 
 
 def highlight_html(segments: Iterable[Segment], style: str) -> Markup:
-    """Escaped text with the highlighted runs in <b class="hit" style="...">."""
-    opening = f'<b class="hit" style="{escape(style)}">'
+    """Escaped text with the highlighted runs in <b style="...">: no class, the dark-mode
+    rules find them as the only <b> of a paper's cell."""
+    opening = f'<b style="{escape(style)}">'
     return Markup(
         "".join(f"{opening}{escape(t)}</b>" if hit else str(escape(t)) for t, hit in segments)
     )

@@ -114,6 +114,14 @@ class BlockEntry:
     html: dict[int, tuple[str, ...]] = field(default_factory=dict)
     text: dict[int, tuple[str, ...]] = field(default_factory=dict)
     sizes: dict[tuple[bool, int], int] = field(default_factory=dict)
+    # The view at each position it has had (a digest's positions are few), made once.
+    at: dict[int, PaperView | CompactView] = field(default_factory=dict)
+
+    def view_at(self, number: int) -> PaperView | CompactView:
+        view = self.at.get(number)
+        if view is None:
+            view = self.at[number] = self.view.numbered(number, self)
+        return view
 
 
 _FIELD_ORDER = {f: i for i, f in enumerate(Field)}

@@ -101,8 +101,8 @@ def test_other_highlights_or_settings_are_other_entries(settings: RenderSettings
         for chosen in (settings, short):
             assert_same(digest, chosen, env)
     html = render_digest(by_sampling, settings, env).html
-    assert re.search(r'<b class="hit"[^>]*>sampling</b>', html)
-    assert not re.search(r'<b class="hit"[^>]*>diffusion models</b>', html)
+    assert re.search(r'<b style="background-color:[^>]*>sampling</b>', html)
+    assert not re.search(r'<b style="background-color:[^>]*>diffusion models</b>', html)
     assert len(env.paper_cache) == 6  # type: ignore[attr-defined]
 
 
@@ -147,10 +147,12 @@ def test_over_budget_the_guided_search_picks_what_bisecting_picks() -> None:
 
 
 def html_7bit_oracle(html_text: str) -> str | None:
-    """The plain algorithm: encode, then pack words greedily into lines of at most 990."""
-    if re.search(r"<(pre|textarea|plaintext|xmp)\b", html_text, re.IGNORECASE):
-        return None
+    """The plain algorithm: encode, then pack words greedily into lines of at most 990.
+    A <pre>-like tag is looked for in the encoded text (tag names are ASCII; one followed
+    by a non-ASCII character, `<preé`, is taken for one: the safe side, quoted-printable)."""
     text = html_text.encode("ascii", "xmlcharrefreplace").decode("ascii")
+    if re.search(r"<(pre|textarea|plaintext|xmp)\b", text, re.IGNORECASE):
+        return None
     lines: list[str] = []
     current = ""
     for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
@@ -182,7 +184,6 @@ LONG = st.integers(min_value=1, max_value=1100).map(lambda n: "x" * n)
 def test_html_7bit_matches_the_plain_packing(parts: list[str]) -> None:
     html_text = "".join(parts)
     assert mail._html_7bit(html_text) == html_7bit_oracle(html_text)
-    assert mail._html_7bit(html_text) == html_7bit_oracle(html_text)  # again, from the memo
 
 
 @settings(max_examples=400, deadline=None)
@@ -208,7 +209,7 @@ def test_memos_are_bounded_and_keep_giving_the_same_bytes() -> None:
         text = "\n".join(lines)
         assert mail._qp_body(text) == qp_oracle(text)
         assert mail._html_7bit(text) == html_7bit_oracle(text)
-    for memo in (mail._qp_memo, mail._qp_older, mail._html_lines, mail._html_older):
+    for memo in (mail._qp_memo, mail._qp_older):
         assert len(memo) <= mail._MEMO_ENTRIES
 
 

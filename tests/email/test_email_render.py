@@ -185,8 +185,8 @@ def test_typical_digest_content(env: jinja2.Environment, settings: RenderSetting
     order = [text.index(h) for h in headings]
     assert order == sorted(order)
     # Highlights sit exactly on the matched words.
-    assert '<b class="hit" style="' in html
-    hits = re.findall(r'<b class="hit"[^>]*>([^<]*)</b>', html)
+    assert '<b style="background-color:' in html
+    hits = re.findall(r'<b style="background-color:[^>]*>([^<]*)</b>', html)
     assert {h.lower() for h in hits} == {"score matching", "diffusion models", "retrieval"}
 
 
@@ -199,7 +199,7 @@ def test_html_is_inlined_and_has_no_scripts_or_images(
     assert "script" not in tags and "img" not in tags and "link" not in tags
     # Only the dark-mode/phone block is a <style>; everything else is inline.
     assert [t for t, _ in doc.tags].count("style") == 1
-    assert "@media (prefers-color-scheme: dark)" in html
+    assert "@media (prefers-color-scheme:dark)" in html  # minified
     for tag, attrs in doc.tags:
         if tag in ("td", "p", "a", "h1", "h2") and attrs.get("class"):
             assert attrs.get("style"), f"<{tag} class={attrs['class']}> was not inlined"
@@ -210,14 +210,31 @@ def test_html_is_inlined_and_has_no_scripts_or_images(
             assert (attrs["href"] or "").startswith("https://")
 
 
+def four_sides(name: str, value: str) -> str:
+    """'margin', '4px 0' -> 'margin:4px 0 4px 0' (CSS: a missing left is the right, a missing
+    bottom the top, a missing right the top)."""
+    sides = value.split()
+    if name in ("margin", "padding") and 1 <= len(sides) <= 4:
+        top = sides[0]
+        right = sides[1] if len(sides) > 1 else top
+        bottom = sides[2] if len(sides) > 2 else top
+        left = sides[3] if len(sides) > 3 else right
+        value = f"{top} {right} {bottom} {left}"
+    return f"{name}:{value}"
+
+
 def test_precomputed_styles_equal_a_full_css_inline_pass(
     env: jinja2.Environment, settings: RenderSettings
 ) -> None:
     """The per-path styles from digest/styles.py must be what inlining the whole document with
-    css-inline would give (the slow, obvious way)."""
+    css-inline would give (the slow, obvious way), for every element that carries the class
+    its style was computed for (elements without one, such as highlights and links, are
+    checked in a browser by test_email_looks.py). Margins and paddings are written in their
+    shortest form: both sides are compared with all four sides spelled out."""
     html = render_digest(typical_digest(), settings, env).html
     css = (DEFAULT_TEMPLATE_DIR / "digest.css").read_text(encoding="utf-8")
-    bare = re.sub(r' style="[^"]*"', "", html)
+    # A badge carries only its kind's class; its style is the path's with .badge as well.
+    bare = re.sub(r' style="[^"]*"', "", html).replace('class="badge-', 'class="badge badge-')
     reference = css_inline.CSSInliner(load_remote_stylesheets=False).inline(
         bare.replace("</head>", f"<style>{css}</style></head>")
     )
@@ -227,11 +244,12 @@ def test_precomputed_styles_equal_a_full_css_inline_pass(
         for tag, attrs in parse_html(document).tags:
             declarations = re.sub(r",\s+", ",", (attrs.get("style") or "").replace('"', "'"))
             normalised = ";".join(
-                ":".join(x.strip() for x in d.split(":", 1))
+                four_sides(*(x.strip() for x in d.split(":", 1)))
                 for d in declarations.split(";")
                 if d.strip()
             )
-            found.append((tag, normalised))
+            if attrs.get("class"):
+                found.append((tag, normalised))
         return [(t, s) for t, s in found if t not in ("tbody", "style")]
 
     ours, theirs = styles(html), styles(reference)
@@ -253,7 +271,7 @@ def test_hostile_feed_data_is_escaped(env: jinja2.Environment, settings: RenderS
     assert "Diffusion models Bcc: victim@evil.example <script>alert(1)</script>" in text
     assert "Eve X-Injected: yes" in text  # CR/LF in author names became a space
     # The matched term "<script>" is highlighted as text, not markup.
-    assert re.search(r'<b class="hit"[^>]*>&lt;script&gt;</b>', rendered.html)
+    assert re.search(r'<b style="background-color:[^>]*>&lt;script&gt;</b>', rendered.html)
     assert "\r" not in rendered.subject and "\n" not in rendered.subject
 
 
@@ -294,7 +312,7 @@ def test_spans_past_the_cut_do_not_break_markup(env: jinja2.Environment) -> None
     ranked = Ranked(paper, 1.0, (Match("score matching", Field.ABSTRACT, spans=spans),), "T")
     settings = RenderSettings(subject_template="{count}", abstract_chars=50)
     html = render_digest(make_digest([ranked]), settings, env).html
-    assert html.count('<b class="hit"') == 1  # only the clipped part of the long span
+    assert html.count('<b style="background-color:') == 1  # only the clipped part of the long span
 
 
 def test_hf_only_paper_links(env: jinja2.Environment, settings: RenderSettings) -> None:

@@ -44,7 +44,8 @@ def test_a_keyword_preview_with_top_lists_more_than_25(
     printed = capsys.readouterr().out
     matched = re.search(r"(\d+) of \d+ new papers matched", printed)
     assert matched is not None and int(matched[1]) > 40
-    # the size budget may move the last few from full to title-only: 40 listed, most in full
+    # the size budget may move the last few from full to title-only, and the title list
+    # takes what room is left: at least 40 listed, most in full
     shown = re.search(r"The email shows (\d+) in full(?:, (\d+) by title)?", printed)
     assert shown is not None and int(shown[1]) > 25
-    assert int(shown[1]) + int(shown[2] or 0) == 40
+    assert int(shown[1]) + int(shown[2] or 0) >= 40
