@@ -20,23 +20,13 @@ from pathlib import Path
 import jinja2
 import pytest
 from email_helpers import empty_digest, hostile_digest, typical_digest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
+from support.chromium import chromium
 
 from digest.compose.render import render_digest
 from digest.config.settings import RenderSettings
 from digest.models import Digest
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LOOKS = Path(__file__).parent / "looks"
 
 
@@ -68,12 +58,8 @@ ELEMENTS = """() => [...document.body.querySelectorAll('*')].concat([document.bo
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 def look(page: Page, html: str) -> tuple[list[dict[str, object]], bytes]:

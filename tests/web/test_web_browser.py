@@ -10,35 +10,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page
+from support.chromium import chromium
 from web.conftest import Site
 
 from digest.store.roles import SubscriberState
 
-CHROMIUM = "/usr/bin/chromium"
-# No network on test machines: without these Chromium keeps trying to reach Google.
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ADDRESS = "carol@example.org"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    # Playwright gives each launch a fresh profile folder (a new --user-data-dir) itself.
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
