@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 
 from pylatexenc.version import version_str as pylatexenc_version
 
+from digest.util.cache_folder import default_cache_dir
+
 if TYPE_CHECKING:
     from pylatexenc import latexwalker
 
@@ -122,7 +124,6 @@ def _argspec(walker_db: latexwalker.LatexContextDb, name: str) -> str:
 
 
 _Tables = tuple[dict[str, str], dict[str, tuple[str, str]], frozenset[str]]
-CACHE_DIR_ENV = "DIGEST_CACHE_DIR"  # as digest.rank.vectorfile reads it
 
 
 @lru_cache(maxsize=1)
@@ -147,11 +148,7 @@ def _tables() -> _Tables:
 def tables_path(env: Mapping[str, str]) -> Path:
     """Where the tables of the installed pylatexenc are kept ($DIGEST_CACHE_DIR, else
     $XDG_CACHE_HOME/digest, else ~/.cache/digest)."""
-    if env.get(CACHE_DIR_ENV):
-        folder = Path(env[CACHE_DIR_ENV]).expanduser()
-    else:
-        folder = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "digest"
-    return folder / f"latex-tables-{pylatexenc_version}.json"
+    return default_cache_dir(env) / f"latex-tables-{pylatexenc_version}.json"
 
 
 def _keep(path: Path, tables: _Tables) -> None:

@@ -28,8 +28,9 @@ from digest.models import SeenPaper, Subscriber
 from digest.rank.feedback import Vote
 from digest.rank.select import window_start
 from digest.rank.semantic import EmbeddingCache, StoreEmbeddingCache
-from digest.rank.vectorfile import FileEmbeddingCache, LayeredEmbeddingCache, default_cache_dir
+from digest.rank.vectorfile import FileEmbeddingCache, LayeredEmbeddingCache
 from digest.store.roles import Store
+from digest.util.cache_folder import default_cache_dir
 
 __all__ = ["Collected", "Preview", "preview", "read_listings", "send_preview"]
 

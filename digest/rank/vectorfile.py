@@ -26,7 +26,6 @@ from digest.util.private import private_file, private_folder
 if TYPE_CHECKING:
     from digest.rank.semantic import EmbeddingCache, Vector
 
-CACHE_DIR_ENV = "DIGEST_CACHE_DIR"
 FILE_NAME = "vectors.sqlite3"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vectors (
@@ -43,13 +42,6 @@ _BATCH = 500  # ids per query: under SQLite's limit on bound parameters
 def text_digest(text: str) -> str:
     """The hash a vector is kept under with its id: changes when the embedded text does."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
-
-
-def default_cache_dir(env: Mapping[str, str]) -> Path:
-    if env.get(CACHE_DIR_ENV):
-        return Path(env[CACHE_DIR_ENV]).expanduser()
-    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "digest"
 
 
 class FileEmbeddingCache:

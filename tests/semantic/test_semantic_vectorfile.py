@@ -14,13 +14,8 @@ import numpy as np
 import pytest
 
 from digest.rank.semantic import MemoryEmbeddingCache, SemanticIndex
-from digest.rank.vectorfile import (
-    CACHE_DIR_ENV,
-    FILE_NAME,
-    FileEmbeddingCache,
-    LayeredEmbeddingCache,
-    default_cache_dir,
-)
+from digest.rank.vectorfile import FILE_NAME, FileEmbeddingCache, LayeredEmbeddingCache
+from digest.util.cache_folder import CACHE_DIR_ENV, default_cache_dir
 from tests.semantic.test_semantic_cache import PAPERS, PROFILE, WordHashEmbedder
 
 pytestmark = pytest.mark.usefixtures("semantic_extra")
