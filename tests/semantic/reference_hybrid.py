@@ -11,7 +11,9 @@ import numpy as np
 from digest.models import Paper, Profile, Ranked
 from digest.rank.exclusions import exclusions
 from digest.rank.hits import Floats
-from digest.rank.hybrid import DEFAULT_BLEND, LIKED_NOTE, SIMILAR_NOTE, Blend
+
+# The notes of a paper found by meaning alone are not what this reference checks: shared.
+from digest.rank.hybrid import DEFAULT_BLEND, LIKED_NOTE, SIMILAR_NOTE, Blend, _by_meaning
 from digest.rank.lexical import PaperIndex, rank
 from digest.rank.semantic import SemanticScores
 
@@ -105,31 +107,6 @@ def _candidates(
             continue
         chosen.append(paper)
     return chosen
-
-
-def _by_meaning(
-    paper: Paper, profile: Profile, in_category: Mapping[str, Ranked], updated: Collection[str]
-) -> Ranked:
-    """A paper no keyword, author or category found: its category and other notes."""
-    notes: list[str] = []
-    matches: tuple[Ranked, ...] = ()
-    category = in_category.get(paper.id)
-    if category is not None:
-        notes.append(category.note)
-        matches = (category,)
-    upvotes = paper.hf.upvotes if paper.hf else 0
-    if profile.popularity_weight and upvotes > 0:
-        notes.append(f"{upvotes} upvotes on Hugging Face")
-    is_update = paper.id in set(updated)
-    if is_update:
-        notes.append("updated version of a paper you were sent")
-    return Ranked(
-        paper=paper,
-        score=0.0,
-        matches=tuple(m for r in matches for m in r.matches),
-        updated=is_update,
-        note="; ".join(n for n in notes if n),
-    )
 
 
 def _categories(index: PaperIndex, profile: Profile) -> dict[str, Ranked]:
