@@ -118,6 +118,20 @@ def test_papers_like_any_liked_one_rise_even_when_the_average_points_elsewhere()
     assert lift[0] > 0 and np.isclose(lift[0], lift[1]) and (lift[2:] < 0).all()
 
 
+def test_a_paper_close_to_two_liked_papers_rises_above_one_like_a_single_liked_paper() -> None:
+    # three liked papers (axes 1-3); two candidates are copies of the first two, one lies
+    # between those two, the rest are like nothing voted on
+    votes, vectors = liked(3, topics=3)
+    between = (AXES[1] + AXES[2]) / np.sqrt(2)
+    candidates = np.stack([AXES[1], between, AXES[2], *AXES[5:]]).astype(np.float32)
+    moved = adjust(AXES[0], votes, vectors)
+    lift = vote_lift(moved, closeness(moved, candidates), np.arange(len(candidates)))
+    assert lift is not None
+    # a copy of one liked paper is closest to it, but the paper near two of them rises higher
+    assert (candidates[0] @ AXES[1]) > (candidates[1] @ AXES[1])
+    assert lift[1] > lift[0] > 0 and np.isclose(lift[0], lift[2]) and (lift[3:] < 0).all()
+
+
 def test_the_lift_grows_with_the_liked_votes_and_stays_under_its_bound() -> None:
     lifts = []
     for count in (1, 2, 8, 200):
