@@ -10,7 +10,10 @@ interests, how often a next-day paper is relevant against its cosine to the clos
 and the closest disliked paper: the evidence behind digest.rank.feedback's design (a liked
 paper's neighbours are relevant from a cosine of about 0.55 on; a disliked paper's are
 relevant about as often as anything on the topic, except near copies above 0.7).
-`--pairs` prints every pair's MAP without and with votes.
+`--pairs` prints every pair's MAP without and with votes. `--compare` puts each pair's
+hybrid figures beside those of keywords alone (each with the votes of its own ranking), and
+splits the difference between their gains: pairs the hybrid already had at MAP 1.0 (no room
+to gain), pairs keywords alone had at 0 (nothing to lose), and the rest.
 """
 
 from __future__ import annotations
@@ -49,9 +52,9 @@ from .evaluate import (
 Pair = tuple[str, str, int]  # interest, kind, first day
 
 
-def pairs(s: Setup) -> dict[Pair, tuple[float, float, list[Vote]]]:
+def pairs(s: Setup, *, semantic: bool = True) -> dict[Pair, tuple[float, float, list[Vote]]]:
     """Every (interest, kind, day) pair whose next day has relevant papers -> MAP without
-    and with the votes, and the votes."""
+    and with the votes, and the votes (with meaning, or by keywords alone)."""
     days = day_of()
     everyone = [profile(i, k) for i in s.interests for k in KINDS]
     vectors = vector_cache(s.corpus)
@@ -59,7 +62,7 @@ def pairs(s: Setup) -> dict[Pair, tuple[float, float, list[Vote]]]:
     @cache
     def day(n: int) -> DayIndex:
         papers = [p for p in s.corpus if days[p.id] == n]
-        return day_index(papers, everyone, semantic=True, cache=vectors, background=s.corpus)
+        return day_index(papers, everyone, semantic=semantic, cache=vectors, background=s.corpus)
 
     found: dict[Pair, tuple[float, float, list[Vote]]] = {}
     for interest in s.interests:
@@ -130,9 +133,41 @@ def closeness_table(s: Setup, found: dict[Pair, tuple[float, float, list[Vote]]]
         )
 
 
+def compare(s: Setup, found: dict[Pair, tuple[float, float, list[Vote]]], out: Any) -> None:
+    """Each pair's gain with meaning beside its gain by keywords alone, and where the
+    difference of the groups' gains comes from (in MAP of the group: per interest, then
+    averaged, as evaluate.py does)."""
+    alone = pairs(s, semantic=False)
+    for group, members in (("tuning", tuning(s)), ("held-out", held_out(s))):
+        for kind in KINDS:
+            parts = {"hybrid at 1.0": 0.0, "keywords at 0": 0.0, "the rest": 0.0}
+            out(f"{group} {kind}: hybrid liked before -> after | keywords liked before -> after")
+            for interest in members:
+                mine = sorted(k for k in found if k[0] == interest.name and k[1] == kind)
+                for key in mine:
+                    hb, ha, hv = found[key]
+                    kb, ka, kv = alone[key]
+                    where = (
+                        "hybrid at 1.0"
+                        if hb >= 0.9999
+                        else "keywords at 0"
+                        if kb <= 0
+                        else "the rest"
+                    )
+                    parts[where] += ((ha - hb) - (ka - kb)) / len(mine) / len(members)
+                    out(
+                        f"  {interest.name:<20} day {key[2]}: {sum(v.liked for v in hv)} "
+                        f"{hb:.3f} -> {ha:.3f} ({ha - hb:+.3f}) | {sum(v.liked for v in kv)} "
+                        f"{kb:.3f} -> {ka:.3f} ({ka - kb:+.3f})"
+                    )
+            split = ", ".join(f"{name} {value:+.3f}" for name, value in parts.items())
+            out(f"  hybrid's gain minus keywords' gain {sum(parts.values()):+.3f}: {split}")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--pairs", action="store_true", help="every pair's MAP")
+    parser.add_argument("--compare", action="store_true", help="beside keywords alone")
     args: Any = parser.parse_args(argv)
     s = setup()
     found = pairs(s)
@@ -140,6 +175,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         for (name, kind, first), (before, after, votes) in sorted(found.items()):
             liked = sum(v.liked for v in votes)
             print(f"  {name} {kind} day {first}: {liked} liked, {before:.3f} -> {after:.3f}")
+    if args.compare:
+        compare(s, found, print)
     headroom(s, found, print)
     closeness_table(s, found, print)
 
