@@ -35,6 +35,7 @@ _KEYWORDS = len(TEXT_FIELDS) - 1  # the field number of HF keywords (the last on
 # pattern itself one code point at a time: ASCII once here, others as a day's text has them.
 _LETTER = re.compile(r"[^\W_]")
 _ASCII_LETTER = np.array([bool(_LETTER.match(chr(c))) for c in range(128)] + [False])
+_LOWER_ASCII = np.array([ord(chr(c).lower()) for c in range(128)] + [0x80], dtype=np.uint8)
 # Joiners inside a chain, between two letters: hyphen, apostrophe, right single quote.
 _HYPHEN, _APOSTROPHE, _QUOTE = ord("-"), ord("'"), ord("’")
 
@@ -99,38 +100,48 @@ def _tokenise(papers: Sequence[Paper]) -> Tokens:
     # The chains are read: the day's text goes before the per-chain arrays are made (it is
     # 4 bytes a character once one character lies beyond the BMP: 7 MB for 1,500 papers).
     segments = replace(segments, text="")
-    keys, rows, key, lengths = _unsorted_rows(segments, chains, len(papers))
-    del segments, chains  # (memory for the sort below)
-    # By word, each word's rows in place order: a stable sort of rows already in place order
-    # (on 16-bit numbers when they fit: numpy sorts those by radix).
-    order = np.argsort(key.astype(np.uint16) if len(keys) <= 1 << 16 else key, kind="stable")
-    rows = np.take(rows, order, axis=0)  # (a row gather: faster than rows[order])
+    keys, rows, counts, lengths = _sorted_rows(segments, chains, len(papers))
     rows.flags.writeable = False
-    counts = np.bincount(key, minlength=len(keys))
     return Tokens(keys=keys, rows=rows, bounds=[0, *np.cumsum(counts).tolist()], lengths=lengths)
 
 
-def _unsorted_rows(
+def _sorted_rows(
     segments: _Segments, found: tuple[Ints, Ints, _Chains], papers: int
-) -> tuple[dict[str, int], Ints, Ints, Ints]:
-    """The words' numbers, their posting rows in text order and each row's word, and the
-    field lengths (papers x fields), from the chains `found` in the segments' text. A
-    function of its own: its per-chain arrays are gone before the rows are sorted."""
+) -> tuple[dict[str, int], Ints, NDArray[np.int64], Ints]:
+    """The words' numbers, their posting rows sorted by word (each word's in place order),
+    how many rows each word has, and the field lengths (papers x fields), from the chains
+    `found` in the segments' text."""
     starts, ends, chains = found
     keys, chain_key, chain_width, parts = _fold_chains(chains)
-    # one row per chain: the word, or for a hyphen chain the closed compound ("pretraining")
-    seg = (np.searchsorted(segments.starts, starts, side="right") - 1).astype(np.int32)
-    doc, field = segments.doc[seg], segments.field[seg]
+    # One row per chain: the word, or for a hyphen chain the closed compound ("pretraining"),
+    # and for a hyphen chain also a row per part ("pre", "training") right after it. In
+    # that text order, which is place order (doc, field, position), the rows' words ...
     width = chain_width[chains.numbers]
-    position = (_positions(doc, field, width) + segments.gap[seg]).astype(np.int32)
-    start = starts - segments.starts[seg] + segments.base[seg]
-    # ... and for a hyphen chain, also a row per part ("pre", "training"), right after it:
-    # the rows stay in text order, which is place order (doc, field, position)
     hyphened = np.flatnonzero(width > 1)
     emitted = np.where(width > 1, width + 1, 1).astype(np.int32)
     at = np.cumsum(emitted, dtype=np.int32) - emitted  # where each chain's own row goes
-    rows = np.empty((int(emitted.sum()), STRIDE), dtype=np.int32)
-    key = np.empty(len(rows), dtype=np.int32)
+    key = np.empty(int(emitted.sum()), dtype=np.int32)
+    key[at] = chain_key[chains.numbers]
+    owner = np.repeat(hyphened, width[hyphened])  # per part: its chain
+    sizes = width[hyphened]
+    nth = np.arange(owner.size) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    flat = parts.first[chains.numbers[owner]] + nth
+    place = at[owner] + 1 + nth
+    key[place] = parts.key[flat]
+    # ... sorted stably (on 16-bit numbers when they fit: numpy sorts those by radix) give
+    # each row's place in the result, where it is written once.
+    order = np.argsort(key.astype(np.uint16) if len(keys) <= 1 << 16 else key, kind="stable")
+    counts = np.bincount(key, minlength=len(keys))
+    del key
+    to = np.empty(order.size, dtype=np.int32)
+    to[order] = np.arange(order.size, dtype=np.int32)
+    del order
+    seg = (np.searchsorted(segments.starts, starts, side="right") - 1).astype(np.int32)
+    doc, field = segments.doc[seg], segments.field[seg]
+    position = (_positions(doc, field, width) + segments.gap[seg]).astype(np.int32)
+    start = starts - segments.starts[seg] + segments.base[seg]
+    rows = np.empty((to.size, STRIDE), dtype=np.int32)
+    chain_to = to[at]
     for column, values in (
         (DOC, doc),
         (FIELD, field),
@@ -139,29 +150,22 @@ def _unsorted_rows(
         (START, start),
         (END, ends - segments.starts[seg] + segments.base[seg]),
     ):
-        rows[at, column] = values
-    key[at] = chain_key[chains.numbers]
-    if hyphened.size:
-        owner = np.repeat(hyphened, width[hyphened])
-        sizes = width[hyphened]
-        nth = np.arange(owner.size) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        flat = parts.first[chains.numbers[owner]] + nth
-        place = at[owner] + 1 + nth
-        for column, values in (
-            (DOC, doc[owner]),
-            (FIELD, field[owner]),
-            (POSITION, position[owner] + nth),
-            (WIDTH, np.ones(owner.size, dtype=np.int64)),
-            (START, start[owner] + parts.start[flat]),
-            (END, start[owner] + parts.end[flat]),
-        ):
-            rows[place, column] = values
-        key[place] = parts.key[flat]
+        rows[chain_to, column] = values
+    part_to = to[place]
+    for column, values in (
+        (DOC, doc[owner]),
+        (FIELD, field[owner]),
+        (POSITION, position[owner] + nth),
+        (WIDTH, np.ones(owner.size, dtype=np.int64)),
+        (START, start[owner] + parts.start[flat]),
+        (END, start[owner] + parts.end[flat]),
+    ):
+        rows[part_to, column] = values
     # a field's length in words: a hyphen chain counts its parts
     lengths = np.bincount(
         doc * len(TEXT_FIELDS) + field, weights=width, minlength=papers * len(TEXT_FIELDS)
     )
-    return keys, rows, key, lengths.astype(np.int32).reshape(papers, len(TEXT_FIELDS))
+    return keys, rows, counts, lengths.astype(np.int32).reshape(papers, len(TEXT_FIELDS))
 
 
 def _segments(papers: Sequence[Paper]) -> _Segments:
@@ -235,14 +239,16 @@ _BLOCK = 1 << 18  # characters
 def _block_chains(
     text: str, ascii_bytes: NDArray[np.uint8]
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """The chains of one block (starts, ends); its characters written to `ascii_bytes`,
-    0x80 for each that is not ASCII."""
+    """The chains of one block (starts, ends); its characters written to `ascii_bytes`
+    lower-cased, 0x80 for each that is not ASCII."""
     codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    ascii_bytes[:] = codes
-    letter = _ASCII_LETTER[np.minimum(codes, 128)]
+    clipped = np.minimum(codes, 128)
+    # lower-cased: an ASCII word's folded form (chains are numbered by it), 0x80 for the
+    # others, whose chains are numbered by a dict (_number_chains)
+    ascii_bytes[:] = _LOWER_ASCII[clipped]
+    letter = _ASCII_LETTER[clipped]
     wide = np.flatnonzero(codes >= 128)
     if wide.size:
-        ascii_bytes[wide] = 0x80  # its chain is numbered by a dict (_number_chains)
         distinct, which = np.unique(codes[wide], return_inverse=True)
         is_letter = np.array([bool(_LETTER.match(chr(c))) for c in distinct.tolist()])
         letter[wide] = is_letter[which]
@@ -262,17 +268,59 @@ _LOW_BYTES = np.array([(1 << (8 * n)) - 1 for n in range(9)], dtype=np.uint64)
 _HIGH_BITS = np.uint64(0x8080808080808080)
 
 
+# The bytes of a lower-cased ASCII chain are letters, digits, "-" and "'" (39 symbols with the
+# padding 0): 8 of them as one number below 39**8 < 2**43.
+_BASE39_BITS = 43
+_DIGIT = np.zeros(256, dtype=np.uint8)
+_DIGIT[[0, *b"-'0123456789abcdefghijklmnopqrstuvwxyz"]] = np.arange(39, dtype=np.uint8)
+
+
+def _base39(words: NDArray[np.uint64]) -> NDArray[np.int64]:
+    """Each word of 8 chain bytes as one number below 2**43, distinct for distinct words."""
+    digits = _DIGIT[words.view(np.uint8)].reshape(-1, 8)
+    number = digits[:, 7].astype(np.int64)
+    for column in range(6, -1, -1):
+        number *= 39
+        number += digits[:, column]
+    return number
+
+
+def _dense_numbers(values: NDArray[np.int64], bits: int) -> tuple[NDArray[np.int64], Ints]:
+    """Each of `values` (all below 2**bits) numbered by its rank among the distinct values,
+    and one place of each distinct value, in rank order: np.unique's inverse and index
+    without its argsort. Each value is sorted with its place in one 64-bit number, which
+    numpy sorts several times faster than it argsorts."""
+    place_bits = max(values.size - 1, 1).bit_length()
+    if bits + place_bits > 64:
+        _, index, inverse = np.unique(values, return_index=True, return_inverse=True)
+        return inverse.astype(np.int64), index.astype(np.int32)
+    shift = np.uint64(place_bits)
+    places = np.arange(values.size, dtype=np.uint64)
+    packed = np.sort((values.astype(np.uint64) << shift) | places)
+    value = packed >> shift
+    new = np.empty(values.size, dtype=bool)
+    new[:1] = True
+    np.not_equal(value[1:], value[:-1], out=new[1:])
+    rank = np.cumsum(new, dtype=np.int64) - 1
+    place = (packed & np.uint64((1 << place_bits) - 1)).astype(np.int64)
+    inverse = np.empty(values.size, dtype=np.int64)
+    inverse[place] = rank
+    return inverse, place[new].astype(np.int32)
+
+
 def _number_chains(text: str, padded: NDArray[np.uint8], starts: Ints, ends: Ints) -> _Chains:
     """Number the chains so that equal chains get equal numbers, densely, without a Python
     string per chain (a day has hundreds of thousands): only one per distinct chain.
-    `padded` holds the text's ASCII bytes (0x80 for any other character), then zeros."""
+    `padded` holds the text's ASCII bytes lower-cased (0x80 for any other character), then
+    zeros: ASCII chains are numbered by their folded form, the others by their text."""
     lengths = ends - starts
     # every place's next 8 bytes as one integer: a strided view, no copy
     windows = np.ndarray((len(text) + 1,), dtype="<u8", buffer=padded, strides=(1,))
     numbers = np.full(starts.size, -1, dtype=np.int32)
     rows = np.flatnonzero(lengths <= 8 * _PACKED_WORDS)  # told apart so far, by `ids`
     ids = np.zeros(rows.size, dtype=np.int64)
-    space = 0  # numbers handed out so far (sparse: made dense below)
+    examples: list[NDArray[np.int64]] = []  # one chain of each number handed out
+    space = 0  # numbers handed out so far
     for nth in range(_PACKED_WORDS):
         left = lengths[rows] - 8 * nth
         word = windows[starts[rows] + 8 * nth] & _LOW_BYTES[np.minimum(left, 8)]
@@ -283,22 +331,22 @@ def _number_chains(text: str, padded: NDArray[np.uint8], starts: Ints, ends: Int
             word[ascii_only],
             left[ascii_only],
         )
-        words, word_ids = np.unique(word, return_inverse=True)
+        code = _base39(word)
         if nth:  # chains alike so far and in this word
-            distinct, ids = np.unique(ids * len(words) + word_ids, return_inverse=True)
-        else:
-            distinct, ids = words, word_ids
-        done = left <= 8
-        numbers[rows[done]] = space + ids[done]
-        space += len(distinct)
-        rows, ids = rows[~done], ids[~done]
-    packed = np.flatnonzero(numbers >= 0)
-    used = np.zeros(space, dtype=bool)
-    used[numbers[packed]] = True
-    numbers[packed] = (np.cumsum(used) - 1)[numbers[packed]]
-    count = int(used.sum())
-    example = np.empty(count, dtype=np.int64)
-    example[numbers[packed]] = packed  # one occurrence of each (any: they are the same)
+            word_ids, word_places = _dense_numbers(code, _BASE39_BITS)
+            code = ids * len(word_places) + word_ids
+        # chains that go on into the next word rank after those that end here, so the
+        # ending ones are numbered 0, 1, ... among themselves
+        going_on = left > 8
+        bits = int(code.max(initial=0)).bit_length()
+        ids, places = _dense_numbers(code | (going_on.astype(np.int64) << bits), bits + 1)
+        ending = int(np.count_nonzero(~going_on[places]))
+        numbers[rows[~going_on]] = space + ids[~going_on]
+        examples.append(rows[places[:ending]])
+        space += ending
+        rows, ids = rows[going_on], ids[going_on] - ending
+    count = space
+    example = np.concatenate(examples)
     found = [
         text[s:e] for s, e in zip(starts[example].tolist(), ends[example].tolist(), strict=True)
     ]
