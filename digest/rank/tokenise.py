@@ -34,8 +34,9 @@ _KEYWORDS = len(TEXT_FIELDS) - 1  # the field number of HF keywords (the last on
 # What the word pattern of digest.textmatch calls a letter or digit ([^\W_]), asked of the
 # pattern itself one code point at a time: ASCII once here, others as a day's text has them.
 _LETTER = re.compile(r"[^\W_]")
-_ASCII_LETTER = np.array([bool(_LETTER.match(chr(c))) for c in range(128)] + [False])
-_LOWER_ASCII = np.array([ord(chr(c).lower()) for c in range(128)] + [0x80], dtype=np.uint8)
+# Both looked up by a code point's low byte, for ASCII ones; the others are set apart after.
+_ASCII_LETTER = np.array([bool(_LETTER.match(chr(c))) for c in range(128)] + [False] * 128)
+_LOWER_ASCII = np.array([ord(chr(c).lower()) for c in range(128)] + [0x80] * 128, np.uint8)
 # Joiners inside a chain, between two letters: hyphen, apostrophe, right single quote.
 _HYPHEN, _APOSTROPHE, _QUOTE = ord("-"), ord("'"), ord("’")
 
@@ -129,43 +130,33 @@ def _sorted_rows(
     place = at[owner] + 1 + nth
     key[place] = parts.key[flat]
     # ... sorted stably (on 16-bit numbers when they fit: numpy sorts those by radix) give
-    # each row's place in the result, where it is written once.
+    # the rows' order in the result.
     order = np.argsort(key.astype(np.uint16) if len(keys) <= 1 << 16 else key, kind="stable")
     counts = np.bincount(key, minlength=len(keys))
     del key
-    to = np.empty(order.size, dtype=np.int32)
-    to[order] = np.arange(order.size, dtype=np.int32)
-    del order
-    seg = (np.searchsorted(segments.starts, starts, side="right") - 1).astype(np.int32)
+    # each chain's segment: segments and chains are both in text order
+    firsts = np.searchsorted(starts, segments.starts)
+    per_segment = np.diff(firsts, append=starts.size)
+    seg = np.repeat(np.arange(per_segment.size, dtype=np.int32), per_segment)
     doc, field = segments.doc[seg], segments.field[seg]
-    position = (_positions(doc, field, width) + segments.gap[seg]).astype(np.int32)
+    position, lengths = _positions(doc, field, width, papers)
+    position += segments.gap[seg]
     start = starts - segments.starts[seg] + segments.base[seg]
-    rows = np.empty((to.size, STRIDE), dtype=np.int32)
-    chain_to = to[at]
-    for column, values in (
-        (DOC, doc),
-        (FIELD, field),
-        (POSITION, position),
-        (WIDTH, width),
-        (START, start),
-        (END, ends - segments.starts[seg] + segments.base[seg]),
+    # Column by column (a column is written in order, then read in the rows' order, each
+    # pass over one contiguous array): rows are the transpose, a view.
+    columns = np.empty((STRIDE, order.size), dtype=np.int32)
+    for column, values, part_values in (
+        (DOC, doc, doc[owner]),
+        (FIELD, field, field[owner]),
+        (POSITION, position, position[owner] + nth),
+        (WIDTH, width, 1),
+        (START, start, start[owner] + parts.start[flat]),
+        (END, ends - segments.starts[seg] + segments.base[seg], start[owner] + parts.end[flat]),
     ):
-        rows[chain_to, column] = values
-    part_to = to[place]
-    for column, values in (
-        (DOC, doc[owner]),
-        (FIELD, field[owner]),
-        (POSITION, position[owner] + nth),
-        (WIDTH, np.ones(owner.size, dtype=np.int64)),
-        (START, start[owner] + parts.start[flat]),
-        (END, start[owner] + parts.end[flat]),
-    ):
-        rows[part_to, column] = values
-    # a field's length in words: a hyphen chain counts its parts
-    lengths = np.bincount(
-        doc * len(TEXT_FIELDS) + field, weights=width, minlength=papers * len(TEXT_FIELDS)
-    )
-    return keys, rows, counts, lengths.astype(np.int32).reshape(papers, len(TEXT_FIELDS))
+        columns[column, at] = values
+        columns[column, place] = part_values
+    rows = np.take(columns, order, axis=1).T
+    return keys, rows, counts, lengths
 
 
 def _segments(papers: Sequence[Paper]) -> _Segments:
@@ -242,13 +233,14 @@ def _block_chains(
     """The chains of one block (starts, ends); its characters written to `ascii_bytes`
     lower-cased, 0x80 for each that is not ASCII."""
     codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    clipped = np.minimum(codes, 128)
+    low = codes.astype(np.uint8)
     # lower-cased: an ASCII word's folded form (chains are numbered by it), 0x80 for the
     # others, whose chains are numbered by a dict (_number_chains)
-    ascii_bytes[:] = _LOWER_ASCII[clipped]
-    letter = _ASCII_LETTER[clipped]
+    ascii_bytes[:] = _LOWER_ASCII[low]
+    letter = _ASCII_LETTER[low]
     wide = np.flatnonzero(codes >= 128)
     if wide.size:
+        ascii_bytes[wide] = 0x80
         distinct, which = np.unique(codes[wide], return_inverse=True)
         is_letter = np.array([bool(_LETTER.match(chr(c))) for c in distinct.tolist()])
         letter[wide] = is_letter[which]
@@ -413,16 +405,21 @@ def _fold_chains(
     return keys, np.array(chain_key, dtype=np.int64), np.array(widths, dtype=np.int32), parts
 
 
-def _positions(doc: Ints, field: Ints, width: NDArray[np.signedinteger[Any]]) -> NDArray[np.int64]:
-    """Each chain's word position in its field: the widths of the chains before it there."""
-    before: NDArray[np.int64] = np.cumsum(width, dtype=np.int64) - width
-    if not before.size:
-        return before
-    group = doc * len(TEXT_FIELDS) + field
-    first = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
-    sizes = np.diff(np.concatenate((first, [group.size])))
-    result: NDArray[np.int64] = before - np.repeat(before[first], sizes)
-    return result
+def _positions(
+    doc: Ints, field: Ints, width: NDArray[np.signedinteger[Any]], papers: int
+) -> tuple[NDArray[np.int64], Ints]:
+    """Each chain's word position in its field (the widths of the chains before it there),
+    and each field's length in words (papers x fields): a hyphen chain counts its parts."""
+    total = np.cumsum(width, dtype=np.int64)
+    before: NDArray[np.int64] = total - width
+    lengths = np.zeros(papers * len(TEXT_FIELDS), dtype=np.int32)
+    if before.size:
+        group = doc * len(TEXT_FIELDS) + field  # a field's chains are neighbours
+        first = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
+        sizes = np.diff(np.concatenate((first, [group.size])))
+        before -= np.repeat(before[first], sizes)
+        lengths[group[first]] = total[first + sizes - 1] - total[first] + width[first]
+    return before, lengths.reshape(papers, len(TEXT_FIELDS))
 
 
 def author_table(papers: Sequence[Paper]) -> dict[str, list[tuple[int, NameKey, str]]]:
