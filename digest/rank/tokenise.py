@@ -45,20 +45,22 @@ _HYPHEN, _APOSTROPHE, _QUOTE = ord("-"), ord("'"), ord("’")
 class Tokens:
     """What indexing reads from a run of papers.
 
-    `keys` numbers each folded word; `rows` holds every occurrence as a posting row, sorted
-    by word number, then doc, field and position, and word k's rows are
-    rows[bounds[k]:bounds[k + 1]]. `lengths` is each paper's words per field (papers x
-    fields)."""
+    `keys` numbers each folded word; `rows` holds every occurrence as a posting row in text
+    order (doc, field, position); `order` lists the rows by word number, each word's in
+    text order, and word k's are order[bounds[k]:bounds[k + 1]]. `lengths` is each paper's
+    words per field (papers x fields). (The rows are not sorted by word themselves: a run
+    reads the rows of a few hundred words, and gathering all of them costs more.)"""
 
     keys: dict[str, int]
     rows: Ints
+    order: Ints
     bounds: list[int]
     lengths: Ints
 
     def rows_of(self, key: str) -> Ints:
-        """One word's postings (a view, no copy); KeyError for a word not in the papers."""
+        """One word's postings, in place order; KeyError for a word not in the papers."""
         number = self.keys[key]
-        return self.rows[self.bounds[number] : self.bounds[number + 1]]
+        return self.rows[self.order[self.bounds[number] : self.bounds[number + 1]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,17 +103,19 @@ def _tokenise(papers: Sequence[Paper]) -> Tokens:
     # The chains are read: the day's text goes before the per-chain arrays are made (it is
     # 4 bytes a character once one character lies beyond the BMP: 7 MB for 1,500 papers).
     segments = replace(segments, text="")
-    keys, rows, counts, lengths = _sorted_rows(segments, chains, len(papers))
+    keys, rows, order, counts, lengths = _rows(segments, chains, len(papers))
     rows.flags.writeable = False
-    return Tokens(keys=keys, rows=rows, bounds=[0, *np.cumsum(counts).tolist()], lengths=lengths)
+    order.flags.writeable = False
+    bounds = [0, *np.cumsum(counts).tolist()]
+    return Tokens(keys=keys, rows=rows, order=order, bounds=bounds, lengths=lengths)
 
 
-def _sorted_rows(
+def _rows(
     segments: _Segments, found: tuple[Ints, Ints, _Chains], papers: int
-) -> tuple[dict[str, int], Ints, NDArray[np.int64], Ints]:
-    """The words' numbers, their posting rows sorted by word (each word's in place order),
-    how many rows each word has, and the field lengths (papers x fields), from the chains
-    `found` in the segments' text."""
+) -> tuple[dict[str, int], Ints, Ints, NDArray[np.int64], Ints]:
+    """The words' numbers, their posting rows in text order, the rows' order by word (each
+    word's in place order), how many rows each word has, and the field lengths (papers x
+    fields), from the chains `found` in the segments' text."""
     starts, ends, chains = found
     keys, chain_key, chain_width, parts = _fold_chains(chains)
     # One row per chain: the word, or for a hyphen chain the closed compound ("pretraining"),
@@ -130,9 +134,10 @@ def _sorted_rows(
     place = at[owner] + 1 + nth
     key[place] = parts.key[flat]
     # ... sorted stably (on 16-bit numbers when they fit: numpy sorts those by radix) give
-    # the rows' order in the result.
-    order = np.argsort(key.astype(np.uint16) if len(keys) <= 1 << 16 else key, kind="stable")
-    counts = np.bincount(key, minlength=len(keys))
+    # the rows' order by word.
+    by_word = np.argsort(key.astype(np.uint16) if len(keys) <= 1 << 16 else key, kind="stable")
+    order: Ints = by_word.astype(np.int32)
+    counts: NDArray[np.int64] = np.bincount(key, minlength=len(keys))
     del key
     # each chain's segment: segments and chains are both in text order
     firsts = np.searchsorted(starts, segments.starts)
@@ -142,8 +147,8 @@ def _sorted_rows(
     position, lengths = _positions(doc, field, width, papers)
     position += segments.gap[seg]
     start = starts - segments.starts[seg] + segments.base[seg]
-    # Column by column (a column is written in order, then read in the rows' order, each
-    # pass over one contiguous array): rows are the transpose, a view.
+    # Column by column, each written in order (one contiguous array a pass): rows are the
+    # transpose, a view.
     columns = np.empty((STRIDE, order.size), dtype=np.int32)
     for column, values, part_values in (
         (DOC, doc, doc[owner]),
@@ -155,8 +160,7 @@ def _sorted_rows(
     ):
         columns[column, at] = values
         columns[column, place] = part_values
-    rows = np.take(columns, order, axis=1).T
-    return keys, rows, counts, lengths
+    return keys, columns.T, order, counts, lengths
 
 
 def _segments(papers: Sequence[Paper]) -> _Segments:
