@@ -290,17 +290,24 @@ def _dense_numbers(values: NDArray[np.int64], bits: int) -> tuple[NDArray[np.int
     if bits + place_bits > 64:
         _, index, inverse = np.unique(values, return_index=True, return_inverse=True)
         return inverse.astype(np.int64), index.astype(np.int32)
+    # (in place where numpy allows: a day has hundreds of thousands of chains)
     shift = np.uint64(place_bits)
-    places = np.arange(values.size, dtype=np.uint64)
-    packed = np.sort((values.astype(np.uint64) << shift) | places)
+    packed = values.astype(np.uint64)
+    packed <<= shift
+    packed |= np.arange(values.size, dtype=np.uint64)
+    packed.sort()
     value = packed >> shift
     new = np.empty(values.size, dtype=bool)
     new[:1] = True
     np.not_equal(value[1:], value[:-1], out=new[1:])
-    rank = np.cumsum(new, dtype=np.int64) - 1
-    place = (packed & np.uint64((1 << place_bits) - 1)).astype(np.int64)
+    del value
+    rank = np.cumsum(new, dtype=np.int64)
+    rank -= 1
+    packed &= np.uint64((1 << place_bits) - 1)
+    place = packed.view(np.int64)
     inverse = np.empty(values.size, dtype=np.int64)
     inverse[place] = rank
+    del rank
     return inverse, place[new].astype(np.int32)
 
 
