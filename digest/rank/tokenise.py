@@ -350,9 +350,7 @@ def _number_chains(text: str, padded: NDArray[np.uint8], starts: Ints, ends: Int
         rows, ids = rows[going_on], ids[going_on] - ending
     count = space
     example = np.concatenate(examples)
-    found = [
-        text[s:e] for s, e in zip(starts[example].tolist(), ends[example].tolist(), strict=True)
-    ]
+    found = _ascii_words(padded, starts[example], ends[example])
     # the rest, numbered after the packed ones as they first appear
     other = np.flatnonzero(numbers < 0)
     first: dict[str, int] = {}
@@ -364,6 +362,18 @@ def _number_chains(text: str, padded: NDArray[np.uint8], starts: Ints, ends: Int
     dense[list(first.values())] = np.arange(count, count + len(first))
     numbers[other] = dense[at_first]
     return _Chains([*found, *first], numbers)
+
+
+def _ascii_words(padded: NDArray[np.uint8], starts: Ints, ends: Ints) -> list[str]:
+    """The (ASCII, lower-cased) chains at `starts`:`ends` of `padded`, read as one string
+    split at spaces: faster than a slice of the day's text per chain."""
+    lengths = (ends - starts).astype(np.int64)
+    offset = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    joined = np.full(len(offset) + len(lengths), ord(" "), dtype=np.uint8)
+    joined[np.repeat(np.cumsum(lengths + 1) - (lengths + 1), lengths) + offset] = padded[
+        np.repeat(starts.astype(np.int64), lengths) + offset
+    ]
+    return joined.tobytes().decode("ascii").split(" ")[: len(lengths)]
 
 
 @dataclass(frozen=True, slots=True)
