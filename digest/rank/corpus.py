@@ -93,7 +93,7 @@ def counts_of_tokens(tokens: Tokens) -> TermCounts:
     per_row_key = np.repeat(np.arange(len(tokens.keys)), np.diff(tokens.bounds))
     # A paper holding a word many times counts once: a word's rows are sorted by paper, so
     # its repeats in a paper are neighbours ...
-    docs = tokens.rows[:, DOC].astype(np.int64)
+    docs = tokens.rows[:, DOC][tokens.order].astype(np.int64)  # in word order
     new = np.ones(len(docs), dtype=bool)
     new[1:] = (docs[1:] != docs[:-1]) | (per_row_key[1:] != per_row_key[:-1])
     key_df = np.bincount(per_row_key[new], minlength=len(key_stems))

@@ -34,7 +34,9 @@ _KEYWORDS = len(TEXT_FIELDS) - 1  # the field number of HF keywords (the last on
 # What the word pattern of digest.textmatch calls a letter or digit ([^\W_]), asked of the
 # pattern itself one code point at a time: ASCII once here, others as a day's text has them.
 _LETTER = re.compile(r"[^\W_]")
-_ASCII_LETTER = np.array([bool(_LETTER.match(chr(c))) for c in range(128)] + [False])
+# Both looked up by a code point's low byte, for ASCII ones; the others are set apart after.
+_ASCII_LETTER = np.array([bool(_LETTER.match(chr(c))) for c in range(128)] + [False] * 128)
+_LOWER_ASCII = np.array([ord(chr(c).lower()) for c in range(128)] + [0x80] * 128, np.uint8)
 # Joiners inside a chain, between two letters: hyphen, apostrophe, right single quote.
 _HYPHEN, _APOSTROPHE, _QUOTE = ord("-"), ord("'"), ord("’")
 
@@ -43,20 +45,22 @@ _HYPHEN, _APOSTROPHE, _QUOTE = ord("-"), ord("'"), ord("’")
 class Tokens:
     """What indexing reads from a run of papers.
 
-    `keys` numbers each folded word; `rows` holds every occurrence as a posting row, sorted
-    by word number, then doc, field and position, and word k's rows are
-    rows[bounds[k]:bounds[k + 1]]. `lengths` is each paper's words per field (papers x
-    fields)."""
+    `keys` numbers each folded word; `rows` holds every occurrence as a posting row in text
+    order (doc, field, position); `order` lists the rows by word number, each word's in
+    text order, and word k's are order[bounds[k]:bounds[k + 1]]. `lengths` is each paper's
+    words per field (papers x fields). (The rows are not sorted by word themselves: a run
+    reads the rows of a few hundred words, and gathering all of them costs more.)"""
 
     keys: dict[str, int]
     rows: Ints
+    order: Ints
     bounds: list[int]
     lengths: Ints
 
     def rows_of(self, key: str) -> Ints:
-        """One word's postings (a view, no copy); KeyError for a word not in the papers."""
+        """One word's postings, in place order; KeyError for a word not in the papers."""
         number = self.keys[key]
-        return self.rows[self.bounds[number] : self.bounds[number + 1]]
+        return self.rows[self.order[self.bounds[number] : self.bounds[number + 1]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,69 +103,64 @@ def _tokenise(papers: Sequence[Paper]) -> Tokens:
     # The chains are read: the day's text goes before the per-chain arrays are made (it is
     # 4 bytes a character once one character lies beyond the BMP: 7 MB for 1,500 papers).
     segments = replace(segments, text="")
-    keys, rows, key, lengths = _unsorted_rows(segments, chains, len(papers))
-    del segments, chains  # (memory for the sort below)
-    # By word, each word's rows in place order: a stable sort of rows already in place order
-    # (on 16-bit numbers when they fit: numpy sorts those by radix).
-    order = np.argsort(key.astype(np.uint16) if len(keys) <= 1 << 16 else key, kind="stable")
-    rows = np.take(rows, order, axis=0)  # (a row gather: faster than rows[order])
+    keys, rows, order, counts, lengths = _rows(segments, chains, len(papers))
     rows.flags.writeable = False
-    counts = np.bincount(key, minlength=len(keys))
-    return Tokens(keys=keys, rows=rows, bounds=[0, *np.cumsum(counts).tolist()], lengths=lengths)
+    order.flags.writeable = False
+    bounds = [0, *np.cumsum(counts).tolist()]
+    return Tokens(keys=keys, rows=rows, order=order, bounds=bounds, lengths=lengths)
 
 
-def _unsorted_rows(
+def _rows(
     segments: _Segments, found: tuple[Ints, Ints, _Chains], papers: int
-) -> tuple[dict[str, int], Ints, Ints, Ints]:
-    """The words' numbers, their posting rows in text order and each row's word, and the
-    field lengths (papers x fields), from the chains `found` in the segments' text. A
-    function of its own: its per-chain arrays are gone before the rows are sorted."""
+) -> tuple[dict[str, int], Ints, Ints, NDArray[np.int64], Ints]:
+    """The words' numbers, their posting rows in text order, the rows' order by word (each
+    word's in place order), how many rows each word has, and the field lengths (papers x
+    fields), from the chains `found` in the segments' text."""
     starts, ends, chains = found
     keys, chain_key, chain_width, parts = _fold_chains(chains)
-    # one row per chain: the word, or for a hyphen chain the closed compound ("pretraining")
-    seg = (np.searchsorted(segments.starts, starts, side="right") - 1).astype(np.int32)
-    doc, field = segments.doc[seg], segments.field[seg]
+    # One row per chain: the word, or for a hyphen chain the closed compound ("pretraining"),
+    # and for a hyphen chain also a row per part ("pre", "training") right after it. In
+    # that text order, which is place order (doc, field, position), the rows' words ...
     width = chain_width[chains.numbers]
-    position = (_positions(doc, field, width) + segments.gap[seg]).astype(np.int32)
-    start = starts - segments.starts[seg] + segments.base[seg]
-    # ... and for a hyphen chain, also a row per part ("pre", "training"), right after it:
-    # the rows stay in text order, which is place order (doc, field, position)
     hyphened = np.flatnonzero(width > 1)
     emitted = np.where(width > 1, width + 1, 1).astype(np.int32)
     at = np.cumsum(emitted, dtype=np.int32) - emitted  # where each chain's own row goes
-    rows = np.empty((int(emitted.sum()), STRIDE), dtype=np.int32)
-    key = np.empty(len(rows), dtype=np.int32)
-    for column, values in (
-        (DOC, doc),
-        (FIELD, field),
-        (POSITION, position),
-        (WIDTH, width),
-        (START, start),
-        (END, ends - segments.starts[seg] + segments.base[seg]),
-    ):
-        rows[at, column] = values
+    key = np.empty(int(emitted.sum()), dtype=np.int32)
     key[at] = chain_key[chains.numbers]
-    if hyphened.size:
-        owner = np.repeat(hyphened, width[hyphened])
-        sizes = width[hyphened]
-        nth = np.arange(owner.size) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        flat = parts.first[chains.numbers[owner]] + nth
-        place = at[owner] + 1 + nth
-        for column, values in (
-            (DOC, doc[owner]),
-            (FIELD, field[owner]),
-            (POSITION, position[owner] + nth),
-            (WIDTH, np.ones(owner.size, dtype=np.int64)),
-            (START, start[owner] + parts.start[flat]),
-            (END, start[owner] + parts.end[flat]),
-        ):
-            rows[place, column] = values
-        key[place] = parts.key[flat]
-    # a field's length in words: a hyphen chain counts its parts
-    lengths = np.bincount(
-        doc * len(TEXT_FIELDS) + field, weights=width, minlength=papers * len(TEXT_FIELDS)
-    )
-    return keys, rows, key, lengths.astype(np.int32).reshape(papers, len(TEXT_FIELDS))
+    owner = np.repeat(hyphened, width[hyphened])  # per part: its chain
+    sizes = width[hyphened]
+    nth = np.arange(owner.size) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    flat = parts.first[chains.numbers[owner]] + nth
+    place = at[owner] + 1 + nth
+    key[place] = parts.key[flat]
+    # ... sorted stably (on 16-bit numbers when they fit: numpy sorts those by radix) give
+    # the rows' order by word.
+    by_word = np.argsort(key.astype(np.uint16) if len(keys) <= 1 << 16 else key, kind="stable")
+    order: Ints = by_word.astype(np.int32)
+    counts: NDArray[np.int64] = np.bincount(key, minlength=len(keys))
+    del key
+    # each chain's segment: segments and chains are both in text order
+    firsts = np.searchsorted(starts, segments.starts)
+    per_segment = np.diff(firsts, append=starts.size)
+    seg = np.repeat(np.arange(per_segment.size, dtype=np.int32), per_segment)
+    doc, field = segments.doc[seg], segments.field[seg]
+    position, lengths = _positions(doc, field, width, papers)
+    position += segments.gap[seg]
+    start = starts - segments.starts[seg] + segments.base[seg]
+    # Column by column, each written in order (one contiguous array a pass): rows are the
+    # transpose, a view.
+    columns = np.empty((STRIDE, order.size), dtype=np.int32)
+    for column, values, part_values in (
+        (DOC, doc, doc[owner]),
+        (FIELD, field, field[owner]),
+        (POSITION, position, position[owner] + nth),
+        (WIDTH, width, 1),
+        (START, start, start[owner] + parts.start[flat]),
+        (END, ends - segments.starts[seg] + segments.base[seg], start[owner] + parts.end[flat]),
+    ):
+        columns[column, at] = values
+        columns[column, place] = part_values
+    return keys, columns.T, order, counts, lengths
 
 
 def _segments(papers: Sequence[Paper]) -> _Segments:
@@ -235,14 +234,17 @@ _BLOCK = 1 << 18  # characters
 def _block_chains(
     text: str, ascii_bytes: NDArray[np.uint8]
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """The chains of one block (starts, ends); its characters written to `ascii_bytes`,
-    0x80 for each that is not ASCII."""
+    """The chains of one block (starts, ends); its characters written to `ascii_bytes`
+    lower-cased, 0x80 for each that is not ASCII."""
     codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    ascii_bytes[:] = codes
-    letter = _ASCII_LETTER[np.minimum(codes, 128)]
+    low = codes.astype(np.uint8)
+    # lower-cased: an ASCII word's folded form (chains are numbered by it), 0x80 for the
+    # others, whose chains are numbered by a dict (_number_chains)
+    ascii_bytes[:] = _LOWER_ASCII[low]
+    letter = _ASCII_LETTER[low]
     wide = np.flatnonzero(codes >= 128)
     if wide.size:
-        ascii_bytes[wide] = 0x80  # its chain is numbered by a dict (_number_chains)
+        ascii_bytes[wide] = 0x80
         distinct, which = np.unique(codes[wide], return_inverse=True)
         is_letter = np.array([bool(_LETTER.match(chr(c))) for c in distinct.tolist()])
         letter[wide] = is_letter[which]
@@ -262,17 +264,66 @@ _LOW_BYTES = np.array([(1 << (8 * n)) - 1 for n in range(9)], dtype=np.uint64)
 _HIGH_BITS = np.uint64(0x8080808080808080)
 
 
+# The bytes of a lower-cased ASCII chain are letters, digits, "-" and "'" (39 symbols with the
+# padding 0): 8 of them as one number below 39**8 < 2**43.
+_BASE39_BITS = 43
+_DIGIT = np.zeros(256, dtype=np.uint8)
+_DIGIT[[0, *b"-'0123456789abcdefghijklmnopqrstuvwxyz"]] = np.arange(39, dtype=np.uint8)
+
+
+def _base39(words: NDArray[np.uint64]) -> NDArray[np.int64]:
+    """Each word of 8 chain bytes as one number below 2**43, distinct for distinct words."""
+    digits = _DIGIT[words.view(np.uint8)].reshape(-1, 8)
+    number = digits[:, 7].astype(np.int64)
+    for column in range(6, -1, -1):
+        number *= 39
+        number += digits[:, column]
+    return number
+
+
+def _dense_numbers(values: NDArray[np.int64], bits: int) -> tuple[NDArray[np.int64], Ints]:
+    """Each of `values` (all below 2**bits) numbered by its rank among the distinct values,
+    and one place of each distinct value, in rank order: np.unique's inverse and index
+    without its argsort. Each value is sorted with its place in one 64-bit number, which
+    numpy sorts several times faster than it argsorts."""
+    place_bits = max(values.size - 1, 1).bit_length()
+    if bits + place_bits > 64:
+        _, index, inverse = np.unique(values, return_index=True, return_inverse=True)
+        return inverse.astype(np.int64), index.astype(np.int32)
+    # (in place where numpy allows: a day has hundreds of thousands of chains)
+    shift = np.uint64(place_bits)
+    packed = values.astype(np.uint64)
+    packed <<= shift
+    packed |= np.arange(values.size, dtype=np.uint64)
+    packed.sort()
+    value = packed >> shift
+    new = np.empty(values.size, dtype=bool)
+    new[:1] = True
+    np.not_equal(value[1:], value[:-1], out=new[1:])
+    del value
+    rank = np.cumsum(new, dtype=np.int64)
+    rank -= 1
+    packed &= np.uint64((1 << place_bits) - 1)
+    place = packed.view(np.int64)
+    inverse = np.empty(values.size, dtype=np.int64)
+    inverse[place] = rank
+    del rank
+    return inverse, place[new].astype(np.int32)
+
+
 def _number_chains(text: str, padded: NDArray[np.uint8], starts: Ints, ends: Ints) -> _Chains:
     """Number the chains so that equal chains get equal numbers, densely, without a Python
     string per chain (a day has hundreds of thousands): only one per distinct chain.
-    `padded` holds the text's ASCII bytes (0x80 for any other character), then zeros."""
+    `padded` holds the text's ASCII bytes lower-cased (0x80 for any other character), then
+    zeros: ASCII chains are numbered by their folded form, the others by their text."""
     lengths = ends - starts
     # every place's next 8 bytes as one integer: a strided view, no copy
     windows = np.ndarray((len(text) + 1,), dtype="<u8", buffer=padded, strides=(1,))
     numbers = np.full(starts.size, -1, dtype=np.int32)
     rows = np.flatnonzero(lengths <= 8 * _PACKED_WORDS)  # told apart so far, by `ids`
     ids = np.zeros(rows.size, dtype=np.int64)
-    space = 0  # numbers handed out so far (sparse: made dense below)
+    examples: list[NDArray[np.int64]] = []  # one chain of each number handed out
+    space = 0  # numbers handed out so far
     for nth in range(_PACKED_WORDS):
         left = lengths[rows] - 8 * nth
         word = windows[starts[rows] + 8 * nth] & _LOW_BYTES[np.minimum(left, 8)]
@@ -283,25 +334,23 @@ def _number_chains(text: str, padded: NDArray[np.uint8], starts: Ints, ends: Int
             word[ascii_only],
             left[ascii_only],
         )
-        words, word_ids = np.unique(word, return_inverse=True)
+        code = _base39(word)
         if nth:  # chains alike so far and in this word
-            distinct, ids = np.unique(ids * len(words) + word_ids, return_inverse=True)
-        else:
-            distinct, ids = words, word_ids
-        done = left <= 8
-        numbers[rows[done]] = space + ids[done]
-        space += len(distinct)
-        rows, ids = rows[~done], ids[~done]
-    packed = np.flatnonzero(numbers >= 0)
-    used = np.zeros(space, dtype=bool)
-    used[numbers[packed]] = True
-    numbers[packed] = (np.cumsum(used) - 1)[numbers[packed]]
-    count = int(used.sum())
-    example = np.empty(count, dtype=np.int64)
-    example[numbers[packed]] = packed  # one occurrence of each (any: they are the same)
-    found = [
-        text[s:e] for s, e in zip(starts[example].tolist(), ends[example].tolist(), strict=True)
-    ]
+            word_ids, word_places = _dense_numbers(code, _BASE39_BITS)
+            code = ids * len(word_places) + word_ids
+        # chains that go on into the next word rank after those that end here, so the
+        # ending ones are numbered 0, 1, ... among themselves
+        going_on = left > 8
+        bits = int(code.max(initial=0)).bit_length()
+        ids, places = _dense_numbers(code | (going_on.astype(np.int64) << bits), bits + 1)
+        ending = int(np.count_nonzero(~going_on[places]))
+        numbers[rows[~going_on]] = space + ids[~going_on]
+        examples.append(rows[places[:ending]])
+        space += ending
+        rows, ids = rows[going_on], ids[going_on] - ending
+    count = space
+    example = np.concatenate(examples)
+    found = _ascii_words(padded, starts[example], ends[example])
     # the rest, numbered after the packed ones as they first appear
     other = np.flatnonzero(numbers < 0)
     first: dict[str, int] = {}
@@ -313,6 +362,18 @@ def _number_chains(text: str, padded: NDArray[np.uint8], starts: Ints, ends: Int
     dense[list(first.values())] = np.arange(count, count + len(first))
     numbers[other] = dense[at_first]
     return _Chains([*found, *first], numbers)
+
+
+def _ascii_words(padded: NDArray[np.uint8], starts: Ints, ends: Ints) -> list[str]:
+    """The (ASCII, lower-cased) chains at `starts`:`ends` of `padded`, read as one string
+    split at spaces: faster than a slice of the day's text per chain."""
+    lengths = (ends - starts).astype(np.int64)
+    offset = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    joined = np.full(len(offset) + len(lengths), ord(" "), dtype=np.uint8)
+    joined[np.repeat(np.cumsum(lengths + 1) - (lengths + 1), lengths) + offset] = padded[
+        np.repeat(starts.astype(np.int64), lengths) + offset
+    ]
+    return joined.tobytes().decode("ascii").split(" ")[: len(lengths)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,16 +426,21 @@ def _fold_chains(
     return keys, np.array(chain_key, dtype=np.int64), np.array(widths, dtype=np.int32), parts
 
 
-def _positions(doc: Ints, field: Ints, width: NDArray[np.signedinteger[Any]]) -> NDArray[np.int64]:
-    """Each chain's word position in its field: the widths of the chains before it there."""
-    before: NDArray[np.int64] = np.cumsum(width, dtype=np.int64) - width
-    if not before.size:
-        return before
-    group = doc * len(TEXT_FIELDS) + field
-    first = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
-    sizes = np.diff(np.concatenate((first, [group.size])))
-    result: NDArray[np.int64] = before - np.repeat(before[first], sizes)
-    return result
+def _positions(
+    doc: Ints, field: Ints, width: NDArray[np.signedinteger[Any]], papers: int
+) -> tuple[NDArray[np.int64], Ints]:
+    """Each chain's word position in its field (the widths of the chains before it there),
+    and each field's length in words (papers x fields): a hyphen chain counts its parts."""
+    total = np.cumsum(width, dtype=np.int64)
+    before: NDArray[np.int64] = total - width
+    lengths = np.zeros(papers * len(TEXT_FIELDS), dtype=np.int32)
+    if before.size:
+        group = doc * len(TEXT_FIELDS) + field  # a field's chains are neighbours
+        first = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
+        sizes = np.diff(np.concatenate((first, [group.size])))
+        before -= np.repeat(before[first], sizes)
+        lengths[group[first]] = total[first + sizes - 1] - total[first] + width[first]
+    return before, lengths.reshape(papers, len(TEXT_FIELDS))
 
 
 def author_table(papers: Sequence[Paper]) -> dict[str, list[tuple[int, NameKey, str]]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -134,3 +135,16 @@ def test_the_same_texts_again_share_their_tokens() -> None:
     changed = tokenise([*papers[:-1], replace(papers[-1], abstract="other words")])
     assert changed is not first
     assert "other" in changed.keys and "other" not in first.keys
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(0, (1 << 40) - 1), max_size=300))
+def test_chain_numbers_are_the_ranks_of_the_distinct_values(values: list[int]) -> None:
+    # Chains are numbered by sorting each value with its place in one 64-bit integer, or by
+    # np.unique when the two do not fit in 64 bits (a very long day): the same numbers.
+    array = np.array(values, dtype=np.int64)
+    distinct = sorted(set(values))
+    for bits in (40, 64):  # 64: no room for the places, np.unique's path
+        inverse, places = tokenise_module._dense_numbers(array, bits)
+        assert inverse.tolist() == [distinct.index(v) for v in values]
+        assert [values[p] for p in places.tolist()] == distinct
