@@ -171,23 +171,29 @@ _HTML_LINE = 990  # under SMTP's 998-octet limit
 _WHITESPACE_SENSITIVE = re.compile(rb"<(?:pre|textarea|plaintext|xmp)\b")
 
 
-def _in_long_line(data: bytes, pos: int) -> bool:
-    """Whether the line holding data[pos] is over the limit: its spaces are word breaks."""
+_SPACES = re.compile(rb" +")
+_Line = tuple[int, int]  # a line's start and end (its newline, or the end of the text)
+
+
+def _line_at(data: bytes, pos: int, known: _Line) -> _Line:
+    """The line holding data[pos]: `known` again while pos is in it (a long line's end is
+    searched for once, not at each of its output lines)."""
+    if known[0] <= pos <= known[1]:
+        return known
     end = data.find(b"\n", pos)
-    return (len(data) if end < 0 else end) - (data.rfind(b"\n", 0, pos) + 1) > _HTML_LINE
+    return data.rfind(b"\n", 0, pos) + 1, len(data) if end < 0 else end
 
 
-def _last_break(data: bytes, pos: int, end: int) -> int:
-    """The last word break in data[pos:end], or -1: a newline, or a space of a line over
-    the limit (where else would such a line be cut?)."""
+def _last_break(data: bytes, pos: int, end: int, line: _Line) -> tuple[int, _Line]:
+    """The last word break in data[pos:end] (-1 if none): a newline, or a space of a line
+    over the limit (where else would such a line be cut?); and the window's last line."""
     cut = data.rfind(b"\n", pos, end)
     if cut == end - 1:
-        return cut  # a break at the window's last byte: none can be later
-    start = cut + 1 if cut >= 0 else data.rfind(b"\n", 0, pos) + 1  # the window's last line
-    stop = data.find(b"\n", end)
-    if (len(data) if stop < 0 else stop) - start > _HTML_LINE:
-        cut = max(cut, data.rfind(b" ", max(start, pos), end))
-    return cut
+        return cut, line  # a break at the window's last byte: none can be later
+    line = _line_at(data, end - 1, line)
+    if line[1] - line[0] > _HTML_LINE:
+        cut = max(cut, data.rfind(b" ", max(line[0], pos), end))
+    return cut, line
 
 
 def _html_7bit(html_text: str) -> str | None:
@@ -214,15 +220,22 @@ def _html_7bit(html_text: str) -> str | None:
     packed: list[bytes] = []
     size = len(data)
     pos = 0
+    line: _Line = (-1, -1)
     while True:
-        while pos < size and (
-            data[pos] == 10 or (data[pos] == 32 and _in_long_line(data, pos))
-        ):  # an empty word at the start of a line
-            pos += 1
+        while pos < size:  # empty words at the start of a line are dropped
+            if data[pos] == 10:
+                pos += 1
+                continue
+            if data[pos] == 32:
+                line = _line_at(data, pos, line)
+                if line[1] - line[0] > _HTML_LINE:  # spaces there are word breaks
+                    pos = _SPACES.match(data, pos).end()  # type: ignore[union-attr]
+                    continue
+            break
         if size - pos <= _HTML_LINE:
             packed.append(data[pos:].replace(b"\n", b" "))
             return b"\r\n".join(packed).decode("ascii")
-        cut = _last_break(data, pos, pos + _HTML_LINE + 1)
+        cut, line = _last_break(data, pos, pos + _HTML_LINE + 1, line)
         if cut < 0:
             return None  # one unbreakable run (a monster URL): leave it to QP
         packed.append(data[pos:cut].replace(b"\n", b" "))
