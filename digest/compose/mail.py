@@ -166,8 +166,34 @@ def _qp_body(content: str) -> str:
 
 
 _HTML_LINE = 990  # under SMTP's 998-octet limit
-# Tag names are ASCII: looked for in the encoded bytes, lowered (cheaper than ignoring case).
+# Tag names are ASCII: looked for in the encoded bytes, lowered (cheaper than ignoring case;
+# a find per tag name costs more than this one pass, which stops at every '<').
 _WHITESPACE_SENSITIVE = re.compile(rb"<(?:pre|textarea|plaintext|xmp)\b")
+
+
+_SPACES = re.compile(rb" +")
+_Line = tuple[int, int]  # a line's start and end (its newline, or the end of the text)
+
+
+def _line_at(data: bytes, pos: int, known: _Line) -> _Line:
+    """The line holding data[pos]: `known` again while pos is in it (a long line's end is
+    searched for once, not at each of its output lines)."""
+    if known[0] <= pos <= known[1]:
+        return known
+    end = data.find(b"\n", pos)
+    return data.rfind(b"\n", 0, pos) + 1, len(data) if end < 0 else end
+
+
+def _last_break(data: bytes, pos: int, end: int, line: _Line) -> tuple[int, _Line]:
+    """The last word break in data[pos:end] (-1 if none): a newline, or a space of a line
+    over the limit (where else would such a line be cut?); and the window's last line."""
+    cut = data.rfind(b"\n", pos, end)
+    if cut == end - 1:
+        return cut, line  # a break at the window's last byte: none can be later
+    line = _line_at(data, end - 1, line)
+    if line[1] - line[0] > _HTML_LINE:
+        cut = max(cut, data.rfind(b" ", max(line[0], pos), end))
+    return cut, line
 
 
 def _html_7bit(html_text: str) -> str | None:
@@ -182,32 +208,34 @@ def _html_7bit(html_text: str) -> str | None:
     octets also its space-separated pieces. An output line holds as many words as fit,
     joined by single spaces; empty words at the start of an output line are dropped.
 
-    Each step is one C call over the whole message's bytes: a memo of lines would need
-    more distinct lines than it can hold (a day's paper blocks, each with its highlights).
+    Only the encoding and the joining pass over the whole message: each output line is
+    found by a few searches around its end (_last_break), so a message costs C calls per
+    output line (about 70), not Python steps per input line (about 350).
     """
     data = html_text.encode("ascii", "xmlcharrefreplace")
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     if _WHITESPACE_SENSITIVE.search(data.lower()):
         return None
-    lines = data.split(b"\n")
-    if max(map(len, lines)) > _HTML_LINE:
-        # A long line may break at its spaces too: make them word breaks like newlines.
-        data = b"\n".join(
-            line.replace(b" ", b"\n") if len(line) > _HTML_LINE else line for line in lines
-        )
-    # Word breaks are now exactly the newlines. Cut at the last one that keeps a line
-    # within the limit; the newlines inside a line become the spaces joining its words.
     packed: list[bytes] = []
     size = len(data)
     pos = 0
+    line: _Line = (-1, -1)
     while True:
-        while pos < size and data[pos] == 10:  # a newline
-            pos += 1
+        while pos < size:  # empty words at the start of a line are dropped
+            if data[pos] == 10:
+                pos += 1
+                continue
+            if data[pos] == 32:
+                line = _line_at(data, pos, line)
+                if line[1] - line[0] > _HTML_LINE:  # spaces there are word breaks
+                    pos = _SPACES.match(data, pos).end()  # type: ignore[union-attr]
+                    continue
+            break
         if size - pos <= _HTML_LINE:
             packed.append(data[pos:].replace(b"\n", b" "))
             return b"\r\n".join(packed).decode("ascii")
-        cut = data.rfind(b"\n", pos, pos + _HTML_LINE + 1)
+        cut, line = _last_break(data, pos, pos + _HTML_LINE + 1, line)
         if cut < 0:
             return None  # one unbreakable run (a monster URL): leave it to QP
         packed.append(data[pos:cut].replace(b"\n", b" "))

@@ -54,14 +54,17 @@ class Block:
             pieces = blocks[width] = tuple(self._render(entry.view, stand_in).split(stand_in))
         return pieces
 
-    def __call__(self, view: PaperView | CompactView) -> str:
+    def plain(self, view: PaperView | CompactView) -> str:
+        """The block as a plain str (what __call__ returns, not yet marked safe)."""
         number = str(view.number)
         entry = view.entry
-        out = (
-            self._render(view, number)
-            if entry is None
-            else number.join(self._pieces(entry, len(number)))
-        )
+        if entry is None:
+            return self._render(view, number)
+        pieces = (entry.html if self.html else entry.text).get(len(number))
+        return number.join(pieces or self._pieces(entry, len(number)))
+
+    def __call__(self, view: PaperView | CompactView) -> str:
+        out = self.plain(view)
         return Markup(out) if self.html else out
 
     def size(self, view: PaperView | CompactView) -> int:
@@ -94,18 +97,16 @@ class Listing:
         views: Sequence[PaperView | CompactView],
         feedback: Mapping[str, tuple[str, str]] | None = None,
     ) -> str:
-        block, html = self.block, self.block.html
-        out = []
-        for view in views:
-            piece = block(view)
-            links = feedback.get(view.id) if feedback else None
-            if links is not None:
-                piece = self.votes(piece, view, links)  # type: ignore[arg-type]
-            out.append(piece)
-            if html:
-                out.append("\n")
-        joined = "".join(out)
-        return Markup(joined) if html else joined
+        plain, html = self.block.plain, self.block.html
+        out = list(map(plain, views))  # marked safe once, as a whole, not block by block
+        if feedback:
+            for at, view in enumerate(views):
+                links = feedback.get(view.id)
+                if links is not None:
+                    out[at] = self.votes(out[at], view, links)  # type: ignore[arg-type]
+        if not html:
+            return "".join(out)
+        return Markup("\n".join(out) + "\n") if out else Markup("")
 
 
 class PaperCache:
@@ -123,6 +124,10 @@ class PaperCache:
     def __init__(self, max_entries: int = 4096) -> None:
         self.max_entries = max_entries
         self._entries: dict[Hashable, BlockEntry] = {}
+        # The same entries found by the identity of the paper and its Match objects (the
+        # ranking hands every digest the same ones: rank/hits.py), which is cheaper than
+        # hashing the matches by value; each holds its matches, so their ids stay theirs.
+        self._by_identity: dict[Hashable, tuple[tuple[object, ...], BlockEntry]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -130,6 +135,27 @@ class PaperCache:
         return len(self._entries)
 
     def view(self, ranked: Ranked, number: int, settings: RenderSettings) -> PaperView:
+        matches = ranked.matches
+        identity = (
+            id(ranked.paper),
+            *map(id, matches),
+            ranked.note,
+            ranked.updated,
+            settings.abstract_chars,
+            settings.max_authors,
+        )
+        known = self._by_identity.get(identity)
+        if known is not None and known[1].paper is ranked.paper:
+            self.hits += 1
+            return known[1].view_at(number)  # type: ignore[return-value]
+        view = self._view_by_value(ranked, number, settings)
+        if view.entry is not None:
+            self._by_identity[identity] = (matches, view.entry)
+            if len(self._by_identity) > 2 * self.max_entries:
+                del self._by_identity[next(iter(self._by_identity))]
+        return view
+
+    def _view_by_value(self, ranked: Ranked, number: int, settings: RenderSettings) -> PaperView:
         key = (
             id(ranked.paper),
             ranked.matches,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import re
 
+from digest.compose.hmacs import keyed_hmac
 from digest.errors import ConfigError, DigestError
 
 # A fixed context string keeps these tags from being valid for any other use of the secret.
@@ -50,7 +50,7 @@ def _check_secret(secret: bytes) -> None:
 
 
 def _tag(secret: bytes, email_bytes: bytes) -> bytes:
-    return hmac.new(secret, _CONTEXT + email_bytes, hashlib.sha256).digest()
+    return keyed_hmac(secret, _CONTEXT).tag(email_bytes)
 
 
 def make_unsubscribe_token(secret: bytes, email: str) -> str:

@@ -189,6 +189,7 @@ class Composer:
             self.now,
             self.secret,
             installation=self.installation,
+            unsubscribe=(digest.unsubscribe_url, digest.unsubscribe_mailto),
         )
         return Composition(digest, rendered, message_id, message)
 

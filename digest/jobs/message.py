@@ -6,6 +6,7 @@ Pure: the same subscriber, day, rendering, moment and key give the same bytes.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from email.utils import parseaddr
 
 from digest.compose.mail import Envelope, build_message, make_message_id
@@ -79,6 +80,12 @@ def feedback_links(
     )
 
 
+@functools.lru_cache(maxsize=16)
+def _domain_of(sender: str) -> str:
+    """The sender's domain, for Message-IDs (parsed once per run, not per message)."""
+    return parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+
+
 def compose_message(
     settings: Settings,
     subscriber: Subscriber,
@@ -88,25 +95,30 @@ def compose_message(
     secret: bytes,
     *,
     installation: str,
+    unsubscribe: tuple[str | None, str | None] | None = None,
 ) -> tuple[str, bytes]:
     """(Message-ID, RFC 5322 bytes) of one digest.
 
     The id is derived from this installation's random id, the subscriber and the day: unique
     across installations, the same if the digest is rendered again (mail clients then fold a
     duplicate instead of showing two). A resent outbox row keeps its bytes, so its id too.
+    `unsubscribe`: the (URL, mailto) this subscriber's digest already carries (signed with
+    `secret`), so they are not signed again.
     """
-    sender_address = parseaddr(settings.email.sender)[1]
-    domain = sender_address.rpartition("@")[2] or "localhost"
     key = f"{installation}.{subscriber.id or subscriber.email}.{day.isoformat()}"
-    message_id = make_message_id(domain, key)
-    mailto = unsubscribe_mailto(settings, subscriber.email, secret)
+    message_id = make_message_id(_domain_of(settings.email.sender), key)
+    if unsubscribe is None:
+        unsubscribe = (
+            unsubscribe_url(settings, subscriber.email, secret),
+            unsubscribe_mailto(settings, subscriber.email, secret),
+        )
     envelope = Envelope(
         sender=settings.email.sender,
         recipient=subscriber.email,
         message_id=message_id,
         date=now,
         list_id=settings.email.list_id,
-        unsubscribe_mailto=mailto,
-        unsubscribe_url=unsubscribe_url(settings, subscriber.email, secret),
+        unsubscribe_mailto=unsubscribe[1],
+        unsubscribe_url=unsubscribe[0],
     )
     return message_id, build_message(rendered, envelope)

@@ -63,22 +63,26 @@ def explain_all(
     always_noted = bool(context.profile.popularity_weight or context.replaced)
     explained = []
     for (score, doc), reasons in zip(best, found, strict=True):
-        if len(reasons) > 1:
-            reasons.sort(key=_POINTS, reverse=True)  # (stable: ties keep keyword order)
-        matches = [
-            match
-            for _points, topic, text, hits in reasons
-            for match in hits.matches_in(doc, text, topic)
-        ]
-        if one_topic or len(reasons) < 2:
-            best_topic = reasons[0][1] if reasons else ""
+        matches: tuple[Match, ...]
+        if len(reasons) == 1:  # the usual case: one keyword, its (remembered) matches as they are
+            _points, best_topic, text, hits = reasons[0]
+            matches = hits.matches_in(doc, text, best_topic)
         else:
-            best_topic = _best_topic(reasons)
+            reasons.sort(key=_POINTS, reverse=True)  # (stable: ties keep keyword order)
+            matches = tuple(
+                match
+                for _points, topic, text, hits in reasons
+                for match in hits.matches_in(doc, text, topic)
+            )
+            if one_topic or not reasons:
+                best_topic = reasons[0][1] if reasons else ""
+            else:
+                best_topic = _best_topic(reasons)
         paper = papers[doc]
         note, is_update = "", False
         if always_noted or doc in noted:
-            note, is_update = _other_reasons(context, doc, paper, matches)
-        explained.append(Ranked(paper, score, tuple(matches), best_topic, is_update, note))
+            note, is_update, matches = _other_reasons(context, doc, paper, matches)
+        explained.append(Ranked(paper, score, matches, best_topic, is_update, note))
     return tuple(explained)
 
 
@@ -90,10 +94,11 @@ def _best_topic(reasons: list[_Found]) -> str:
 
 
 def _other_reasons(
-    context: ExplainContext, doc: int, paper: Paper, matches: list[Match]
-) -> tuple[str, bool]:
-    """Adds the author and category matches; returns the note (followed author, category,
-    upvotes, updated version) and whether the paper is an update of one already sent."""
+    context: ExplainContext, doc: int, paper: Paper, found: tuple[Match, ...]
+) -> tuple[str, bool, tuple[Match, ...]]:
+    """The note (followed author, category, upvotes, updated version), whether the paper
+    is an update of one already sent, and the matches with the author and category ones."""
+    matches = list(found)
     notes: list[str] = []
     if doc in context.authored:
         authors_text = field_text(paper, Field.AUTHORS)
@@ -112,4 +117,4 @@ def _other_reasons(
     is_update = paper.id in context.replaced
     if is_update:
         notes.append("updated version of a paper you were sent")
-    return "; ".join(notes), is_update
+    return "; ".join(notes), is_update, tuple(matches)

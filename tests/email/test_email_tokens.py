@@ -1,11 +1,18 @@
-"""Unsubscribe tokens: round trip, forgery, tampering, garbage."""
+"""Unsubscribe tokens: round trip, forgery, tampering, garbage; the HMAC states they share
+with the signed links give the tags hmac.new gives, so links already mailed keep working."""
 
 from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from digest.compose.hmacs import KeyedHmac
+from digest.compose.signed import LinkClaims, Purpose, sign_link, verify_link
 from digest.compose.tokens import TokenError, make_unsubscribe_token, verify_unsubscribe_token
 from digest.errors import ConfigError, DigestError
 
@@ -67,3 +74,33 @@ def test_any_single_character_change_is_detected(email: str, position: int) -> N
     tampered = token[:index] + replacement + token[index + 1 :]
     with pytest.raises(TokenError):
         verify_unsubscribe_token(SECRET, tampered)
+
+
+# Made by the code before the keyed HMAC states (hmac.new per tag): links already mailed.
+MAILED_UNSUBSCRIBE = "cmVhZGVyQGV4YW1wbGUub3Jn.md2XMEHZqPRl4APJ5I13lPDBWzT3-RrfYH_eS_DRMxA"
+MAILED_VOTES = {
+    SECRET: ("up", "dm90ZQpyZWFkZXJAZXhhbXBsZS5vcmcKCjI0MTEuMDEyMzQKdXA.C3AOst-FEdyaewL48auoqA"),
+    b"k" * 100: (
+        "down",
+        "dm90ZQpyZWFkZXJAZXhhbXBsZS5vcmcKCjI0MTEuMDEyMzQKZG93bg.3JGB0ieesjnra-H7eo_AJw",
+    ),
+}
+
+
+def test_links_mailed_before_keep_their_tokens() -> None:
+    assert make_unsubscribe_token(SECRET, "reader@example.org") == MAILED_UNSUBSCRIBE
+    assert verify_unsubscribe_token(SECRET, MAILED_UNSUBSCRIBE) == "reader@example.org"
+    now = dt.datetime(2026, 5, 8, tzinfo=dt.UTC)
+    for key, (vote, token) in MAILED_VOTES.items():
+        claims = LinkClaims(Purpose.VOTE, "reader@example.org", None, ("2411.01234", vote))
+        assert sign_link(key, claims) == token
+        assert verify_link([key], token, Purpose.VOTE, now) == claims
+
+
+@given(st.binary(max_size=200), st.binary(max_size=80), st.lists(st.binary(max_size=300)))
+def test_keyed_states_tag_as_hmac_new_does(
+    key: bytes, context: bytes, messages: list[bytes]
+) -> None:
+    keyed = KeyedHmac(key, context)
+    for message in messages:  # the states are copied, never used up
+        assert keyed.tag(message) == hmac.new(key, context + message, hashlib.sha256).digest()
