@@ -34,11 +34,20 @@ INSERT_CLOSED = """
     ON CONFLICT (subscriber_id, day) DO NOTHING
     RETURNING id
 """
-RESERVE_PAPERS = """
+# When a ledger row was sent, as an SQL expression over the row `{ledger}`: a row is sent
+# once its outbox row is, so marking a message sent rewrites that one row, not one per paper.
+# A paper reserved again (a newer version) keeps in the ledger's own sent_at when it was sent
+# before, for as long as the newer message waits (RESERVE_PAPERS copies it there).
+SENT_AT = (
+    "coalesce((SELECT o.sent_at FROM outbox o WHERE o.id = {ledger}.outbox_id "
+    "AND o.state = 'sent'), {ledger}.sent_at)"
+)
+RESERVE_PAPERS = f"""
     INSERT INTO ledger (subscriber_id, paper_id, version, outbox_id, sent_at)
     VALUES (?, ?, ?, ?, NULL)
     ON CONFLICT (subscriber_id, paper_id) DO UPDATE SET
-        version = excluded.version, outbox_id = excluded.outbox_id
+        version = excluded.version, outbox_id = excluded.outbox_id,
+        sent_at = {SENT_AT.format(ledger="ledger")}
 """
 
 
@@ -184,15 +193,11 @@ def claim_in(
 
 
 def mark_sent_in(tx: sqlite3.Connection, outbox_ids: Sequence[int]) -> None:
-    """Inside a write transaction: these messages and their ledger rows are sent."""
-    now, ids = rows.now_stamp(), id_list(outbox_ids)
+    """Inside a write transaction: these messages, and so their ledger rows, are sent."""
+    now = rows.now_stamp()
     tx.execute(
         "UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = '', "
         "claimed_by = NULL, claimed_until = NULL, sent_at = ?, updated_at = ? "
         "WHERE id IN (SELECT value FROM json_each(?))",
-        (now, now, ids),
-    )
-    tx.execute(
-        "UPDATE ledger SET sent_at = ? WHERE outbox_id IN (SELECT value FROM json_each(?))",
-        (now, ids),
+        (now, now, id_list(outbox_ids)),
     )
