@@ -288,6 +288,8 @@ def main() -> int:
     print(f"  compose workers  {workers_cpu / n * 1e3:6.3f} ms (select, rank, render, MIME)")
     print(f"  {sink.label:<16} {sink_cpu / n * 1e3:6.3f} ms")
     print(f"SQL per message (this process): {counts.per_message(n)}")
+    if (memo := getattr(store, "_bodies", None)) is not None:
+        print(f"claimed bodies taken from memory: {memo.taken}, read back: {memo.missed}")
     peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
     peak_child = children.ru_maxrss / 1e3
     print(f"peak RSS: this process {peak_self:.0f} MB, largest child {peak_child:.0f} MB")

@@ -31,6 +31,7 @@ from digest.models import (
     Validators,
 )
 from digest.store import sqlite_rows as rows
+from digest.store.body_memo import BodyMemo
 from digest.store.codec import paper_from_json, paper_to_json
 from digest.store.roles import AlreadyQueued, Claim, Lease, NewDigest, SeenPaper, SourceRecord
 from digest.store.sqlite_batches import SENT_AT, SqliteBatches, write_digests
@@ -59,6 +60,7 @@ class SqliteStore(
         busy_timeout: float = BUSY_TIMEOUT,
     ) -> None:
         self._db = Connection(connection, path, busy_timeout)
+        self._bodies = BodyMemo()  # what this store wrote, for its own claims
         self.path = path
 
     # -- opening -------------------------------------------------------------------------
