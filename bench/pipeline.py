@@ -27,8 +27,9 @@ the sampling thread's CPU is taken out of this process's figure). `--trace-sql` 
 statement with SQLite's trace hook (an executemany counts once per row); the hook expands
 each statement with its parameters, a whole message's bytes included, so the CPU figures
 of such a run are not the product's. `--profile FILE` writes a cProfile of the run's main
-thread (per-thread CPU clock; it about doubles that thread's time) for pstats; the SMTP
-connection threads' CPU is printed apart.
+thread (per-thread CPU clock; it makes that thread about 1.5 times slower) for pstats; the
+SMTP connection threads' CPU is printed apart. The compose workers, forked while it runs,
+inherit the profiler: their CPU in such a run is not theirs.
 
 With `--database URL` (a scratch PostgreSQL database: it is wiped), the same day's work is
 done instead by `digest worker` processes: 1 worker on SQLite, then 1 and 2 workers on that
