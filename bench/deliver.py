@@ -1,6 +1,6 @@
 """Benchmark: render N digests (~15 papers each), build the MIME messages and send them all
-over --connections SMTP connections to a local aiosmtpd sink (in its own process) that only
-counts.
+over --connections SMTP connections to a local sink (in its own process) that only counts:
+aiosmtpd, or with --sink lean bench/sink.py's lean server.
 
     python bench/deliver.py [HF_FIXTURE_DIR] [--count 10000] [--papers 15] [--workers CPUS]
                             [--connections 2]
@@ -26,21 +26,19 @@ import argparse
 import datetime as dt
 import itertools
 import json
-import multiprocessing as mp
 import os
 import random
 import resource
-import socket
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from realpapers import seed_keywords
+from sink import KINDS, Sink
 
 from digest.compose.mail import Envelope, build_message, make_message_id
 from digest.compose.render import make_environment, render_digest
@@ -222,62 +220,6 @@ class Composer:
         return envelope.recipient, build_message(rendered, envelope)
 
 
-# --- The sink --------------------------------------------------------------------------------
-
-
-def run_sink(port: int, ready: Any, stop: Any, result: Any) -> None:
-    from aiosmtpd.controller import Controller
-
-    class Counter:
-        def __init__(self) -> None:
-            self.count = 0
-            self.bytes = 0
-
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            self.count += 1
-            self.bytes += len(envelope.content)
-            return "250 OK"
-
-    handler = Counter()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    ready.set()
-    cpu0 = time.process_time()
-    stop.wait()
-    cpu = time.process_time() - cpu0
-    controller.stop()
-    result.send((handler.count, handler.bytes, cpu))
-
-
-class Sink:
-    """run_sink in its own process: `port` to send to, `finish()` -> (count, bytes, CPU s)."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        ready, self._stop = mp.Event(), mp.Event()
-        self._receive, send_end = mp.Pipe(duplex=False)
-        self._process = mp.Process(
-            target=run_sink, args=(self.port, ready, self._stop, send_end), daemon=True
-        )
-        self._process.start()
-        ready.wait(10)
-        assert self._process.pid is not None
-        self.pid: int = self._process.pid
-
-    def finish(self) -> tuple[int, int, float]:
-        self._stop.set()
-        counted: tuple[int, int, float] = self._receive.recv()
-        self._process.join(10)
-        return counted
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def rss_mb(pid: int | str = "self") -> float:
     try:
         with open(f"/proc/{pid}/statm") as statm:
@@ -408,6 +350,9 @@ def main() -> int:
         help="compose processes, as [digest] compose_workers (1: in this process)",
     )
     parser.add_argument("--connections", type=int, default=2, help="parallel SMTP connections")
+    parser.add_argument(
+        "--sink", choices=KINDS, default="aiosmtpd", help="the SMTP server (bench/sink.py)"
+    )
     args = parser.parse_args()
 
     day = Day(load_papers(args.fixtures), make_profiles(args.profiles))
@@ -419,7 +364,7 @@ def main() -> int:
         f"speed check {speed_check():.2f} s"
     )
 
-    sink = Sink()
+    sink = Sink(args.sink)
     smtp = SmtpSettings(host="127.0.0.1", port=sink.port, security="plain", timeout=30)
     meters: list[MeteredSender] = []
     main_cpu0 = time.process_time()
@@ -454,7 +399,7 @@ def main() -> int:
     )
     if args.workers > 1:
         print(f"  compose workers     {workers_cpu / n * 1e3:6.3f} ms")
-    print(f"  aiosmtpd sink       {sink_cpu / n * 1e3:6.3f} ms")
+    print(f"  {sink.label:<19} {sink_cpu / n * 1e3:6.3f} ms")
     print(
         f"  a send takes        {smtp_wall / n * 1e3:6.3f} ms wall "
         f"(all connections: {smtp_wall / elapsed:.2f} busy on average)"

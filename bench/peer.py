@@ -1,6 +1,6 @@
 """digest beside rss2email on the same job, measured in one run, alternately.
 
-    python bench/peer.py [--rounds 5] [--feed FILE] [--venv DIR]
+    python bench/peer.py [--rounds 5] [--feed FILE] [--venv DIR] [--sink aiosmtpd|lean]
 
 The job a user would otherwise give rss2email: one arXiv RSS listing (by default the 1,504-item
 capture of 28 Nov 2024 from ../shared/fixtures) served on 127.0.0.1, one reader, one digest
@@ -9,8 +9,9 @@ virtual environment from the package index, or the one `--venv` names) runs with
 True`, which sends all new entries in one message; digest runs `digest run` with a config
 that reads the same URL. Only the job command is timed (`r2e run`, `digest run`): the
 one-time set-up (`r2e new` + `r2e add`, `digest subscribe`) is not. Each command's wall
-time and peak resident memory come from os.wait4, per process. The sink runs in its own
-process and must receive exactly one message per job.
+time and peak resident memory come from os.wait4, per process. The sink (bench/sink.py:
+aiosmtpd, or --sink lean) runs in its own process and must receive exactly one message per
+job.
 
 Prints each round, then the medians and the ratio rss2email / digest, and the physical limits
 beside them: Python's start, importing what digest's run cannot do without (numpy, httpx,
@@ -41,7 +42,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from deliver import Sink, speed_check
+from deliver import speed_check
+from sink import KINDS, Sink
 
 DEFAULT_FEED = REPO.parent / "shared" / "fixtures" / "arxiv_rss"
 FEED_FILE = "arxiv_rss_new_allarchives_2024-11-28.xml"
@@ -172,6 +174,9 @@ def run_digest(url: str, port: int, work: Path) -> Measured:
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--sink", choices=KINDS, default="aiosmtpd", help="the SMTP server (bench/sink.py)"
+    )
     parser.add_argument("--feed", type=Path, default=DEFAULT_FEED / FEED_FILE)
     parser.add_argument("--venv", type=Path, help="an existing virtual env with rss2email")
     args = parser.parse_args()
@@ -188,7 +193,7 @@ def main() -> int:
             for tool in ("rss2email", "digest") if number % 2 == 0 else ("digest", "rss2email"):
                 work = scratch / f"{tool}-{number}"
                 work.mkdir()
-                sink = Sink()
+                sink = Sink(args.sink)
                 try:
                     if tool == "rss2email":
                         measured = run_rss2email(venv, url, sink.port, work)
@@ -225,7 +230,7 @@ def main() -> int:
     print(f"  python -c pass                          {python_start('pass'):.3f} s")
     print(f"  python -c 'import {LIBRARIES}'  {python_start('import ' + LIBRARIES):.3f} s")
     print(f"  lxml parse of the feed alone            {lxml_parse(args.feed):.3f} s")
-    print(f"  the sink's CPU for digest's message     {statistics.median(sink_cpu):.3f} s")
+    print(f"  the {args.sink} sink's CPU for digest's message {statistics.median(sink_cpu):.3f} s")
     return 0
 
 

@@ -1,6 +1,7 @@
-"""Benchmark: one whole `digest run` for N subscribers, from listings to a local aiosmtpd sink.
+"""Benchmark: one whole `digest run` for N subscribers, from listings to a local SMTP sink.
 
     python bench/pipeline.py [--subscribers 10000] [--connections 2] [--workers 0] [--days 30]
+                             [--sink aiosmtpd|lean] [--profile FILE]
     python bench/pipeline.py --database postgresql://USER@HOST/SCRATCH_DB   (see below)
 
 The run is the product's own (digest.jobs.run.run_once, a real SQLite file, the settings a
@@ -8,8 +9,10 @@ config file gives): the listings are parsed, stored and merged, every subscriber
 is selected, ranked, rendered and put in the outbox in forked workers, and the outbox is
 sent over SMTP while composing goes on. Only the network is left out: the sources are
 answered from ../shared/fixtures (the arXiv RSS of 28 Nov 2024, 1,504 items across all
-archives, and a Hugging Face daily list), and the sink (bench/deliver.py's, in its own
-process) only counts. Subscribers have 3-6 of a list of common keywords each.
+archives, and a Hugging Face daily list), and the sink (bench/sink.py, in its own process)
+only counts: aiosmtpd by default, or with `--sink lean` a server that finds the end of a
+message in bulk reads, as a production MTA costs per message. Subscribers have 3-6 of a
+list of common keywords each.
 
 With --days 30 the store first holds 29 earlier days of 1,500 real papers each (ids distinct,
 stored and counted as ingest does), as a real installation's 30-day window: the run's term
@@ -23,7 +26,10 @@ write transactions and the reads outside them per message this process ran durin
 the sampling thread's CPU is taken out of this process's figure). `--trace-sql` also counts every
 statement with SQLite's trace hook (an executemany counts once per row); the hook expands
 each statement with its parameters, a whole message's bytes included, so the CPU figures
-of such a run are not the product's.
+of such a run are not the product's. `--profile FILE` writes a cProfile of the run's main
+thread (per-thread CPU clock; it makes that thread about 1.5 times slower) for pstats; the
+SMTP connection threads' CPU is printed apart. The compose workers, forked while it runs,
+inherit the profiler: their CPU in such a run is not theirs.
 
 With `--database URL` (a scratch PostgreSQL database: it is wiped), the same day's work is
 done instead by `digest worker` processes: 1 worker on SQLite, then 1 and 2 workers on that
@@ -34,6 +40,7 @@ CPU per message side by side.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import datetime as dt
 import os
 import random
@@ -48,10 +55,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from deliver import TERMS, Sink, speed_check
+from deliver import TERMS, speed_check
 from memory import PssSampler
 from pipeline_workers import compare
 from realpapers import day_of
+from sink import KINDS, Sink
 
 from digest.collect.fetch import FetchResult
 from digest.collect.listings import ListingRequest
@@ -185,6 +193,9 @@ def main() -> int:
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--connections", type=int, default=2)
     parser.add_argument("--workers", type=int, default=0, help="[digest] compose_workers")
+    parser.add_argument(
+        "--sink", choices=KINDS, default="aiosmtpd", help="the SMTP server (bench/sink.py)"
+    )
     parser.add_argument("--database", help="a scratch postgresql:// database: compare workers")
     parser.add_argument(
         "--days",
@@ -195,9 +206,14 @@ def main() -> int:
     parser.add_argument(
         "--trace-sql", action="store_true", help="count every statement (costs CPU: see above)"
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="cProfile the run's main thread (thread CPU clock) into this file (pstats)",
+    )
     args = parser.parse_args()
 
-    sink = Sink()
+    sink = Sink(args.sink)
     if args.database:
         return compare_workers(args, sink)
 
@@ -218,7 +234,7 @@ def main() -> int:
         print(
             f"{args.subscribers} subscribers; {args.days} days in the store; "
             f"workers={settings.workers_for(args.subscribers)}; "
-            f"connections={args.connections}; {os.cpu_count()} CPUs; "
+            f"connections={args.connections}; {sink.label}; {os.cpu_count()} CPUs; "
             f"speed check {speed_check():.2f} s"
         )
 
@@ -237,10 +253,17 @@ def main() -> int:
         counts.start()
         sampler = PssSampler(sink.pid)
         sampler.start()
-        cpu0 = time.process_time()
+        profiler = cProfile.Profile(time.thread_time) if args.profile else None
+        cpu0, thread0 = time.process_time(), time.thread_time()
         t0 = time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
         report = run_once(context, read_fixture)
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
         elapsed = time.perf_counter() - t0
+        thread_cpu = time.thread_time() - thread0
         peak_pss = sampler.stop()
         main_cpu = time.process_time() - cpu0 - peak_pss.cpu
         counts.stop()
@@ -259,9 +282,15 @@ def main() -> int:
     n = max(1, sent)
     print("CPU per message:")
     print(f"  this process     {main_cpu / n * 1e3:6.3f} ms (fetch, store, outbox, SMTP client)")
+    print(
+        f"    of which main thread {thread_cpu / n * 1e3:.3f} ms, "
+        f"SMTP connection threads {(main_cpu - thread_cpu) / n * 1e3:.3f} ms"
+    )
     print(f"  compose workers  {workers_cpu / n * 1e3:6.3f} ms (select, rank, render, MIME)")
-    print(f"  aiosmtpd sink    {sink_cpu / n * 1e3:6.3f} ms")
+    print(f"  {sink.label:<16} {sink_cpu / n * 1e3:6.3f} ms")
     print(f"SQL per message (this process): {counts.per_message(n)}")
+    if (memo := getattr(store, "_bodies", None)) is not None:
+        print(f"claimed bodies taken from memory: {memo.taken}, read back: {memo.missed}")
     peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
     peak_child = children.ru_maxrss / 1e3
     print(f"peak RSS: this process {peak_self:.0f} MB, largest child {peak_child:.0f} MB")

@@ -407,6 +407,8 @@ def deliver_pending(
 
 def _delivered(item: OutboxItem, outcomes: list[DeliveryOutcome]) -> None:
     outcomes.append(DeliveryOutcome(item.recipient, DeliveryState.SENT, len(item.paper_ids)))
+    if not log.isEnabledFor(logging.INFO):
+        return  # a line per message: not even formatted when nobody reads it
     event(
         log,
         "delivered",

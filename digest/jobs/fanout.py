@@ -262,15 +262,16 @@ def _written(digest: NewDigest, written: bool) -> ComposeOutcome:
         return ComposeOutcome(recipient, day, ComposeState.ALREADY_QUEUED)
     if digest.closes_day:
         return ComposeOutcome(recipient, day, ComposeState.EMPTY)
-    event(
-        log,
-        "digest_composed",
-        f"composed the digest for {recipient} ({day}): {len(digest.papers)} papers",
-        recipient=recipient,
-        day=day.isoformat(),
-        papers=len(digest.papers),
-        message_id=digest.message_id,
-    )
+    if log.isEnabledFor(logging.INFO):  # a line per digest: formatted only to be written
+        event(
+            log,
+            "digest_composed",
+            f"composed the digest for {recipient} ({day}): {len(digest.papers)} papers",
+            recipient=recipient,
+            day=day.isoformat(),
+            papers=len(digest.papers),
+            message_id=digest.message_id,
+        )
     return ComposeOutcome(recipient, day, ComposeState.COMPOSED)
 
 

@@ -28,7 +28,7 @@ from digest.models import (
 )
 from digest.store import postgres_rows as rows
 from digest.store.codec import paper_from_json, paper_to_json
-from digest.store.postgres_batches import PostgresBatches
+from digest.store.postgres_batches import SENT_AT, PostgresBatches
 from digest.store.postgres_connection import POOL_WAIT, Pool
 from digest.store.postgres_corpus import PostgresCorpus
 from digest.store.postgres_runs import PostgresRuns
@@ -219,11 +219,11 @@ class PostgresStore(
 
     def ledger_sent(self, subscriber_id: int, paper_ids: Iterable[str]) -> dict[str, dt.datetime]:
         found = self._db.all(
-            "SELECT paper_id, sent_at FROM ledger WHERE subscriber_id = %s "
-            "AND sent_at IS NOT NULL AND paper_id = ANY(%s)",
+            f"SELECT l.paper_id, {SENT_AT.format(ledger='l')} FROM ledger l "
+            "WHERE l.subscriber_id = %s AND l.paper_id = ANY(%s)",
             (subscriber_id, list(set(paper_ids))),
         )
-        return {paper_id: rows.utc(sent) for paper_id, sent in found}
+        return {paper_id: rows.utc(sent) for paper_id, sent in found if sent}
 
     def outbox_for(self, subscriber_id: int, day: dt.date) -> OutboxItem | None:
         row = self._db.one(
@@ -269,13 +269,14 @@ class PostgresStore(
             if papers:
                 # One statement for every paper: unnest the two arrays into rows.
                 tx.execute(
-                    """
+                    f"""
                     INSERT INTO ledger (subscriber_id, paper_id, version, outbox_id, sent_at)
                     SELECT %s, p.id, p.version, %s, NULL
                     FROM unnest(%s::text[], %s::integer[]) AS p(id, version)
                     ON CONFLICT (subscriber_id, paper_id) DO UPDATE SET
-                        version = excluded.version, outbox_id = excluded.outbox_id
-                    """,
+                        version = excluded.version, outbox_id = excluded.outbox_id,
+                        sent_at = {SENT_AT.format(ledger="ledger")}
+                    """.encode(),
                     (subscriber_id, inserted[0], listed, [version for _, version in papers]),
                 )
         return rows.outbox_item(inserted)
@@ -380,7 +381,6 @@ class PostgresStore(
                 "WHERE id = %s",
                 (now, now, outbox_id),
             )
-            tx.execute("UPDATE ledger SET sent_at = %s WHERE outbox_id = %s", (now, outbox_id))
 
     def mark_failed_attempt(self, outbox_id: int, error: str, *, give_up: bool) -> None:
         state = DeliveryState.FAILED if give_up else DeliveryState.PENDING

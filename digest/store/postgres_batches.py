@@ -17,10 +17,18 @@ from digest.store import postgres_rows as rows
 from digest.store.postgres_connection import Pool
 from digest.store.roles import NewDigest
 
+# When a ledger row was sent, as SQL over the row `{ledger}`: once its outbox row is sent, at
+# that row's sent_at. A paper reserved again (a newer version) keeps in the ledger's own
+# sent_at when it was sent before, while the newer message waits (the reservations copy it).
+SENT_AT = (
+    "coalesce((SELECT o.sent_at FROM outbox o WHERE o.id = {ledger}.outbox_id "
+    "AND o.state = 'sent'), {ledger}.sent_at)"
+)
+
 # Writes the outbox rows and, from the ids they get, the ledger rows of their papers. The
 # messages travel in binary (%b): as text, each 100 kB body would be hex-escaped into the
 # array's literal in Python, which cost more than everything else a message needs here.
-ENQUEUE = """
+ENQUEUE = f"""
 WITH digest AS (
     SELECT * FROM unnest(%s::bigint[], %s::text[], %s::date[], %s::text[], %b::bytea[],
                          %s::text[], %s::text[], %s::timestamptz[])
@@ -40,7 +48,8 @@ WITH digest AS (
         AS p(subscriber_id, day, paper_id, version)
     JOIN written USING (subscriber_id, day)
     ON CONFLICT (subscriber_id, paper_id) DO UPDATE SET
-        version = excluded.version, outbox_id = excluded.outbox_id
+        version = excluded.version, outbox_id = excluded.outbox_id,
+        sent_at = {SENT_AT.format(ledger="ledger")}
 )
 SELECT subscriber_id, day FROM written
 """
@@ -55,13 +64,11 @@ WHERE id IN (
 RETURNING {rows.OUTBOX_COLUMNS}
 """
 
+# Their ledger rows are sent with them (SENT_AT): one row per message is rewritten.
 MARK_SENT = """
-WITH sent AS (
-    UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = '',
-        claimed_by = NULL, claimed_until = NULL, sent_at = %(now)s, updated_at = %(now)s
-    WHERE id = ANY(%(ids)s)
-)
-UPDATE ledger SET sent_at = %(now)s WHERE outbox_id = ANY(%(ids)s)
+UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = '',
+    claimed_by = NULL, claimed_until = NULL, sent_at = %(now)s, updated_at = %(now)s
+WHERE id = ANY(%(ids)s)
 """
 
 CLAIM_TRIES = 20  # a claim that lost every row to other workers looks again this often

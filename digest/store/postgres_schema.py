@@ -173,6 +173,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_unpruned ON outbox (sent_at)
         WHERE state = 'sent' AND octet_length(message) > 0;
     """,
+    # 6: a ledger row is sent when its outbox row is (postgres_batches.SENT_AT), as SQLite's
+    # migration 10: nothing looks ledger rows up by outbox id any more.
+    """
+    DROP INDEX ledger_outbox;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -4,8 +4,9 @@ Delivery semantics live in three tables:
 - `outbox`: one rendered message per subscriber and day, pending -> sent | failed; its bytes
   in `outbox_bodies`, written once (claims and state changes rewrite only the small row).
 - `ledger`: (subscriber, paper) rows written in the same transaction as the outbox row, so a
-  paper waiting in a pending message is never put into a second one; `sent_at` is filled
-  only once the SMTP server accepted the message.
+  paper waiting in a pending message is never put into a second one; a row counts as sent
+  once its outbox row is (the SMTP server accepted the message), at that row's `sent_at`,
+  so marking a message sent rewrites one row, not one per paper (sqlite_batches.SENT_AT).
 - A rerun finds the pending row and delivers that same message (same Message-ID) instead of
   rendering a new one, so a crash never produces a second, different digest.
 
@@ -30,9 +31,10 @@ from digest.models import (
     Validators,
 )
 from digest.store import sqlite_rows as rows
+from digest.store.body_memo import BodyMemo
 from digest.store.codec import paper_from_json, paper_to_json
 from digest.store.roles import AlreadyQueued, Claim, Lease, NewDigest, SeenPaper, SourceRecord
-from digest.store.sqlite_batches import SqliteBatches, write_digests
+from digest.store.sqlite_batches import SENT_AT, SqliteBatches, write_digests
 from digest.store.sqlite_connection import BUSY_TIMEOUT, Connection
 from digest.store.sqlite_corpus import SqliteCorpus
 from digest.store.sqlite_runs import RunsMixin
@@ -58,6 +60,7 @@ class SqliteStore(
         busy_timeout: float = BUSY_TIMEOUT,
     ) -> None:
         self._db = Connection(connection, path, busy_timeout)
+        self._bodies = BodyMemo()  # what this store wrote, for its own claims
         self.path = path
 
     # -- opening -------------------------------------------------------------------------
@@ -228,12 +231,12 @@ class SqliteStore(
     def ledger_sent(self, subscriber_id: int, paper_ids: Iterable[str]) -> dict[str, dt.datetime]:
         """When each paper was sent to this subscriber; one only waiting in the outbox is absent."""
         found = self._db.rows_in(
-            "SELECT paper_id, sent_at FROM ledger WHERE subscriber_id = ? AND sent_at IS NOT NULL "
-            "AND paper_id IN ({marks})",
+            f"SELECT l.paper_id, {SENT_AT.format(ledger='l')} FROM ledger l "
+            "WHERE l.subscriber_id = ? AND l.paper_id IN ({marks})",
             paper_ids,
             (subscriber_id,),
         )
-        return {paper_id: rows.moment(sent) for paper_id, sent in found}
+        return {paper_id: rows.moment(sent) for paper_id, sent in found if sent}
 
     def outbox_for(self, subscriber_id: int, day: dt.date) -> OutboxItem | None:
         row = self._db.one(
@@ -378,7 +381,6 @@ class SqliteStore(
                 "WHERE id = ?",
                 (now, now, outbox_id),
             )
-            tx.execute("UPDATE ledger SET sent_at = ? WHERE outbox_id = ?", (now, outbox_id))
 
     def mark_failed_attempt(self, outbox_id: int, error: str, *, give_up: bool) -> None:
         state = DeliveryState.FAILED if give_up else DeliveryState.PENDING

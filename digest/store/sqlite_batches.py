@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 
 from digest.models import OutboxItem
 from digest.store import sqlite_rows as rows
+from digest.store.body_memo import BodyMemo
 from digest.store.roles import NewDigest
 from digest.store.sqlite_connection import Connection
 
@@ -34,11 +35,20 @@ INSERT_CLOSED = """
     ON CONFLICT (subscriber_id, day) DO NOTHING
     RETURNING id
 """
-RESERVE_PAPERS = """
+# When a ledger row was sent, as an SQL expression over the row `{ledger}`: a row is sent
+# once its outbox row is, so marking a message sent rewrites that one row, not one per paper.
+# A paper reserved again (a newer version) keeps in the ledger's own sent_at when it was sent
+# before, for as long as the newer message waits (RESERVE_PAPERS copies it there).
+SENT_AT = (
+    "coalesce((SELECT o.sent_at FROM outbox o WHERE o.id = {ledger}.outbox_id "
+    "AND o.state = 'sent'), {ledger}.sent_at)"
+)
+RESERVE_PAPERS = f"""
     INSERT INTO ledger (subscriber_id, paper_id, version, outbox_id, sent_at)
     VALUES (?, ?, ?, ?, NULL)
     ON CONFLICT (subscriber_id, paper_id) DO UPDATE SET
-        version = excluded.version, outbox_id = excluded.outbox_id
+        version = excluded.version, outbox_id = excluded.outbox_id,
+        sent_at = {SENT_AT.format(ledger="ledger")}
 """
 
 
@@ -76,9 +86,10 @@ def write_digests(tx: sqlite3.Connection, digests: Sequence[NewDigest]) -> list[
 
 
 class SqliteBatches:
-    """Mixed into SqliteStore, which provides `_db`."""
+    """Mixed into SqliteStore, which provides `_db` and `_bodies`."""
 
     _db: Connection
+    _bodies: BodyMemo
 
     def ledger_versions_of(
         self, subscriber_ids: Iterable[int], paper_ids: Iterable[str]
@@ -120,6 +131,12 @@ class SqliteBatches:
             return ()
         with self._db.transaction() as tx:
             ids = write_digests(tx, digests)
+        # Committed: this process's next claims may take these bodies from memory.
+        self._bodies.remember(
+            (outbox_id, digest.message_id, digest.message)
+            for digest, outbox_id in zip(digests, ids, strict=True)
+            if outbox_id is not None and not digest.closes_day
+        )
         return tuple(outbox_id is not None for outbox_id in ids)
 
     def unclaimed_pending_count(self) -> int:
@@ -136,7 +153,7 @@ class SqliteBatches:
         if limit <= 0:
             return []
         with self._db.transaction() as tx:
-            return claim_in(tx, worker, lease_seconds, now, limit, after_id)
+            return claim_in(tx, worker, lease_seconds, now, limit, after_id, self._bodies)
 
     def mark_sent_many(self, outbox_ids: Sequence[int]) -> None:
         if not outbox_ids:
@@ -154,7 +171,9 @@ class SqliteBatches:
         with self._db.transaction() as tx:
             if sent:
                 mark_sent_in(tx, sent)
-            return claim_in(tx, owner, lease, at, limit, after) if limit > 0 else []
+            if limit <= 0:
+                return []
+            return claim_in(tx, owner, lease, at, limit, after, self._bodies)
 
 
 def claim_in(
@@ -164,8 +183,10 @@ def claim_in(
     now: dt.datetime,
     limit: int,
     after_id: int,
+    bodies: BodyMemo,
 ) -> list[OutboxItem]:
-    """Inside a write transaction: claim up to `limit` messages, in id order."""
+    """Inside a write transaction: claim up to `limit` messages, in id order. Their bodies
+    come from `bodies` where this process wrote them, else from the database."""
     stamp = rows.stamp(now)
     until = rows.stamp(now + dt.timedelta(seconds=lease_seconds))
     claimed = tx.execute(
@@ -176,23 +197,35 @@ def claim_in(
             WHERE state = 'pending' AND id > ?
               AND (claimed_until IS NULL OR claimed_until < ?)
             ORDER BY id LIMIT ?)
-        RETURNING {rows.OUTBOX_COLUMNS}
+        RETURNING {rows.BODILESS_COLUMNS}
         """,
         (worker, until, after_id, stamp, limit),
     ).fetchall()
-    return sorted((rows.outbox_item(row) for row in claimed), key=lambda item: item.id)
+    if not claimed:
+        return []
+    claimed.sort(key=lambda row: int(row[0]))
+    found: dict[int, bytes] = {}
+    for outbox_id, *_, message_id in (row[:5] for row in claimed):
+        if (body := bodies.take(outbox_id, message_id)) is not None:
+            found[outbox_id] = body
+    bodies.forget_through(claimed[-1][0])
+    if missing := [row[0] for row in claimed if row[0] not in found]:
+        found.update(
+            tx.execute(
+                f"SELECT id, {rows.MESSAGE} FROM outbox "
+                "WHERE id IN (SELECT value FROM json_each(?))",
+                (id_list(missing),),
+            ).fetchall()
+        )
+    return [rows.outbox_item(rows.with_body(row, found[row[0]])) for row in claimed]
 
 
 def mark_sent_in(tx: sqlite3.Connection, outbox_ids: Sequence[int]) -> None:
-    """Inside a write transaction: these messages and their ledger rows are sent."""
-    now, ids = rows.now_stamp(), id_list(outbox_ids)
+    """Inside a write transaction: these messages, and so their ledger rows, are sent."""
+    now = rows.now_stamp()
     tx.execute(
         "UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = '', "
         "claimed_by = NULL, claimed_until = NULL, sent_at = ?, updated_at = ? "
         "WHERE id IN (SELECT value FROM json_each(?))",
-        (now, now, ids),
-    )
-    tx.execute(
-        "UPDATE ledger SET sent_at = ? WHERE outbox_id IN (SELECT value FROM json_each(?))",
-        (now, ids),
+        (now, now, id_list(outbox_ids)),
     )

@@ -121,6 +121,16 @@ OUTBOX_COLUMNS = (
     f"id, subscriber_id, recipient, day, message_id, {MESSAGE}, paper_ids, state, attempts, "
     "last_error"
 )
+# The same without the body (a claim takes it from the store's BodyMemo when it can); the
+# body goes in at BODY_AT to make an OUTBOX_COLUMNS row.
+BODILESS_COLUMNS = (
+    "id, subscriber_id, recipient, day, message_id, paper_ids, state, attempts, last_error"
+)
+BODY_AT = 5
+
+
+def with_body(row: Row, body: bytes) -> Row:
+    return (*row[:BODY_AT], body, *row[BODY_AT:])
 
 
 def outbox_item(row: Row) -> OutboxItem:

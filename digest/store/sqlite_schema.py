@@ -205,6 +205,12 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE outbox SET message = x'' WHERE length(message) > 0;
     DROP INDEX outbox_unpruned;
     """,
+    # 10: a ledger row is sent when its outbox row is (sqlite_batches.SENT_AT): marking a
+    # message sent no longer stamps its papers' rows by outbox id, so migration 4's index,
+    # one more b-tree entry for every paper of every digest written, has no reader left.
+    """
+    DROP INDEX ledger_outbox;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

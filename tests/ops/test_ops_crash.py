@@ -18,6 +18,7 @@ from support.children import NOW, TEST_LEASE_SECONDS, run_digest, serve_small, s
 from support.installation import ALICE, ALICE_WORDS, BOB, BOB_WORDS, Installation, arxiv_ids
 
 from digest.cli import main
+from digest.store.sqlite_batches import SENT_AT
 from digest.util.failpoints import EXIT_STATUS, POINTS
 
 AT = NOW.isoformat()
@@ -36,7 +37,9 @@ def outbox(database: Path) -> list[tuple[str, str, str | None]]:
 def unsent_ledger_rows(database: Path) -> int:
     db = sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True)
     try:
-        return int(db.execute("SELECT count(*) FROM ledger WHERE sent_at IS NULL").fetchone()[0])
+        # A ledger row is sent when its outbox row is: SENT_AT says when.
+        unsent = f"SELECT count(*) FROM ledger l WHERE {SENT_AT.format(ledger='l')} IS NULL"
+        return int(db.execute(unsent).fetchone()[0])
     finally:
         db.close()
 

@@ -13,6 +13,9 @@ from support.children import child_env, digest_command, run_digest
 from support.installation import Installation
 from support.queued import queue_messages
 
+from digest.store.postgres_batches import SENT_AT as PG_SENT_AT
+from digest.store.sqlite_batches import SENT_AT
+
 PAPERS = ("2411.00001", "2411.00002")
 
 
@@ -50,7 +53,9 @@ def test_a_worker_pass_a_month_later_empties_old_bodies_and_sends_nothing_again(
     assert all(state == "sent" and size == 0 for state, size in bodies(postgres_url))
     with psycopg.connect(postgres_url) as conn:
         ledger = conn.execute(
-            "SELECT count(*), count(sent_at) FROM ledger WHERE paper_id = ANY(%s)", (list(PAPERS),)
+            f"SELECT count(*), count({PG_SENT_AT.format(ledger='l')}) FROM ledger l "
+            "WHERE paper_id = ANY(%s)",
+            (list(PAPERS),),
         ).fetchone()
     assert ledger == (24, 24)  # every paper of every digest still known as sent
     assert len(inst.smtp.handler.received) == len(emails)  # nothing went out again
@@ -77,7 +82,9 @@ def test_db_prune_empties_bodies_older_than_keep_days_on_sqlite(
             "SELECT o.id, coalesce(length(b.message), 0) FROM outbox o "
             "LEFT JOIN outbox_bodies b ON b.outbox_id = o.id ORDER BY o.id"
         ).fetchall()
-        sent = db.execute("SELECT count(*) FROM ledger WHERE sent_at IS NOT NULL").fetchone()
+        sent = db.execute(
+            f"SELECT count(*) FROM ledger l WHERE {SENT_AT.format(ledger='l')} IS NOT NULL"
+        ).fetchone()
     assert [size == 0 for _, size in sizes] == [True] * 4 + [False] * 2
     assert sent == (12,)
     again = run_digest(inst.config, "retry")

@@ -28,6 +28,7 @@ from support.stores import opened_store
 from digest.jobs.worker import release_dead_claims
 from digest.models import Paper, Profile, Subscriber, Term, Topic
 from digest.store import open_store
+from digest.store.postgres_batches import SENT_AT
 
 CONNECTIONS = 2  # per worker: the most messages a killed worker can leave accepted-unrecorded
 TIMEOUT = 120.0  # seconds the whole set may take before the test says where it got stuck
@@ -140,7 +141,7 @@ def check_exactly_once(fleet: Fleet, emails: list[str], *, killed: int) -> None:
         assert states == {"sent": len(emails)}
         stuck = conn.execute(
             "SELECT (SELECT count(*) FROM outbox WHERE claimed_by IS NOT NULL), "
-            "(SELECT count(*) FROM ledger WHERE sent_at IS NULL), "
+            f"(SELECT count(*) FROM ledger l WHERE {SENT_AT.format(ledger='l')} IS NULL), "
             "(SELECT count(*) FROM leases)"
         ).fetchone()
         assert stuck == (0, 0, 0)

@@ -343,6 +343,25 @@ class StoreContract(CorpusCountsContract, SendingContract, OutboxBatchContract):
         store.mark_sent(newer.id)
         assert store.ledger_sent(sub.id, ["2401.00001"])["2401.00001"] >= first_sent
 
+    def test_a_sent_paper_stays_sent_when_its_newer_digest_fails(self, store: Store) -> None:
+        sub = subscribe(store, "ada@example.org")
+        assert sub.id is not None
+        old = queue(store, sub, [("2401.00001", 1), ("2401.00002", 1)])
+        store.mark_sent_many([old.id])
+        first_sent = store.ledger_sent(sub.id, ["2401.00001"])["2401.00001"]
+        later = DAY + dt.timedelta(days=1)
+        newer = queue(store, sub, [("2401.00001", 2), ("2401.00003", 1)], day=later)
+        store.mark_failed_attempt(newer.id, "550 no", give_up=True)
+        # Sent once, when it was; the paper only the failed digest listed was never sent.
+        assert store.ledger_sent(sub.id, ["2401.00001", "2401.00002", "2401.00003"]) == {
+            "2401.00001": first_sent,
+            "2401.00002": first_sent,
+        }
+        assert store.ledger_versions(sub.id, ["2401.00001", "2401.00003"]) == {
+            "2401.00001": 2,
+            "2401.00003": 1,
+        }
+
     def test_failed_and_requeued(self, store: Store) -> None:
         sub = subscribe(store, "bob@example.org")
         item = queue(store, sub, [("2401.00001", 1)])

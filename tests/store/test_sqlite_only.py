@@ -19,6 +19,7 @@ from digest.errors import ConfigError, StoreError
 from digest.models import Profile, Subscriber, Term, Topic
 from digest.store import open_store
 from digest.store.sqlite import MIGRATIONS, SqliteStore
+from digest.store.sqlite_batches import SENT_AT
 
 PROFILE = Profile(topics=(Topic("main", (Term("diffusion"),)),))
 LOCKED = (
@@ -146,7 +147,8 @@ def test_the_queries_run_per_message_use_an_index(path: Path) -> None:
         pass
     db = sqlite3.connect(path)
     per_message = {
-        "mark sent (ledger)": "UPDATE ledger SET sent_at = '' WHERE outbox_id = 1",
+        "sent when": f"SELECT {SENT_AT.format(ledger='l')} FROM ledger l "
+        "WHERE l.subscriber_id = 1 AND l.paper_id = ''",
         "mark sent (outbox)": "UPDATE outbox SET state = 'sent' WHERE id = 1",
         "already composed": "SELECT id FROM outbox WHERE subscriber_id = 1 AND day = ''",
         "sent before": "SELECT version FROM ledger WHERE subscriber_id = 1 AND paper_id = ''",
@@ -155,6 +157,29 @@ def test_the_queries_run_per_message_use_an_index(path: Path) -> None:
         plan = " ".join(row[-1] for row in db.execute("EXPLAIN QUERY PLAN " + query))
         assert "SCAN" not in plan, f"{name}: {plan}"
     db.close()
+
+
+def test_marking_a_message_sent_rewrites_its_row_and_no_ledger_row(path: Path) -> None:
+    """Its papers are sent with it (SENT_AT): one row written per message, whatever it lists."""
+    now = dt.datetime(2024, 11, 28, 12, 0, tzinfo=dt.UTC)
+    papers = [(f"2411.{n:05d}", 1) for n in range(40)]
+    with opened_store(path) as store:
+        sub = store.save_subscriber(Subscriber("a@example.org", Profile(topics=())))
+        assert sub.id is not None
+        item = store.enqueue(
+            subscriber_id=sub.id,
+            recipient=sub.email,
+            day=now.date(),
+            message_id="<m@x>",
+            message=b"Subject: x\r\n\r\nbody\r\n",
+            papers=papers,
+            composed_at=now,
+        )
+        raw = store._db.raw
+        before = raw.total_changes
+        store.mark_sent_many([item.id])
+        assert raw.total_changes - before == 1
+        assert set(store.ledger_sent(sub.id, [p for p, _ in papers])) == {p for p, _ in papers}
 
 
 def test_the_file_is_in_wal_mode_so_readers_never_block_the_writer(path: Path) -> None:
