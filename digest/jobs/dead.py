@@ -69,6 +69,17 @@ def release_dead_claims(store: ClaimsLeasesRuns, host: str) -> int:
     return released
 
 
+def release_own_leases(store: Operations, owner: str) -> int:
+    """Give back every lease `owner` (this live worker) still holds: a release that failed
+    while the database was unreachable (a restart mid-pass) left it behind, to block its
+    batch until it ran out. The number given back."""
+    mine = [lease for lease in store.leases() if lease.owner == owner]
+    for lease in mine:
+        store.release_lease(lease.name, owner)
+        event(log, "lease_released", f"released {lease.name}, left by a failed release")
+    return len(mine)
+
+
 def end_dead_runs(
     store: Operations, host: str, now: dt.datetime, notes: RunNotes | None = None
 ) -> list[RunRecord]:

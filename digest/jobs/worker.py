@@ -29,7 +29,7 @@ from digest.collect.listings import ReadListing
 from digest.deliver.delivery import host_id, worker_id
 from digest.jobs.context import RunContext
 from digest.jobs.dayindex import DayIndex
-from digest.jobs.dead import release_dead_claims, release_dead_local
+from digest.jobs.dead import release_dead_claims, release_dead_local, release_own_leases
 from digest.jobs.fanout import ComposeOutcome, ComposeState, day_index_for_run, enqueue_digests
 from digest.jobs.history import run_notes
 from digest.jobs.ingest import collect_and_store, listing_day
@@ -125,6 +125,7 @@ def work_pass(
         deliveries = sending.finish()
     # Again at the end: a neighbour that died during this pass leaves nothing held behind.
     released += release_dead_claims(store, host_id())
+    release_own_leases(store, owner)
     done = WorkPass(
         fetched,
         taken,

@@ -25,6 +25,7 @@ from support.postgres import Cluster
 from support.smtp_server import Received, SmtpSink
 from support.stores import opened_store
 
+from digest.jobs.dead import release_own_leases
 from digest.jobs.worker import release_dead_claims
 from digest.models import Paper, Profile, Subscriber, Term, Topic
 from digest.store import open_store
@@ -204,6 +205,20 @@ def test_a_dead_local_workers_claims_are_released_at_once_and_no_one_elses(
         assert sorted(c.owner for c in store.claims()) == sorted(owners[1:])
         # The batch the dead worker was composing is free for the others at once, too.
         assert sorted(lease.owner for lease in store.leases()) == sorted(owners[1:])
+
+
+def test_a_worker_gives_back_the_leases_its_failed_releases_left_and_no_one_elses(
+    postgres_url: str,
+) -> None:
+    # What a restart mid-pass leaves: the release of "compose:1" failed, the lease stayed.
+    now = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+    me, other = f"machine-a:{os.getpid()}:me", "machine-b:1:other"
+    with opened_store(postgres_url) as store:
+        assert store.acquire_lease("compose:1", me, 900, now)
+        assert store.acquire_lease("compose:2", other, 900, now)
+        assert release_own_leases(store, me) == 1
+        assert [(lease.name, lease.owner) for lease in store.leases()] == [("compose:2", other)]
+        assert store.acquire_lease("compose:1", other, 900, now)  # the batch is free at once
 
 
 def test_two_machines_share_the_work(fleet: Fleet) -> None:
