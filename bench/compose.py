@@ -6,7 +6,7 @@ The pipeline's day (bench/pipeline.py: the arXiv RSS capture of 1,504 papers and
 Face list stored in a fresh SQLite store, --subscribers distinct profiles of 3-6 common
 keywords), then the run's own Composer (digest.jobs.digests) over every subscriber's task in
 this one process, each stage timed with the thread's CPU clock: selecting and ranking
-(`digest_for`), rendering (`render_digest`), the message (`compose_message`: signed links,
+(`digest_for`), rendering (`render`), the message (`message`: signed links,
 headers, MIME) and the pickle a forked worker sends back. The paper cache starts empty, as
 in a worker. `--profile N` runs the same again under cProfile (which about doubles the
 times: read its figures as shares) and prints the N functions with the most time of their
@@ -33,13 +33,11 @@ sys.path.insert(0, str(REPO / "bench"))
 from deliver import speed_check
 from pipeline import CONFIG, NOW, read_fixture, subscribe
 
-from digest.compose.render import render_digest
 from digest.config.load import load_settings
 from digest.jobs.context import RunContext
 from digest.jobs.digests import ComposedDigest, Composer, ComposeTask
 from digest.jobs.fanout import _compose_tasks, day_index_for_run
 from digest.jobs.ingest import collect_and_store
-from digest.jobs.message import compose_message
 from digest.jobs.wiring import sender_factory
 from digest.store import open_store
 
@@ -79,22 +77,10 @@ def by_stage(composer: Composer, tasks: list[ComposeTask]) -> dict[str, float]:
         spent[stage] += time.thread_time() - started
         return result
 
-    settings = composer.settings
     for task in tasks:
         digest = timed("select and rank", composer.digest_for, task)
-        rendered = timed("render", render_digest, digest, settings.render, composer.templates)
-        message_id, message = timed(
-            "message",
-            compose_message,
-            settings,
-            digest.subscriber,
-            digest.day,
-            rendered,
-            composer.now,
-            composer.secret,
-            installation=composer.installation,
-            unsubscribe=(digest.unsubscribe_url, digest.unsubscribe_mailto),
-        )
+        rendered = timed("render", composer.render, digest)
+        message_id, message = timed("message", composer.message, digest, rendered)
         timed("pickle", pickle.dumps, ComposedDigest(message_id, message, ()))
     return spent
 

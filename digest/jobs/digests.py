@@ -178,10 +178,12 @@ class Composer:
             for o in self.sources
         )
 
-    def wrap(self, digest: Digest) -> Composition:
-        """Render a digest and wrap it into its message."""
-        rendered = render_digest(digest, self.settings.render, self.templates)
-        message_id, message = compose_message(
+    def render(self, digest: Digest) -> RenderedDigest:
+        return render_digest(digest, self.settings.render, self.templates)
+
+    def message(self, digest: Digest, rendered: RenderedDigest) -> tuple[str, bytes]:
+        """(Message-ID, bytes) of the rendered digest's email."""
+        return compose_message(
             self.settings,
             digest.subscriber,
             digest.day,
@@ -191,6 +193,11 @@ class Composer:
             installation=self.installation,
             unsubscribe=(digest.unsubscribe_url, digest.unsubscribe_mailto),
         )
+
+    def wrap(self, digest: Digest) -> Composition:
+        """Render a digest and wrap it into its message."""
+        rendered = self.render(digest)
+        message_id, message = self.message(digest, rendered)
         return Composition(digest, rendered, message_id, message)
 
     def compose(self, task: ComposeTask) -> Composition:
