@@ -50,6 +50,11 @@ Measured on tests/rank/judged (next day's MAP, keywords only): +0.03 for full an
 short tuning profiles (held out +0.02, +0.08), where the earlier per-keyword weights (a
 keyword that matched liked papers weighed more) changed nothing or cost a little, with or
 without meaning, and were dropped. With meaning on, the same words cost held-out MAP.
+
+Measured and not kept (python -m tests.rank.judged.vote_variants): moving the blend's
+meaning weight towards whichever side agreed with the votes (with two keywords the liked
+papers are the keyword matches, so weight went to keywords: tuning short +0.052 -> +0.040),
+closeness to the disliked papers as a term (+0.036), an offset for meaning-only papers.
 """
 
 from __future__ import annotations
