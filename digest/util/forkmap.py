@@ -6,9 +6,9 @@ by page, instead of receiving a pickled copy. Child k handles items k, k + worke
 streams back `(position, result)` pairs, pickled, through its own pipe; the parent yields
 them as they arrive (not in order). Only results cross the pipe, so they should be small or
 plain bytes (a finished message). The hand-off is cheap for the parent, which also sends
-what the children make: a pipe of up to 1 MB (so a message comes in one read, not two), a
-frame read straight into a reused buffer and unpickled from it (no joining or slicing
-copies), and a child writes a frame's length and bytes in one call.
+what the children make: a pipe of 128 kB (so a message comes in one read, not two), a frame
+read straight into a reused buffer and unpickled from it (no joining or slicing copies),
+and a child writes a frame's length and bytes in one call.
 
 Failure is per item and never silent:
 - `work` raising an exception for one item comes back as a `Failed` for that item, and the
@@ -45,10 +45,11 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 _LENGTH = struct.Struct("!I")  # frame: 4-byte length, then a pickle
-# The pipe's kernel buffer: room for several 100 kB messages, so a child seldom waits for the
-# parent and the parent reads a message in one call (Linux's default is 64 kB; 1 MB is what
-# an unprivileged process may ask for, /proc/sys/fs/pipe-max-size).
-PIPE_BYTES = 1 << 20
+# The pipe's kernel buffer: room for one ~100 kB message (Linux's default is 64 kB), so the
+# parent reads a message in one call, not two. Not more: a child then runs at most about a
+# message ahead, and the parent, which also feeds the SMTP connections between results,
+# takes results evenly rather than in bursts with idle connections between them.
+PIPE_BYTES = 1 << 17
 _READ_AREA = 1 << 20  # the parent's buffer per child; grown for a frame larger than this
 
 
