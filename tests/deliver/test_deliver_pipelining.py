@@ -8,12 +8,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from deliver_handlers import FROM, ledger_unsent, queue_digest, smtp
 from scripted_smtp import Script, ScriptedSmtp
 from support.smtp_server import RecordingHandler, SmtpSink
 
 from digest.config.settings import SmtpSettings
+from digest.deliver.delivery import deliver_pending
 from digest.deliver.smtp import SmtpSender, dot_stuffed
 from digest.errors import DeliveryError
+from digest.models import DeliveryState
+from digest.store import Store
 
 MESSAGE = b"Subject: hello\r\n\r\n.a dotted line\r\nbody\r\n"
 
@@ -80,7 +84,7 @@ def test_a_refused_recipient_whose_data_the_server_still_took_ends_with_a_lone_d
 
 
 def test_a_421_in_a_group_reconnects_without_waiting_for_replies_that_never_come() -> None:
-    closed = []
+    closed: list[str] = []
 
     def answer(line: str) -> str:
         if line.startswith("mail") and not closed:
@@ -144,3 +148,30 @@ def test_with_a_pipelining_aiosmtpd_refusals_stay_per_recipient() -> None:
     assert [r.rcpt_tos for r in handler.received] == [["ann@example.org"], ["bob@example.org"]]
     assert all(r.data == MESSAGE for r in handler.received)
     assert opened == 1
+
+
+def test_a_pass_over_the_outbox_through_a_pipelining_server_records_each_message_as_before(
+    store: Store,
+) -> None:
+    """Outbox -> claim -> pipelined SMTP -> marked sent, on two connections: the accepted
+    ones are sent with their papers, the refused one is failed for its recipient alone."""
+    handler = Pipelining(reject={"reader3@example.org": "550 5.1.1 no such mailbox"})
+    server = SmtpSink(handler=handler)
+    try:
+        readers = [queue_digest(store, n) for n in range(8)]
+        outcomes = deliver_pending(
+            store, lambda: SmtpSender(smtp(server.port)), FROM, connections=2
+        )
+    finally:
+        server.close()
+    states = {o.recipient: o.state for o in outcomes}
+    assert states == {
+        r: DeliveryState.FAILED if r == "reader3@example.org" else DeliveryState.SENT
+        for r in readers
+    }
+    assert sorted(r.rcpt_tos[0] for r in handler.received) == sorted(
+        r for r in readers if r != "reader3@example.org"
+    )
+    assert store.pending() == []
+    assert [item.recipient for item in store.failed()] == ["reader3@example.org"]
+    assert ledger_unsent(store) == 1  # the refused digest's one paper, reserved, not sent
