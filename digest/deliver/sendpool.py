@@ -34,9 +34,9 @@ Ticket = TypeVar("Ticket")
 _CLOSING_GRACE_SECONDS = 1.0  # after an error, how long to wait for a connection to say QUIT
 # A connection thread that has its server's reply must get the GIL back before it can send
 # the next command. Python makes a busy thread hand the GIL over only every switch interval
-# (5 ms by default), which would add up to 5 ms to each of the four round trips of a
-# message while this process also composes or records; while a pool is open it is cut to
-# this. The cost is a few more GIL hand-overs, and only when threads want it.
+# (5 ms by default), which would add up to 5 ms to each round trip of a message (two with
+# PIPELINING, four without) while this process also composes or records; while a pool is
+# open it is cut to this. The cost is a few more GIL hand-overs, and only when threads want it.
 SENDING_SWITCH_INTERVAL = 0.0005
 
 

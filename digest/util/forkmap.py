@@ -5,7 +5,10 @@ its expensive read-only state (the day's paper index): each child inherits it as
 by page, instead of receiving a pickled copy. Child k handles items k, k + workers, ... and
 streams back `(position, result)` pairs, pickled, through its own pipe; the parent yields
 them as they arrive (not in order). Only results cross the pipe, so they should be small or
-plain bytes (a finished message).
+plain bytes (a finished message). The hand-off is cheap for the parent, which also sends
+what the children make: a pipe of 128 kB (so a message comes in one read, not two), a frame
+read straight into a reused buffer and unpickled from it (no joining or slicing copies),
+and a child writes a frame's length and bytes in one call.
 
 Failure is per item and never silent:
 - `work` raising an exception for one item comes back as a `Failed` for that item, and the
@@ -25,6 +28,7 @@ The children must not touch shared resources the parent uses (database connectio
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import pickle
 import selectors
@@ -41,12 +45,22 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 _LENGTH = struct.Struct("!I")  # frame: 4-byte length, then a pickle
+# The pipe's kernel buffer: room for one ~100 kB message (Linux's default is 64 kB), so the
+# parent reads a message in one call, not two. Not more: a child then runs at most about a
+# message ahead, and the parent, which also feeds the SMTP connections between results,
+# takes results evenly rather than in bursts with idle connections between them.
+PIPE_BYTES = 1 << 17
+_READ_AREA = 1 << 20  # the parent's buffer per child; grown for a frame larger than this
 
 
 @dataclass(frozen=True, slots=True)
 class Done(Generic[Result]):
     position: int
     result: Result
+
+    def __reduce__(self) -> tuple[type[Done[Result]], tuple[int, Result]]:
+        # The constructor's two arguments: cheaper to load than a slots dataclass's state.
+        return (Done, (self.position, self.result))
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +93,8 @@ def start_workers(
     pipes: dict[int, tuple[int, int]] = {}  # read end -> (child pid, its first position)
     for first in range(processes):
         read_end, write_end = os.pipe()
+        with contextlib.suppress(OSError):  # a smaller pipe only costs more reads
+            fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         pid = os.fork()
         if pid == 0:  # the child: work, report, leave without the parent's cleanup
             os.close(read_end)
@@ -104,27 +120,36 @@ def _child(
 ) -> None:
     status = 0
     try:
-        with os.fdopen(out, "wb", buffering=1 << 16) as pipe:
-            for position in range(first, len(items), step):
-                outcome = _attempt(work, position, items[position])
-                try:
-                    frame = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
-                except Exception as err:  # a result that cannot travel is that item's failure
-                    failed = Failed(position, f"result not picklable: {err}", expected=False)
-                    frame = pickle.dumps(failed)
-                pipe.write(_LENGTH.pack(len(frame)))
-                pipe.write(frame)
-                pipe.flush()  # a worker that dies later loses only the item it was on
+        for position in range(first, len(items), step):
+            outcome = _attempt(work, position, items[position])
+            try:
+                frame = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception as err:  # a result that cannot travel is that item's failure
+                failed = Failed(position, f"result not picklable: {err}", expected=False)
+                frame = pickle.dumps(failed)
+            # Written whole before the next item: a worker that dies later loses only that.
+            _write_all(out, [_LENGTH.pack(len(frame)), frame])
     except BaseException:
         status = 1
     finally:
         os._exit(status)
 
 
+def _write_all(fd: int, parts: list[bytes]) -> None:
+    """Every byte of `parts`, in order, in as few system calls as the pipe allows."""
+    views = [memoryview(part) for part in parts]
+    while views:
+        written = os.writev(fd, views)
+        while views and written >= len(views[0]):
+            written -= len(views.pop(0))
+        if views and written:
+            views[0] = views[0][written:]
+
+
 def _collect(
     pipes: dict[int, tuple[int, int]], count: int, step: int
 ) -> Iterator[Done[Any] | Failed]:
-    buffers = {fd: bytearray() for fd in pipes}
+    readers = {fd: _FrameReader() for fd in pipes}
     seen: set[int] = set()
     selector = selectors.DefaultSelector()
     for fd in pipes:
@@ -133,8 +158,10 @@ def _collect(
         while selector.get_map():
             for key, _events in selector.select():
                 fd = key.fd
-                chunk = os.read(fd, 1 << 20)
-                if not chunk:  # the child is done (or died): what it did not send failed
+                reader = readers[fd]
+                if not reader.read_from(
+                    fd
+                ):  # the child is done (or died): what it did not send failed
                     selector.unregister(fd)
                     os.close(fd)
                     pid, first = pipes[fd]
@@ -145,9 +172,7 @@ def _collect(
                             why = f"worker exited ({_describe(status)})"
                             yield Failed(position, why, expected=False)
                     continue
-                buffer = buffers[fd]
-                buffer += chunk
-                for outcome in _frames(buffer):
+                while (outcome := reader.next_frame()) is not None:
                     seen.add(outcome.position)
                     yield outcome
     finally:  # the caller stopped early: do not leave children behind
@@ -159,18 +184,50 @@ def _collect(
         selector.close()
 
 
-def _frames(buffer: bytearray) -> Iterator[Done[Any] | Failed]:
-    """Complete frames at the start of `buffer`, removed from it as they are read."""
-    offset = 0
-    while len(buffer) - offset >= _LENGTH.size:
-        (size,) = _LENGTH.unpack_from(buffer, offset)
-        end = offset + _LENGTH.size + size
-        if len(buffer) < end:
-            break
-        outcome: Done[Any] | Failed = pickle.loads(buffer[offset + _LENGTH.size : end])
-        offset = end
-        yield outcome
-    del buffer[:offset]
+class _FrameReader:
+    """One child's pipe: bytes read into a reused area, frames unpickled where they lie."""
+
+    def __init__(self) -> None:
+        self._area = bytearray(_READ_AREA)
+        self._start = 0  # the first byte not yet taken
+        self._end = 0  # one past the last byte read
+
+    def read_from(self, fd: int) -> bool:
+        """One read into the free end of the area; False at the end of the pipe."""
+        if self._end == len(self._area):
+            self._make_room(self._end - self._start + 1)
+        with memoryview(self._area) as area:
+            got = os.readv(fd, [area[self._end :]])
+        self._end += got
+        return got > 0
+
+    def next_frame(self) -> Done[Any] | Failed | None:
+        """The next complete frame, or None until more is read (room made for it)."""
+        waiting = self._end - self._start
+        if waiting < _LENGTH.size:
+            if waiting == 0:
+                self._start = self._end = 0  # empty: start again at the front, no copy
+            return None
+        (size,) = _LENGTH.unpack_from(self._area, self._start)
+        begin = self._start + _LENGTH.size
+        if self._end < begin + size:
+            self._make_room(_LENGTH.size + size)
+            return None
+        with memoryview(self._area) as area:
+            outcome: Done[Any] | Failed = pickle.loads(area[begin : begin + size])
+        self._start = begin + size
+        return outcome
+
+    def _make_room(self, frame: int) -> None:
+        """Room after the bytes waiting for a frame of `frame` bytes: they move to the front
+        (only when the area's end is near), and the area grows for a frame larger than it."""
+        if len(self._area) - self._start >= frame:
+            return
+        waiting = self._end - self._start
+        self._area[:waiting] = self._area[self._start : self._end]
+        self._start, self._end = 0, waiting
+        if len(self._area) < frame:
+            self._area.extend(bytes(max(frame, len(self._area) + _READ_AREA) - len(self._area)))
 
 
 def _kill_and_reap(pid: int) -> None:

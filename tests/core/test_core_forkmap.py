@@ -135,3 +135,25 @@ def test_stopping_early_leaves_no_child_behind() -> None:
     finally:
         os.close(held_open)  # a worker left behind by a broken fork_map ends here
         os.close(never)
+
+
+# Results from empty to several times the parent's read area, in an order that leaves frames
+# split across reads, across the end of the area and bigger than it.
+SIZES = [0, 1, 3, 70_000, 1_048_570, 5, 3_000_000, 95_000, 2, 1_048_576, 400_000, 64_000]
+
+
+def sized(n: int) -> bytes:
+    return bytes([n % 251]) * SIZES[n] + n.to_bytes(4, "big")
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_results_of_any_size_come_back_byte_for_byte(workers: int) -> None:
+    items = list(range(len(SIZES))) * 3
+
+    outcomes = list(fork_map(lambda i: sized(items[i]), list(range(len(items))), workers))
+
+    assert sorted(o.position for o in outcomes) == list(range(len(items)))
+    for outcome in outcomes:
+        assert isinstance(outcome, Done)
+        assert outcome.result == sized(items[outcome.position])
+    assert children_of_this_process() == []
