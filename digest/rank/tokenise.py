@@ -232,6 +232,22 @@ def _chains(text: str) -> tuple[Ints, Ints, _Chains]:
 _BLOCK = 1 << 18  # characters
 
 
+_LOOK_UP_BLOCK = 1 << 18  # bytes looked up at once
+
+
+def _look_up(
+    table: NDArray[Any], index: NDArray[np.uint8], out: NDArray[Any] | None = None
+) -> NDArray[Any]:
+    """table[index] for a table of 256 entries, into `out` if given. np.take is faster than
+    indexing with an array, but widens the index to 64 bits first: a block at a time keeps
+    that copy small (8 bytes a character otherwise: tens of MB for a day's text)."""
+    found = np.empty(index.shape, dtype=table.dtype) if out is None else out
+    for at in range(0, index.size, _LOOK_UP_BLOCK):
+        cut = slice(at, at + _LOOK_UP_BLOCK)
+        np.take(table, index[cut], out=found[cut], mode="clip")  # (never clips: uint8)
+    return found
+
+
 def _block_chains(
     text: str, ascii_bytes: NDArray[np.uint8]
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
@@ -241,9 +257,8 @@ def _block_chains(
     low = codes.astype(np.uint8)
     # lower-cased: an ASCII word's folded form (chains are numbered by it), 0x80 for the
     # others, whose chains are numbered by a dict (_number_chains)
-    # (np.take: twice as fast as indexing with an array, for a table this small)
-    np.take(_LOWER_ASCII, low, out=ascii_bytes)
-    letter = np.take(_ASCII_LETTER, low)
+    _look_up(_LOWER_ASCII, low, out=ascii_bytes)
+    letter = _look_up(_ASCII_LETTER, low)
     wide = np.flatnonzero(codes >= 128)
     if wide.size:
         ascii_bytes[wide] = 0x80
@@ -275,7 +290,7 @@ _DIGIT[[0, *b"-'0123456789abcdefghijklmnopqrstuvwxyz"]] = np.arange(39, dtype=np
 
 def _base39(words: NDArray[np.uint64]) -> NDArray[np.int64]:
     """Each word of 8 chain bytes as one number below 2**43, distinct for distinct words."""
-    digits = np.take(_DIGIT, words.view(np.uint8)).reshape(-1, 8)
+    digits = _look_up(_DIGIT, words.view(np.uint8)).reshape(-1, 8)
     number = digits[:, 7].astype(np.int64)
     for column in range(6, -1, -1):
         number *= 39
