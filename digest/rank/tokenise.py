@@ -429,13 +429,7 @@ def _fold_chains(
     hyphened = [n for n, c in enumerate(distinct) if "-" in c]
     surface = [distinct[n].split("-") for n in hyphened]
     pieces = [
-        parts
-        if n < chains.lowered
-        else (
-            folded[n - chains.lowered].split("-")  # type: ignore[union-attr]
-            if folded[n - chains.lowered] is not None
-            else [fold(p) for p in parts]
-        )
+        parts if n < chains.lowered else _folded_parts(parts)
         for n, parts in zip(hyphened, surface, strict=True)
     ]
     sizes = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
@@ -454,6 +448,14 @@ def _fold_chains(
     first[hyphened] = firsts
     parts = _Parts(first, part_key, part_start, part_start + length)
     return keys, chain_key, widths, parts
+
+
+def _folded_parts(parts: list[str]) -> list[str]:
+    """The folded parts of a hyphen chain not lower-cased already (an ASCII chain folds by
+    lower-casing)."""
+    if "".join(parts).isascii():
+        return [p.lower() for p in parts]
+    return [fold(p) for p in parts]
 
 
 def _positions(
