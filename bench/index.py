@@ -1,6 +1,6 @@
 """How long does building the day's index take, and how far is it from the physical limit?
 
-    python bench/index.py [--sizes 500,1000,2000] [--repeat 5]
+    python bench/index.py [--sizes 500,1000,2000] [--repeat 5] [--against ../main]
 
 Papers are real (bench/realpapers.py: every capture in ../shared/fixtures and the seed
 pages, about 2,100 distinct papers). For each size, best of --repeat, wall and CPU:
@@ -13,12 +13,18 @@ pages, about 2,100 distinct papers). For each size, best of --repeat, wall and C
 - author table: built on the first followed-author look-up (not part of the above);
 - limits: one pass of the word regular expression (textmatch.CHAIN_RE.findall) over the
   same text, and PyStemmer's stemWords over its distinct lower-cased words (no cache).
+
+With --against CHECKOUT, the tokeniser of that checkout (its digest/rank/tokenise.py) and
+this one tokenise the same papers in this process, alternately, --repeat times each: the
+steadiest comparison on a loaded machine (best and median CPU).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -60,6 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="500,1000,2000")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--against", type=Path, help="another checkout, to compare tokenisers")
     args = parser.parse_args()
     real = real_papers()
     print(
@@ -70,6 +77,30 @@ def main() -> None:
     for size in (int(s) for s in args.sizes.split(",")):
         papers = list(real[:size]) if size <= len(real) else day_of(size)
         measure(papers, background, args.repeat)
+        if args.against is not None:
+            compare(papers, args.against, args.repeat)
+
+
+def compare(papers: list[Paper], checkout: Path, repeat: int) -> None:
+    """This tokeniser against `checkout`'s, alternately, on the same papers."""
+    path = checkout / "digest" / "rank" / "tokenise.py"
+    spec = importlib.util.spec_from_file_location("other_tokenise", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"no tokeniser at {path}")
+    other = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = other  # (its dataclasses look their module up)
+    spec.loader.exec_module(other)
+    cpu: dict[str, list[float]] = {"this checkout": [], str(checkout): []}
+    for _ in range(repeat):
+        for label, module in (("this checkout", tokenise), (str(checkout), other)):
+            start = time.process_time()
+            module._tokenise(papers)
+            cpu[label].append(time.process_time() - start)
+    for label, times in cpu.items():
+        print(
+            f"  tokeniser of {label:20} best {min(times) * 1000:6.1f} ms CPU, "
+            f"median {statistics.median(times) * 1000:6.1f} ms"
+        )
 
 
 def measure(papers: list[Paper], background: CorpusStats, repeat: int) -> None:

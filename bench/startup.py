@@ -15,6 +15,8 @@ median wall time and the median CPU (user + system) of the child:
   the keyword index, the templates, the snapshot's listings);
 - `import numpy`, `import jinja2` alone, and `import digest.cli.preview` (every module a
   preview loads, nothing run: the preview's figure less this one is its work);
+- `import digest.collect.fetch` and the same with a Fetcher made (its HTTP client: TLS is
+  set up on the first https:// request, so for http:// the two differ by little);
 - `digest --help`;
 - `digest preview --from examples/snapshot -k diffusion -k "language model"` with
   `semantic = false` (the keyword path; a scratch folder for its output). With semantic
@@ -59,6 +61,13 @@ def measure(command: list[str], runs: int, cwd: Path) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(cpus)
 
 
+MAKE_FETCHER = (
+    "from digest.collect.fetch import Fetcher\n"
+    "from digest.config.settings import FetchSettings\n"
+    "Fetcher(FetchSettings(user_agent='bench (+mailto:ops@example.org)')).close()"
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
@@ -81,6 +90,12 @@ def main() -> None:
             "import jinja2": [sys.executable, "-c", "import jinja2"],
             # every module a preview loads, and nothing run: the rest of a preview is its work
             "import digest.cli.preview": [sys.executable, "-c", "import digest.cli.preview"],
+            "import digest.collect.fetch": [
+                sys.executable,
+                "-c",
+                "import digest.collect.fetch",
+            ],
+            "  and a Fetcher made": [sys.executable, "-c", MAKE_FETCHER],
             "digest --help": [digest, "--help"],
             "digest preview --from snapshot": [
                 digest,

@@ -34,6 +34,7 @@ from digest.collect.download import Download, FetchStopped, stopped_message, wat
 from digest.collect.fetched import FetchResult
 from digest.collect.http_headers import content_length, merge_validators, parse_retry_after
 from digest.collect.lean_httpx import httpx
+from digest.collect.transport import LazyTlsTransport, TlsSetupError
 from digest.config.settings import FetchSettings
 from digest.errors import FetchError
 from digest.models import Validators
@@ -111,7 +112,11 @@ class Fetcher:
     ) -> None:
         self._settings = settings
         self._owns_client = client is None
-        self._client = client if client is not None else httpx.Client(follow_redirects=False)
+        self._client = (
+            client
+            if client is not None
+            else httpx.Client(follow_redirects=False, transport=LazyTlsTransport())
+        )
         self._stop = stop if stop is not None else threading.Event()
         # Waits end early on a stop request (tests inject a fake sleep instead).
         self._sleep = sleep if sleep is not None else self._stop.wait
@@ -331,6 +336,8 @@ class Fetcher:
             ) from None
         except httpx.TimeoutException:
             raise _Retryable(f"timed out after {timeout} s{where}", host=host) from None
+        except TlsSetupError as exc:
+            raise FetchError(f"{exc}{where}", url=url) from None
         except httpx.UnsupportedProtocol as exc:
             raise FetchError(f"unsupported URL{where}: {exc}", url=url) from None
         except httpx.ConnectError as exc:

@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from digest.config.settings import Settings
 from digest.models import Paper, Profile, SeenPaper
@@ -23,17 +24,12 @@ from digest.rank.lexical import (
     corpus_stats,
     rank_top,
 )
-from digest.rank.personal import ranked_with_meaning
 from digest.rank.select import SeenIndex
-from digest.rank.semantic import (
-    Embedder,
-    EmbeddingCache,
-    SemanticIndex,
-    TextEmbedder,
-    profile_text,
-    semantic_index_for_run,
-)
-from digest.rank.semantic import available as semantic_available
+
+# The meaning side (digest.rank.semantic, .personal, .hybrid) is imported where a run or a
+# preview uses it: with `semantic = false`, or profiles it has nothing to match, it never is.
+if TYPE_CHECKING:
+    from digest.rank.semantic import EmbeddingCache, SemanticIndex, TextEmbedder
 
 CORPUS_DAYS = 30  # the rolling window whose word frequencies weigh terms (IDF)
 
@@ -56,11 +52,11 @@ def build_day_index(
     corpus: Iterable[Paper] | None = None,
     background: CorpusStats | None = None,
     profiles: Sequence[Profile],
-    embeddings: EmbeddingCache,
+    embeddings: EmbeddingCache | None = None,
 ) -> DayIndex:
     """Index `seen` (term weights from `background`, else from `corpus`, else from the
     papers themselves), and embed them when semantic matching is on and some profile can
-    use it."""
+    use it (vectors kept in `embeddings`, else for this call only)."""
     papers = tuple(s.paper for s in seen)
     recent = tuple(corpus) if corpus is not None else ()
     if background is None and corpus is not None:
@@ -68,14 +64,21 @@ def build_day_index(
     index = build_index(papers, background=background)
     semantic, note = None, ""
     if wants_semantic(settings, profiles):
-        semantic, note = semantic_index_for_run(papers, embeddings, embedder=shared_embedder())
+        from digest.rank.semantic import MemoryEmbeddingCache, semantic_index_for_run
+
+        cache = embeddings if embeddings is not None else MemoryEmbeddingCache()
+        semantic, note = semantic_index_for_run(papers, cache, embedder=shared_embedder())
     archive = {p.id: p for p in (*recent, *papers)}
     return DayIndex(SeenIndex(seen), index, papers, semantic, note, archive)
 
 
 def wants_semantic(settings: Settings, profiles: Iterable[Profile]) -> bool:
     # The model costs half a gigabyte and seconds to load: only for profiles it can use.
-    return settings.semantic and any(profile_text(p) for p in profiles)
+    if not settings.semantic:
+        return False
+    from digest.rank.semantic import profile_text
+
+    return any(profile_text(p) for p in profiles)
 
 
 def recent_window(settings: Settings, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
@@ -84,13 +87,17 @@ def recent_window(settings: Settings, now: dt.datetime) -> tuple[dt.datetime, dt
 
 
 @functools.lru_cache(maxsize=1)
-def _embedder() -> Embedder:
+def _embedder() -> TextEmbedder:
+    from digest.rank.semantic import Embedder
+
     return Embedder()
 
 
 def shared_embedder() -> TextEmbedder | None:
     """One model per process (the scheduler loads it once), or None without the extra."""
-    return _embedder() if semantic_available() else None
+    from digest.rank.semantic import available
+
+    return _embedder() if available() else None
 
 
 def ranked_for(
@@ -112,6 +119,8 @@ def ranked_for(
     semantic = day_index.semantic
     top = profile.max_papers if limit is None else limit
     if semantic is not None:
+        from digest.rank.personal import ranked_with_meaning
+
         found = ranked_with_meaning(
             day_index.index,
             day_index.papers,

@@ -13,6 +13,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from digest.collect.listings import Collected, collect, listing_requests
 from digest.collect.snapshot import load_snapshot, snapshot_reader, snapshot_requests
@@ -20,17 +21,18 @@ from digest.compose.render import make_environment
 from digest.config.settings import Settings
 from digest.jobs.context import ProgressSink, SenderFactory, no_progress
 from digest.jobs.corpus import corpus_background
-from digest.jobs.dayindex import build_day_index, recent_window
+from digest.jobs.dayindex import build_day_index, recent_window, wants_semantic
 from digest.jobs.digests import Composer, ComposeTask, Composition, votes_of
 from digest.jobs.ingest import followed_categories, listing_day, read_all
 from digest.jobs.message import compose_message
 from digest.models import SeenPaper, Subscriber
 from digest.rank.feedback import Vote
 from digest.rank.select import window_start
-from digest.rank.semantic import EmbeddingCache, StoreEmbeddingCache
-from digest.rank.vectorfile import FileEmbeddingCache, LayeredEmbeddingCache
 from digest.store.roles import Store
 from digest.util.cache_folder import default_cache_dir
+
+if TYPE_CHECKING:
+    from digest.rank.semantic import EmbeddingCache
 
 __all__ = ["Collected", "Preview", "preview", "read_listings", "send_preview"]
 
@@ -89,14 +91,14 @@ def preview(
     seen = [SeenPaper(paper, now, now) for paper in collected.papers]
     background = None
     sent: dict[str, int] = {}
-    on_disk = FileEmbeddingCache(vector_dir or default_cache_dir(os.environ))
-    cache: EmbeddingCache = on_disk
     if store is not None:
         corpus_start, _ = recent_window(settings, now)
         background = corpus_background(store, corpus_start, write=False, extra=collected.papers)
         if subscriber.id is not None:
             sent = store.ledger_versions(subscriber.id, [p.id for p in collected.papers])
-        cache = LayeredEmbeddingCache(StoreEmbeddingCache(store, readonly=True), on_disk)
+    cache = None
+    if wants_semantic(settings, [subscriber.profile]):
+        cache = _embedding_cache(store, vector_dir)
     day_index = build_day_index(
         settings, seen, background=background, profiles=[subscriber.profile], embeddings=cache
     )
@@ -117,6 +119,17 @@ def preview(
         votes = votes_of(store.votes(subscriber.id))
     task = ComposeTask(subscriber, day or listing_day(settings, now), sent, since, votes)
     return Preview(composer.compose(task), collected, day_index.note)
+
+
+def _embedding_cache(store: Store | None, vector_dir: Path | None) -> EmbeddingCache:
+    """Vectors on disk, behind the store's (read only) when there is a store."""
+    from digest.rank.semantic import StoreEmbeddingCache
+    from digest.rank.vectorfile import FileEmbeddingCache, LayeredEmbeddingCache
+
+    on_disk = FileEmbeddingCache(vector_dir or default_cache_dir(os.environ))
+    if store is None:
+        return on_disk
+    return LayeredEmbeddingCache(StoreEmbeddingCache(store, readonly=True), on_disk)
 
 
 def send_preview(

@@ -199,8 +199,9 @@ def _segments(papers: Sequence[Paper]) -> _Segments:
 
 @dataclass(frozen=True, slots=True)
 class _Chains:
-    distinct: list[str]  # each chain's text once, in order of first appearance
+    distinct: list[str]  # each chain's text once
     numbers: Ints  # per chain found, its number in `distinct`
+    lowered: int = 0  # the first `lowered` of `distinct` are ASCII, lower-cased already
 
 
 def _chains(text: str) -> tuple[Ints, Ints, _Chains]:
@@ -231,6 +232,22 @@ def _chains(text: str) -> tuple[Ints, Ints, _Chains]:
 _BLOCK = 1 << 18  # characters
 
 
+_LOOK_UP_BLOCK = 1 << 18  # bytes looked up at once
+
+
+def _look_up(
+    table: NDArray[Any], index: NDArray[np.uint8], out: NDArray[Any] | None = None
+) -> NDArray[Any]:
+    """table[index] for a table of 256 entries, into `out` if given. np.take is faster than
+    indexing with an array, but widens the index to 64 bits first: a block at a time keeps
+    that copy small (8 bytes a character otherwise: tens of MB for a day's text)."""
+    found = np.empty(index.shape, dtype=table.dtype) if out is None else out
+    for at in range(0, index.size, _LOOK_UP_BLOCK):
+        cut = slice(at, at + _LOOK_UP_BLOCK)
+        np.take(table, index[cut], out=found[cut], mode="clip")  # (never clips: uint8)
+    return found
+
+
 def _block_chains(
     text: str, ascii_bytes: NDArray[np.uint8]
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
@@ -240,8 +257,8 @@ def _block_chains(
     low = codes.astype(np.uint8)
     # lower-cased: an ASCII word's folded form (chains are numbered by it), 0x80 for the
     # others, whose chains are numbered by a dict (_number_chains)
-    ascii_bytes[:] = _LOWER_ASCII[low]
-    letter = _ASCII_LETTER[low]
+    _look_up(_LOWER_ASCII, low, out=ascii_bytes)
+    letter = _look_up(_ASCII_LETTER, low)
     wide = np.flatnonzero(codes >= 128)
     if wide.size:
         ascii_bytes[wide] = 0x80
@@ -273,7 +290,7 @@ _DIGIT[[0, *b"-'0123456789abcdefghijklmnopqrstuvwxyz"]] = np.arange(39, dtype=np
 
 def _base39(words: NDArray[np.uint64]) -> NDArray[np.int64]:
     """Each word of 8 chain bytes as one number below 2**43, distinct for distinct words."""
-    digits = _DIGIT[words.view(np.uint8)].reshape(-1, 8)
+    digits = _look_up(_DIGIT, words.view(np.uint8)).reshape(-1, 8)
     number = digits[:, 7].astype(np.int64)
     for column in range(6, -1, -1):
         number *= 39
@@ -326,7 +343,7 @@ def _number_chains(text: str, padded: NDArray[np.uint8], starts: Ints, ends: Int
     space = 0  # numbers handed out so far
     for nth in range(_PACKED_WORDS):
         left = lengths[rows] - 8 * nth
-        word = windows[starts[rows] + 8 * nth] & _LOW_BYTES[np.minimum(left, 8)]
+        word = windows[starts[rows] + 8 * nth] & np.take(_LOW_BYTES, np.minimum(left, 8))
         ascii_only = (word & _HIGH_BITS) == 0
         rows, ids, word, left = (
             rows[ascii_only],
@@ -361,7 +378,7 @@ def _number_chains(text: str, padded: NDArray[np.uint8], starts: Ints, ends: Int
     dense = np.zeros(len(others), dtype=np.int64)
     dense[list(first.values())] = np.arange(count, count + len(first))
     numbers[other] = dense[at_first]
-    return _Chains([*found, *first], numbers)
+    return _Chains([*found, *first], numbers, len(found))
 
 
 def _ascii_words(padded: NDArray[np.uint8], starts: Ints, ends: Ints) -> list[str]:
@@ -392,38 +409,53 @@ def _fold_chains(
     """Number the folded words; per distinct chain, its key (a hyphen chain's is the closed
     compound) and width in words; and the parts of hyphen chains, flat."""
     distinct = chains.distinct
-    keys: dict[str, int] = {}
-    # An ASCII word folds by lower-casing (NFKD and accents leave it alone): the common case,
-    # done in comprehensions; a word with other letters goes through `fold`.
-    folded = [c.lower() if c.isascii() else None for c in distinct]
+    lowered = distinct[: chains.lowered]  # their own folded forms (NFKD leaves ASCII alone)
+    others = distinct[chains.lowered :]
+    # An ASCII word folds by lower-casing; a word with other letters goes through `fold`.
+    folded = [c.lower() if c.isascii() else None for c in others]
+    other_keys = [
+        (f if f is not None else fold(c))
+        if "-" not in c
+        else (f.replace("-", "") if f is not None else fold(c.replace("-", "")))
+        for c, f in zip(others, folded, strict=True)
+    ]
+    # a chain's key is its folded form without hyphens ("pre-training" -> "pretraining"),
+    # numbered in the order of the chains (then the parts'), each key once
+    chain_keys = [c.replace("-", "") for c in lowered]
+    chain_keys += other_keys
+    keys = {key: number for number, key in enumerate(dict.fromkeys(chain_keys))}
+    chain_key = np.fromiter(map(keys.__getitem__, chain_keys), np.int64, len(chain_keys))
+    # hyphen chains: their numbers, surface parts and folded parts, in chain order
+    hyphened = [n for n, c in enumerate(distinct) if "-" in c]
+    surface = [distinct[n].split("-") for n in hyphened]
     pieces = [
-        (f.split("-") if f is not None else [fold(p) for p in c.split("-")]) if "-" in c else None
-        for c, f in zip(distinct, folded, strict=True)
+        parts if n < chains.lowered else _folded_parts(parts)
+        for n, parts in zip(hyphened, surface, strict=True)
     ]
-    chain_key = [
-        keys.setdefault(
-            (f if f is not None else fold(c))
-            if parts is None
-            else (f.replace("-", "") if f is not None else fold(c.replace("-", ""))),
-            len(keys),
-        )
-        for c, f, parts in zip(distinct, folded, pieces, strict=True)
-    ]
-    widths = [1 if parts is None else len(parts) for parts in pieces]
-    hyphened = [parts for parts in pieces if parts is not None]
-    flat = [part for parts in hyphened for part in parts]
+    sizes = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+    widths = np.ones(len(distinct), dtype=np.int32)
+    widths[hyphened] = sizes
+    flat = [part for parts in pieces for part in parts]
     part_key = np.array([keys.setdefault(part, len(keys)) for part in flat], dtype=np.int64)
     # a part's place in its chain: the surface parts' lengths and a hyphen after each
-    surface = [part for c, p in zip(distinct, pieces, strict=True) if p for part in c.split("-")]
-    length = np.fromiter(map(len, surface), dtype=np.int64, count=len(surface))
-    sizes = np.fromiter(map(len, hyphened), dtype=np.int64, count=len(hyphened))
+    length = np.fromiter(
+        (len(part) for parts in surface for part in parts), dtype=np.int64, count=len(flat)
+    )
     firsts = np.cumsum(sizes) - sizes
     step = np.cumsum(length + 1) - (length + 1)
     part_start = step - np.repeat(step[firsts], sizes) if flat else step
     first = np.zeros(len(distinct), dtype=np.int64)
-    first[[n for n, p in enumerate(pieces) if p is not None]] = firsts
+    first[hyphened] = firsts
     parts = _Parts(first, part_key, part_start, part_start + length)
-    return keys, np.array(chain_key, dtype=np.int64), np.array(widths, dtype=np.int32), parts
+    return keys, chain_key, widths, parts
+
+
+def _folded_parts(parts: list[str]) -> list[str]:
+    """The folded parts of a hyphen chain not lower-cased already (an ASCII chain folds by
+    lower-casing)."""
+    if "".join(parts).isascii():
+        return [p.lower() for p in parts]
+    return [fold(p) for p in parts]
 
 
 def _positions(

@@ -27,6 +27,15 @@ NOT_FOR_A_PREVIEW = (
     "digest.store.sqlite",
     "numpy.ma",
 )
+# The meaning side, which a preview with `semantic = false` never uses (nor sqlite3, which
+# only its vector file and the store need).
+NOT_WITHOUT_SEMANTIC = (
+    "digest.rank.semantic",
+    "digest.rank.personal",
+    "digest.rank.hybrid",
+    "digest.rank.vectorfile",
+    "sqlite3",
+)
 
 PREVIEW = (
     "import atexit, json, sys\n"
@@ -63,6 +72,7 @@ def test_a_preview_loads_none_of_what_fetching_storing_and_sending_need(tmp_path
     assert "digest.cli.preview" in first and "jinja2" in first
     assert not first & set(NOT_FOR_A_PREVIEW), sorted(first & set(NOT_FOR_A_PREVIEW))
     assert "digest.cli.commands" not in first
+    assert not first & set(NOT_WITHOUT_SEMANTIC), sorted(first & set(NOT_WITHOUT_SEMANTIC))
     # The first preview read pylatexenc's tables and kept them: the next one needs no parser.
     second = preview_modules(tmp_path)
     assert "pylatexenc.latex2text" not in second and "pylatexenc.latexwalker" not in second

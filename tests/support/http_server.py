@@ -8,6 +8,7 @@ the connection after N bytes.
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,7 +50,9 @@ Route = list[Reply] | Callable[[Seen], Reply]
 
 
 class ScriptedServer:
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        """`tls`: a server context, to answer https:// (the handshake runs in the request's
+        thread, on its first read)."""
         self.routes: dict[str, Route] = {}
         self.seen: list[Seen] = []
         self.active = 0
@@ -58,13 +61,18 @@ class ScriptedServer:
         self._lock = threading.Lock()
         self._httpd = _Server(("127.0.0.1", 0), _make_handler(self))
         self.port = self._httpd.server_address[1]
+        self.scheme = "https" if tls is not None else "http"
+        if tls is not None:
+            self._httpd.socket = tls.wrap_socket(
+                self._httpd.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
         self._thread.start()
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
+        return f"{self.scheme}://{host}:{self.port}{path}"
 
     def script(self, path: str, *replies: Reply) -> None:
         self.routes[path] = list(replies)
