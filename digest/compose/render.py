@@ -28,7 +28,7 @@ from digest.compose.environment import (
     make_environment,
 )
 from digest.compose.feedback import feedback_map, safe_mailto, with_feedback
-from digest.compose.paper_cache import Block, Listing, Meter, PaperCache, render_fast
+from digest.compose.paper_cache import Block, Listing, Meter, PaperCache, as_ascii, render_fast
 from digest.compose.styles import StyleSheet
 from digest.compose.text import one_line, plural, safe_url
 from digest.compose.views import SectionView, compact_view, paper_view, source_lines
@@ -173,7 +173,7 @@ def _context(
 
 
 def _render_html(env: jinja2.Environment, context: dict[str, Any]) -> str:
-    return render_fast(env, HTML_TEMPLATE, context)
+    return render_fast(env, HTML_TEMPLATE, context, ascii=True)
 
 
 def _largest_fitting(
@@ -236,7 +236,7 @@ class _Estimate:
             view = cache.view(ranked, number, settings)
             extra = feedback.get(view.id)
             line = with_feedback("", extra, css("p.feedback"), css("a.feedback-link"))
-            full.append(full[-1] + paper_html.size(view) + len(line.encode("utf-8")))
+            full.append(full[-1] + paper_html.size(view) + len(as_ascii(line)))
         compact: list[int] = [0]
         for number, ranked in enumerate(digest.papers + digest.overflow, 1):
             compact.append(compact[-1] + compact_html.size(cache.compact(ranked, number)))
@@ -267,7 +267,7 @@ def _measure(env: jinja2.Environment, context: dict[str, Any]) -> int:
     papers = Meter(cast(Listing, env.globals["paper_list_html"]))
     compact = Meter(cast(Listing, env.globals["compact_list_html"]))
     values = {**context, "paper_list_html": papers, "compact_list_html": compact}
-    skeleton = render_fast(env, HTML_TEMPLATE, values)
+    skeleton = render_fast(env, HTML_TEMPLATE, values, ascii=True)
     return len(skeleton.encode("utf-8")) + papers.size + compact.size
 
 
