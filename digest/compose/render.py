@@ -28,7 +28,14 @@ from digest.compose.environment import (
     make_environment,
 )
 from digest.compose.feedback import feedback_map, safe_mailto, with_feedback
-from digest.compose.paper_cache import Block, Listing, Meter, PaperCache, as_ascii, render_fast
+from digest.compose.paper_cache import (
+    Block,
+    Listing,
+    Meter,
+    PaperCache,
+    render_ascii,
+    render_fast,
+)
 from digest.compose.styles import StyleSheet
 from digest.compose.text import one_line, plural, safe_url
 from digest.compose.views import SectionView, compact_view, paper_view, source_lines
@@ -122,41 +129,20 @@ class _Layout:
     compact: int
 
 
-def _context(
-    digest: Digest,
-    settings: RenderSettings,
-    layout: _Layout,
-    subject: str,
-    cache: PaperCache | None,
-) -> dict[str, Any]:
-    full = digest.papers[: layout.full]
-    rest = (digest.papers[layout.full :] + digest.overflow)[: layout.compact]
-    sections = build_sections(full, settings, cache)
-    if cache is None:
-        compact = [compact_view(r, layout.full + i + 1) for i, r in enumerate(rest)]
-    else:
-        compact = [cache.compact(r, layout.full + i + 1) for i, r in enumerate(rest)]
-    unlisted = matched_total(digest) - layout.full - len(compact)
-    first_title = sections[0].papers[0].title if sections else ""
+def _fixed_context(digest: Digest, settings: RenderSettings) -> dict[str, Any]:
+    """What the template context holds whatever the layout (made once per digest: an email
+    over budget makes a context per layout it tries)."""
     profile = digest.subscriber.profile
     sources = source_lines(digest.sources, digest.source_counts)
     return {
         "title": one_line(settings.title),
-        "subject": subject,
         "date_label": date_label(digest.day),
         "seen": digest.seen_count,
         "matched": digest.matched_count,
-        "shown": layout.full,
-        "compact_count": len(compact),
-        "unlisted": unlisted,
         "sources": sources,
         "sources_text": "; ".join(f"{s.name}: {s.status}" for s in sources) + ".",
-        "stats_text": stats_text(digest, layout.full, len(compact)),
-        "unlisted_text": unlisted_text(unlisted),
         "intro_html": markdown_html(settings.intro_markdown),
         "intro_text": settings.intro_markdown.strip(),
-        "sections": sections,
-        "compact": compact,
         "recipient": digest.subscriber.email,
         "profile_summary": one_line(profile.summary()),
         "manage_url": safe_url(digest.manage_url),
@@ -167,13 +153,44 @@ def _context(
         "feedback": feedback_map(digest.feedback),
         "footer_html": markdown_html(settings.footer_markdown),
         "footer_text": settings.footer_markdown.strip(),
+    }
+
+
+def _context(
+    digest: Digest,
+    settings: RenderSettings,
+    layout: _Layout,
+    subject: str,
+    cache: PaperCache | None,
+    fixed: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    full = digest.papers[: layout.full]
+    rest = (digest.papers[layout.full :] + digest.overflow)[: layout.compact]
+    sections = build_sections(full, settings, cache)
+    if cache is None:
+        compact = [compact_view(r, layout.full + i + 1) for i, r in enumerate(rest)]
+    else:
+        compact = [cache.compact(r, layout.full + i + 1) for i, r in enumerate(rest)]
+    unlisted = matched_total(digest) - layout.full - len(compact)
+    first_title = sections[0].papers[0].title if sections else ""
+    return {
+        **(_fixed_context(digest, settings) if fixed is None else fixed),
+        "subject": subject,
+        "shown": layout.full,
+        "compact_count": len(compact),
+        "unlisted": unlisted,
+        "stats_text": stats_text(digest, layout.full, len(compact)),
+        "unlisted_text": unlisted_text(unlisted),
+        "sections": sections,
+        "compact": compact,
         "preheader": (f"Top: {first_title}" if first_title else subject)[:150],
         "paper_ids": tuple(p.id for s in sections for p in s.papers) + tuple(c.id for c in compact),
     }
 
 
-def _render_html(env: jinja2.Environment, context: dict[str, Any]) -> str:
-    return render_fast(env, HTML_TEMPLATE, context, ascii=True)
+def _render_html(env: jinja2.Environment, context: dict[str, Any]) -> tuple[str, int]:
+    """The HTML (in ASCII: paper_cache.as_ascii) and its size in UTF-8 bytes."""
+    return render_ascii(env, HTML_TEMPLATE, context)
 
 
 def _largest_fitting(
@@ -236,7 +253,7 @@ class _Estimate:
             view = cache.view(ranked, number, settings)
             extra = feedback.get(view.id)
             line = with_feedback("", extra, css("p.feedback"), css("a.feedback-link"))
-            full.append(full[-1] + paper_html.size(view) + len(as_ascii(line)))
+            full.append(full[-1] + paper_html.size(view) + len(line.encode("utf-8")))
         compact: list[int] = [0]
         for number, ranked in enumerate(digest.papers + digest.overflow, 1):
             compact.append(compact[-1] + compact_html.size(cache.compact(ranked, number)))
@@ -267,8 +284,8 @@ def _measure(env: jinja2.Environment, context: dict[str, Any]) -> int:
     papers = Meter(cast(Listing, env.globals["paper_list_html"]))
     compact = Meter(cast(Listing, env.globals["compact_list_html"]))
     values = {**context, "paper_list_html": papers, "compact_list_html": compact}
-    skeleton = render_fast(env, HTML_TEMPLATE, values, ascii=True)
-    return len(skeleton.encode("utf-8")) + papers.size + compact.size
+    _skeleton, size = render_ascii(env, HTML_TEMPLATE, values)
+    return size + papers.size + compact.size
 
 
 def _choose_layout(
@@ -358,11 +375,13 @@ def render_digest(
 
     papers: PaperCache | None = getattr(env, "paper_cache", None)
     contexts: dict[_Layout, dict[str, Any]] = {}
+    fixed = _fixed_context(digest, settings)
     sizes: dict[_Layout, int] = {}  # each layout's HTML size in UTF-8 bytes, once known
 
     def context_for(layout: _Layout) -> dict[str, Any]:
         if layout not in contexts:
-            contexts[layout] = _context(digest, settings, layout, subject_for(layout), papers)
+            subject = subject_for(layout)
+            contexts[layout] = _context(digest, settings, layout, subject, papers, fixed)
         return contexts[layout]
 
     def measured(layout: _Layout) -> int:
@@ -374,27 +393,26 @@ def render_digest(
     first = _Layout(full, total - full)
     # Most digests fit whole: render that layout and count its bytes (encoding a whole email
     # costs about as much as joining it, so it is done once).
-    html = _render_html(env, context_for(first))
-    sizes[first] = len(html.encode("utf-8"))
+    html, sizes[first] = _render_html(env, context_for(first))
     layout = first
     if sizes[first] > settings.size_budget:
         # Over budget: the layouts tried on the way are measured, not rendered (_measure),
         # and only the chosen one is rendered, and its size checked against the measure.
         layout = _choose_layout(digest, settings, env, papers, measured)
-        html = _render_html(env, context_for(layout))
+        html, size = _render_html(env, context_for(layout))
         expected = sizes.get(layout)  # (the smallest layout is sent unmeasured)
-        if expected is not None and len(html.encode("utf-8")) != expected:
+        if expected is not None and size != expected:
             # A template that changes what a listing returns (not ours) makes the measure
             # wrong: every candidate is then rendered, which is always right.
             sizes.clear()
             rendered: dict[_Layout, str] = {}
 
             def rendered_size(candidate: _Layout) -> int:
-                rendered[candidate] = _render_html(env, context_for(candidate))
-                return len(rendered[candidate].encode("utf-8"))
+                rendered[candidate], size = _render_html(env, context_for(candidate))
+                return size
 
             layout = _choose_layout(digest, settings, env, papers, rendered_size, sizes)
-            html = rendered.get(layout) or _render_html(env, context_for(layout))
+            html = rendered.get(layout) or _render_html(env, context_for(layout))[0]
     context = context_for(layout)
     text = render_fast(env, TEXT_TEMPLATE, context)
     return RenderedDigest(

@@ -21,6 +21,7 @@ from email_helpers import (
     make_paper,
     make_ranked,
     many_papers_digest,
+    readable,
     typical_digest,
 )
 from hypothesis import given, settings
@@ -142,7 +143,7 @@ def test_over_budget_the_guided_search_picks_what_bisecting_picks() -> None:
             chosen = RenderSettings(subject_template="{count} papers", size_budget=budget)
             rendered = render_digest(case, chosen, env)
             assert rendered == render_digest(case, chosen, PLAIN), budget
-            assert len(rendered.html.encode()) <= budget or rendered.full_count == 0
+            assert len(readable(rendered.html).encode()) <= budget or rendered.full_count == 0
 
 
 def layout_size(digest: Digest, settings: RenderSettings, full: int, compact: int) -> int:
@@ -151,7 +152,8 @@ def layout_size(digest: Digest, settings: RenderSettings, full: int, compact: in
     subject = render_subject(settings.subject_template, {"count": listed})
     layout = render._Layout(full, compact)
     context = render._context(digest, settings, layout, subject, None)
-    return len(render._render_html(PLAIN, context).encode("utf-8"))
+    html, _size = render._render_html(PLAIN, context)
+    return len(readable(html).encode("utf-8"))  # the characters as they are, in UTF-8
 
 
 def exhaustive_layout(digest: Digest, settings: RenderSettings) -> tuple[int, int]:
@@ -220,8 +222,9 @@ def test_a_measured_size_is_the_rendered_size(settings: RenderSettings) -> None:
                 layout = render._Layout(full, compact)
                 cache = env.paper_cache  # type: ignore[attr-defined]
                 context = render._context(digest, settings, layout, "A subject", cache)
-                html = render._render_html(env, context)
-                assert render._measure(env, context) == len(html.encode("utf-8"))
+                html, size = render._render_html(env, context)
+                assert size == len(readable(html).encode("utf-8"))
+                assert render._measure(env, context) == size
 
 
 # --- MIME encoders -------------------------------------------------------------------------
