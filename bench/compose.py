@@ -77,11 +77,18 @@ def by_stage(composer: Composer, tasks: list[ComposeTask]) -> dict[str, float]:
         spent[stage] += time.thread_time() - started
         return result
 
+    over = 0
     for task in tasks:
         digest = timed("select and rank", composer.digest_for, task)
         rendered = timed("render", composer.render, digest)
+        over += len(rendered.paper_ids) < len(digest.papers) + len(digest.overflow)
         message_id, message = timed("message", composer.message, digest, rendered)
         timed("pickle", pickle.dumps, ComposedDigest(message_id, message, ()))
+    cache = composer.templates.paper_cache  # type: ignore[attr-defined]
+    print(
+        f"over the size budget: {over} of {len(tasks)} digests; paper cache: {len(cache)} "
+        f"entries, {cache.hits} hits, {cache.misses} misses (each made once per worker)"
+    )
     return spent
 
 

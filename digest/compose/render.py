@@ -28,7 +28,14 @@ from digest.compose.environment import (
     make_environment,
 )
 from digest.compose.feedback import feedback_map, safe_mailto, with_feedback
-from digest.compose.paper_cache import Block, PaperCache, render_fast
+from digest.compose.paper_cache import (
+    Block,
+    Listing,
+    Meter,
+    PaperCache,
+    render_ascii,
+    render_fast,
+)
 from digest.compose.styles import StyleSheet
 from digest.compose.text import one_line, plural, safe_url
 from digest.compose.views import SectionView, compact_view, paper_view, source_lines
@@ -122,41 +129,20 @@ class _Layout:
     compact: int
 
 
-def _context(
-    digest: Digest,
-    settings: RenderSettings,
-    layout: _Layout,
-    subject: str,
-    cache: PaperCache | None,
-) -> dict[str, Any]:
-    full = digest.papers[: layout.full]
-    rest = (digest.papers[layout.full :] + digest.overflow)[: layout.compact]
-    sections = build_sections(full, settings, cache)
-    if cache is None:
-        compact = [compact_view(r, layout.full + i + 1) for i, r in enumerate(rest)]
-    else:
-        compact = [cache.compact(r, layout.full + i + 1) for i, r in enumerate(rest)]
-    unlisted = matched_total(digest) - layout.full - len(compact)
-    first_title = sections[0].papers[0].title if sections else ""
+def _fixed_context(digest: Digest, settings: RenderSettings) -> dict[str, Any]:
+    """What the template context holds whatever the layout (made once per digest: an email
+    over budget makes a context per layout it tries)."""
     profile = digest.subscriber.profile
     sources = source_lines(digest.sources, digest.source_counts)
     return {
         "title": one_line(settings.title),
-        "subject": subject,
         "date_label": date_label(digest.day),
         "seen": digest.seen_count,
         "matched": digest.matched_count,
-        "shown": layout.full,
-        "compact_count": len(compact),
-        "unlisted": unlisted,
         "sources": sources,
         "sources_text": "; ".join(f"{s.name}: {s.status}" for s in sources) + ".",
-        "stats_text": stats_text(digest, layout.full, len(compact)),
-        "unlisted_text": unlisted_text(unlisted),
         "intro_html": markdown_html(settings.intro_markdown),
         "intro_text": settings.intro_markdown.strip(),
-        "sections": sections,
-        "compact": compact,
         "recipient": digest.subscriber.email,
         "profile_summary": one_line(profile.summary()),
         "manage_url": safe_url(digest.manage_url),
@@ -167,13 +153,44 @@ def _context(
         "feedback": feedback_map(digest.feedback),
         "footer_html": markdown_html(settings.footer_markdown),
         "footer_text": settings.footer_markdown.strip(),
+    }
+
+
+def _context(
+    digest: Digest,
+    settings: RenderSettings,
+    layout: _Layout,
+    subject: str,
+    cache: PaperCache | None,
+    fixed: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    full = digest.papers[: layout.full]
+    rest = (digest.papers[layout.full :] + digest.overflow)[: layout.compact]
+    sections = build_sections(full, settings, cache)
+    if cache is None:
+        compact = [compact_view(r, layout.full + i + 1) for i, r in enumerate(rest)]
+    else:
+        compact = [cache.compact(r, layout.full + i + 1) for i, r in enumerate(rest)]
+    unlisted = matched_total(digest) - layout.full - len(compact)
+    first_title = sections[0].papers[0].title if sections else ""
+    return {
+        **(_fixed_context(digest, settings) if fixed is None else fixed),
+        "subject": subject,
+        "shown": layout.full,
+        "compact_count": len(compact),
+        "unlisted": unlisted,
+        "stats_text": stats_text(digest, layout.full, len(compact)),
+        "unlisted_text": unlisted_text(unlisted),
+        "sections": sections,
+        "compact": compact,
         "preheader": (f"Top: {first_title}" if first_title else subject)[:150],
         "paper_ids": tuple(p.id for s in sections for p in s.papers) + tuple(c.id for c in compact),
     }
 
 
-def _render_html(env: jinja2.Environment, context: dict[str, Any]) -> str:
-    return render_fast(env, HTML_TEMPLATE, context)
+def _render_html(env: jinja2.Environment, context: dict[str, Any]) -> tuple[str, int]:
+    """The HTML (in ASCII: paper_cache.as_ascii) and its size in UTF-8 bytes."""
+    return render_ascii(env, HTML_TEMPLATE, context)
 
 
 def _largest_fitting(
@@ -260,6 +277,69 @@ def matched_total(digest: Digest) -> int:
     return max(digest.matched_count, len(digest.papers) + len(digest.overflow))
 
 
+def _measure(env: jinja2.Environment, context: dict[str, Any]) -> int:
+    """The UTF-8 size of the HTML that `context` renders to, without joining its blocks:
+    the template is rendered with Meters in place of the HTML listings (a few kB of
+    skeleton), and what the listings would return is added up from the blocks' sizes."""
+    papers = Meter(cast(Listing, env.globals["paper_list_html"]))
+    compact = Meter(cast(Listing, env.globals["compact_list_html"]))
+    values = {**context, "paper_list_html": papers, "compact_list_html": compact}
+    _skeleton, size = render_ascii(env, HTML_TEMPLATE, values)
+    return size + papers.size + compact.size
+
+
+def _choose_layout(
+    digest: Digest,
+    settings: RenderSettings,
+    env: jinja2.Environment,
+    papers: PaperCache | None,
+    size_of: Callable[[_Layout], int],
+    memo: dict[_Layout, int] | None = None,
+) -> _Layout:
+    """The layout of an email whose every paper in full is over the size budget (see
+    render_digest). `size_of` gives a layout's size; each is asked for once."""
+    known: dict[_Layout, int] = {} if memo is None else memo
+    budget = settings.size_budget
+
+    def fits(layout: _Layout) -> bool:
+        if layout not in known:
+            known[layout] = size_of(layout)
+        return known[layout] <= budget
+
+    full = len(digest.papers)
+    total = full + len(digest.overflow)
+    whole = _Layout(full, total - full)
+    estimate = None
+    if papers is not None:
+        estimate = _Estimate(digest, settings, env, papers, (whole, size_of(whole)))
+
+    def search(
+        low: int, high: int, fits: Callable[[int], bool], at: Callable[[int], _Layout]
+    ) -> int:
+        guess = None if estimate is None else estimate.largest(low, high, at, budget)
+        return _largest_fitting(low, high, fits, guess)
+
+    keep = full  # listed at least, in full or compactly, when that fits
+    if fits(_Layout(full, 0)):
+        pass  # the papers in full fit: the compact list loses its tail
+    elif fits(_Layout(0, full)):
+        # Not all in full: the tail of the full listing moves into the compact list.
+        full = search(0, full, lambda n: fits(_Layout(n, keep - n)), lambda n: _Layout(n, keep - n))
+    else:
+        # Not even as titles: fewer in full, then as many titles as fit. If nothing fits,
+        # the fixed parts alone exceed the budget: the smallest version is sent.
+        full = search(0, full, lambda n: n == 0 or fits(_Layout(n, 0)), lambda n: _Layout(n, 0))
+        keep = full
+    shown = full
+    listed = search(
+        keep - shown,
+        total - shown,
+        lambda n: n == keep - shown or fits(_Layout(shown, n)),
+        lambda n: _Layout(shown, n),
+    )
+    return _Layout(full, listed)
+
+
 def render_digest(
     digest: Digest, settings: RenderSettings, env: jinja2.Environment
 ) -> RenderedDigest:
@@ -294,56 +374,46 @@ def render_digest(
         )
 
     papers: PaperCache | None = getattr(env, "paper_cache", None)
-    # Each layout rendered: its HTML, its template context and its size in UTF-8 bytes
-    # (measured once: encoding a whole email to count its bytes costs about as much as
-    # joining it).
-    cache: dict[_Layout, tuple[str, dict[str, Any], int]] = {}
-    budget = settings.size_budget
+    contexts: dict[_Layout, dict[str, Any]] = {}
+    fixed = _fixed_context(digest, settings)
+    sizes: dict[_Layout, int] = {}  # each layout's HTML size in UTF-8 bytes, once known
 
-    def fits(layout: _Layout) -> bool:
-        if layout not in cache:
-            context = _context(digest, settings, layout, subject_for(layout), papers)
-            html = _render_html(env, context)
-            cache[layout] = (html, context, len(html.encode("utf-8")))
-        return cache[layout][2] <= budget
+    def context_for(layout: _Layout) -> dict[str, Any]:
+        if layout not in contexts:
+            subject = subject_for(layout)
+            contexts[layout] = _context(digest, settings, layout, subject, papers, fixed)
+        return contexts[layout]
+
+    def measured(layout: _Layout) -> int:
+        if layout not in sizes:
+            sizes[layout] = _measure(env, context_for(layout))
+        return sizes[layout]
 
     full = len(digest.papers)
-    layout = _Layout(full, total - full)
-    if not fits(layout):
-        estimate = None
-        if papers is not None:
-            measured = cache[layout][2]
-            estimate = _Estimate(digest, settings, env, papers, (layout, measured))
+    first = _Layout(full, total - full)
+    # Most digests fit whole: render that layout and count its bytes (encoding a whole email
+    # costs about as much as joining it, so it is done once).
+    html, sizes[first] = _render_html(env, context_for(first))
+    layout = first
+    if sizes[first] > settings.size_budget:
+        # Over budget: the layouts tried on the way are measured, not rendered (_measure),
+        # and only the chosen one is rendered, and its size checked against the measure.
+        layout = _choose_layout(digest, settings, env, papers, measured)
+        html, size = _render_html(env, context_for(layout))
+        expected = sizes.get(layout)  # (the smallest layout is sent unmeasured)
+        if expected is not None and size != expected:
+            # A template that changes what a listing returns (not ours) makes the measure
+            # wrong: every candidate is then rendered, which is always right.
+            sizes.clear()
+            rendered: dict[_Layout, str] = {}
 
-        def search(
-            low: int, high: int, fits: Callable[[int], bool], at: Callable[[int], _Layout]
-        ) -> int:
-            guess = None if estimate is None else estimate.largest(low, high, at, budget)
-            return _largest_fitting(low, high, fits, guess)
+            def rendered_size(candidate: _Layout) -> int:
+                rendered[candidate], size = _render_html(env, context_for(candidate))
+                return size
 
-        keep = full  # listed at least, in full or compactly, when that fits
-        if fits(_Layout(full, 0)):
-            pass  # the papers in full fit: the compact list loses its tail
-        elif fits(_Layout(0, full)):
-            # Not all in full: the tail of the full listing moves into the compact list.
-            full = search(
-                0, full, lambda n: fits(_Layout(n, keep - n)), lambda n: _Layout(n, keep - n)
-            )
-        else:
-            # Not even as titles: fewer in full, then as many titles as fit. If nothing
-            # fits, the fixed parts alone exceed the budget: the smallest version is sent.
-            full = search(0, full, lambda n: n == 0 or fits(_Layout(n, 0)), lambda n: _Layout(n, 0))
-            keep = full
-        shown = full
-        listed = search(
-            keep - shown,
-            total - shown,
-            lambda n: n == keep - shown or fits(_Layout(shown, n)),
-            lambda n: _Layout(shown, n),
-        )
-        layout = _Layout(full, listed)
-    fits(layout)
-    html, context, _size = cache[layout]
+            layout = _choose_layout(digest, settings, env, papers, rendered_size, sizes)
+            html = rendered.get(layout) or _render_html(env, context_for(layout))[0]
+    context = context_for(layout)
     text = render_fast(env, TEXT_TEMPLATE, context)
     return RenderedDigest(
         subject=context["subject"],

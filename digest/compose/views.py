@@ -114,6 +114,9 @@ class BlockEntry:
     html: dict[int, tuple[str, ...]] = field(default_factory=dict)
     text: dict[int, tuple[str, ...]] = field(default_factory=dict)
     sizes: dict[tuple[bool, int], int] = field(default_factory=dict)
+    # Per width: how many bytes the HTML block's character references (it is kept in
+    # ASCII) outweigh its characters in UTF-8.
+    excess: dict[int, int] = field(default_factory=dict)
     # The view at each position it has had (a digest's positions are few), made once.
     at: dict[int, PaperView | CompactView] = field(default_factory=dict)
 

@@ -12,7 +12,6 @@ import numpy as np
 
 from digest.models import Field, Match, Paper, Profile, Ranked
 from digest.rank.fields import field_text
-from digest.rank.hits import TermHits
 from digest.rank.index import PaperIndex
 from digest.rank.scoring import Pairs, ResolvedTerm
 
@@ -31,9 +30,6 @@ class ExplainContext:
     replaced: Set[str]  # ids of papers that are new versions of ones already sent
 
 
-_Found = tuple[float, str, str, TermHits]  # contribution, topic, keyword text, hits
-
-
 def explain_all(
     context: ExplainContext, best: list[tuple[float, int]], pairs: Pairs
 ) -> tuple[Ranked, ...]:
@@ -43,20 +39,22 @@ def explain_all(
     if not best:
         return ()
     slot_of = {doc: slot for slot, (_score, doc) in enumerate(best)}
-    found: list[list[_Found]] = [[] for _ in best]
+    # Per paper shown, the (points, keyword number) of each keyword that found it, in the
+    # pairs' (keyword) order; a keyword's topic, text and hits are looked up only when
+    # its matches are made.
+    found: list[list[tuple[float, int]]] = [[] for _ in best]
     if len(pairs.docs):
         shown = np.zeros(len(context.index.papers), dtype=bool)
         shown[list(slot_of)] = True
         picked = np.flatnonzero(shown[pairs.docs])
-        terms = context.terms
         for doc, term_no, points in zip(
             pairs.docs[picked].tolist(),
             pairs.term_no[picked].tolist(),
             pairs.points[picked].tolist(),
             strict=True,
         ):
-            topic, text, hits, _weight = terms[term_no]
-            found[slot_of[doc]].append((points, topic, text, hits))
+            found[slot_of[doc]].append((points, term_no))
+    terms = context.terms
     papers = context.index.papers
     one_topic = len(context.profile.topics) == 1
     noted = context.authored.keys() | context.in_category.keys()
@@ -65,19 +63,17 @@ def explain_all(
     for (score, doc), reasons in zip(best, found, strict=True):
         matches: tuple[Match, ...]
         if len(reasons) == 1:  # the usual case: one keyword, its (remembered) matches as they are
-            _points, best_topic, text, hits = reasons[0]
+            best_topic, text, hits, _weight = terms[reasons[0][1]]
             matches = hits.matches_in(doc, text, best_topic)
+        elif not reasons:
+            matches, best_topic = (), ""
         else:
             reasons.sort(key=_POINTS, reverse=True)  # (stable: ties keep keyword order)
-            matches = tuple(
-                match
-                for _points, topic, text, hits in reasons
-                for match in hits.matches_in(doc, text, topic)
-            )
-            if one_topic or not reasons:
-                best_topic = reasons[0][1] if reasons else ""
-            else:
-                best_topic = _best_topic(reasons)
+            matches = ()
+            for _points, term_no in reasons:
+                topic, text, hits, _weight = terms[term_no]
+                matches += hits.matches_in(doc, text, topic)
+            best_topic = terms[reasons[0][1]][0] if one_topic else _best_topic(terms, reasons)
         paper = papers[doc]
         note, is_update = "", False
         if always_noted or doc in noted:
@@ -86,9 +82,10 @@ def explain_all(
     return tuple(explained)
 
 
-def _best_topic(reasons: list[_Found]) -> str:
+def _best_topic(terms: list[ResolvedTerm], reasons: list[tuple[float, int]]) -> str:
     by_topic: dict[str, float] = {}
-    for points, topic, _text, _hits in reasons:
+    for points, term_no in reasons:
+        topic = terms[term_no][0]
         by_topic[topic] = by_topic.get(topic, 0.0) + points
     return max(by_topic, key=by_topic.__getitem__)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import binascii
 import dataclasses
 import re
+from collections.abc import Callable
 
 import jinja2
 import pytest
@@ -20,15 +21,17 @@ from email_helpers import (
     make_paper,
     make_ranked,
     many_papers_digest,
+    readable,
     typical_digest,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digest.compose import mail
+from digest.compose import mail, render
 from digest.compose.render import PaperCache, make_environment, render_digest
 from digest.compose.text import wrap_text
 from digest.config.settings import RenderSettings
+from digest.config.subject import render_subject
 from digest.models import Digest, Ranked
 
 
@@ -140,7 +143,88 @@ def test_over_budget_the_guided_search_picks_what_bisecting_picks() -> None:
             chosen = RenderSettings(subject_template="{count} papers", size_budget=budget)
             rendered = render_digest(case, chosen, env)
             assert rendered == render_digest(case, chosen, PLAIN), budget
-            assert len(rendered.html.encode()) <= budget or rendered.full_count == 0
+            assert len(readable(rendered.html).encode()) <= budget or rendered.full_count == 0
+
+
+def layout_size(digest: Digest, settings: RenderSettings, full: int, compact: int) -> int:
+    """A layout's HTML size the plain way: every block rendered afresh and joined."""
+    listed = len((digest.papers + digest.overflow)[: full + compact])
+    subject = render_subject(settings.subject_template, {"count": listed})
+    layout = render._Layout(full, compact)
+    context = render._context(digest, settings, layout, subject, None)
+    html, _size = render._render_html(PLAIN, context)
+    return len(readable(html).encode("utf-8"))  # the characters as they are, in UTF-8
+
+
+def exhaustive_layout(digest: Digest, settings: RenderSettings) -> tuple[int, int]:
+    """render_digest's rule, every candidate rendered and the largest fitting one taken by
+    trying them all (no bisection, no estimate, no measuring)."""
+    sizes: dict[tuple[int, int], int] = {}
+
+    def fits(full: int, compact: int) -> bool:
+        if (full, compact) not in sizes:
+            sizes[full, compact] = layout_size(digest, settings, full, compact)
+        return sizes[full, compact] <= settings.size_budget
+
+    def largest(low: int, high: int, ok: Callable[[int], bool]) -> int:
+        return max(n for n in range(low, high + 1) if n == low or ok(n))
+
+    full, total = len(digest.papers), len(digest.papers) + len(digest.overflow)
+    if fits(full, total - full):
+        return full, total - full
+    keep = full
+    if not fits(full, 0):
+        if fits(0, full):
+            full = largest(0, full, lambda n: fits(n, keep - n))
+        else:
+            full = keep = largest(0, full, lambda n: fits(n, 0))
+    return full, largest(keep - full, total - full, lambda n: fits(full, n))
+
+
+@pytest.mark.parametrize("sizes", [(3, 4), (12, 17), (25, 20)])
+def test_over_budget_the_measured_search_picks_what_trying_every_layout_picks(
+    sizes: tuple[int, int],
+) -> None:
+    """Over budget, the layouts on the way are measured (blocks' sizes plus the template
+    without them) and only the chosen one is rendered: for digests of several sizes, with
+    and without vote links, and budgets from nothing fitting to everything fitting, the email
+    is the one that trying every layout rendered in full would choose."""
+    shown, more = sizes
+    full = [
+        make_ranked(make_paper(i, abstract=make_paper(i).abstract * (1 + i % 3)), score=99 - i)
+        for i in range(1, shown + 1)
+    ]
+    extra = [
+        make_ranked(make_paper(i, title=f"Also number {i}"), score=40 - i / 100, topic="")
+        for i in range(shown + 1, shown + more + 1)
+    ]
+    digest = make_digest(full, overflow=extra, matched=shown + more + 7)
+    plain = RenderSettings(subject_template="{count} papers")
+    whole = layout_size(digest, plain, shown, more)
+    env = make_environment()
+    for case in (digest, with_votes(digest)):
+        for budget in range(10_000, whole + 3_000, max(1, whole // 9)):
+            chosen = dataclasses.replace(plain, size_budget=budget)
+            rendered = render_digest(case, chosen, env)
+            listed = len(rendered.paper_ids) - rendered.full_count
+            assert (rendered.full_count, listed) == exhaustive_layout(case, chosen), budget
+            assert rendered == render_digest(case, chosen, PLAIN), budget
+
+
+def test_a_measured_size_is_the_rendered_size(settings: RenderSettings) -> None:
+    """What the search compares with the budget is exactly the size of the email it would
+    send, for every layout (votes, hostile text, the compact list, no paper at all)."""
+    env = make_environment()
+    for digest in (with_votes(typical_digest()), hostile_digest(), many_papers_digest(6)):
+        total = len(digest.papers) + len(digest.overflow)
+        for full in range(len(digest.papers) + 1):
+            for compact in range(total - full + 1):
+                layout = render._Layout(full, compact)
+                cache = env.paper_cache  # type: ignore[attr-defined]
+                context = render._context(digest, settings, layout, "A subject", cache)
+                html, size = render._render_html(env, context)
+                assert size == len(readable(html).encode("utf-8"))
+                assert render._measure(env, context) == size
 
 
 # --- MIME encoders -------------------------------------------------------------------------

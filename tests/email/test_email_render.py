@@ -16,6 +16,7 @@ from email_helpers import (
     make_paper,
     make_ranked,
     many_papers_digest,
+    readable,
     typical_digest,
 )
 from hypothesis import given
@@ -144,7 +145,9 @@ def test_bad_subject_templates_are_config_errors(template: str) -> None:
 
 def test_typical_digest_content(env: jinja2.Environment, settings: RenderSettings) -> None:
     rendered = render_digest(typical_digest(), settings, env)
-    html, text = rendered.html, rendered.text
+    # The HTML is ASCII: non-ASCII characters are character references (as sent in 7 bits).
+    assert rendered.html.isascii() and "&#183;" in rendered.html and "&#9650;" in rendered.html
+    html, text = readable(rendered.html), rendered.text
     # One of the six is a new version of a paper already sent: not counted as new.
     assert rendered.subject == "5 new papers, 1 updated for you - Tue 05 Mar"
     assert rendered.paper_ids == (
@@ -302,7 +305,8 @@ def test_empty_day(env: jinja2.Environment, settings: RenderSettings) -> None:
 def test_long_abstract_is_cut_at_a_word(env: jinja2.Environment) -> None:
     settings = RenderSettings(subject_template="{count}", abstract_chars=120)
     rendered = render_digest(typical_digest(), settings, env)
-    assert "Riemannian manifolds with…" in rendered.html or "manifolds…" in rendered.html
+    html = readable(rendered.html)
+    assert "Riemannian manifolds with…" in html or "manifolds…" in html
     assert re.search(r"\w…", rendered.text)
 
 
