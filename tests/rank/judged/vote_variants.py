@@ -65,6 +65,20 @@ MEANING_ONLY_OFFSET = 1.0
 Found = dict[vote_pairs.Pair, tuple[float, float, list[Vote]]]
 
 
+@contextlib.contextmanager
+def _replaced(*replacements: tuple[Any, str, Any]) -> Iterator[None]:
+    """Each (module, name, value) in place while the block runs: a variant's wrapped parts."""
+    with pytest.MonkeyPatch.context() as patch:
+        for module, name, value in replacements:
+            patch.setattr(module, name, value)
+        yield
+
+
+def _wrapped_ranking(ranked: Any, blend: Any) -> contextlib.AbstractContextManager[None]:
+    """The day's ranking with meaning and the blend of its top, both wrapped."""
+    return _replaced((dayindex, "ranked_with_meaning", ranked), (personal, "blend_top", blend))
+
+
 class OwnDay:
     """The judged set's days as the simulation builds them, and each voted paper's keyword
     and meaning z-scores for a profile over its own day's candidates."""
@@ -132,9 +146,7 @@ def agreement(own: OwnDay, sign: float) -> Iterator[None]:
     def blend(*args: Any, **kwargs: Any) -> Any:
         return shipped_blend(*args, blend=current[0], **kwargs)
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(dayindex, "ranked_with_meaning", ranked)
-        patch.setattr(personal, "blend_top", blend)
+    with _wrapped_ranking(ranked, blend):
         yield
 
 
@@ -158,9 +170,7 @@ def disliked_centroid(own: OwnDay) -> Iterator[None]:
         count = float(weights.sum())
         return made - DISLIKED_WEIGHT * count / (count + 2.0) * _standardised(closest)
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(personal, "closeness", closeness)
-        patch.setattr(personal, "vote_lift", lift)
+    with _replaced((personal, "closeness", closeness), (personal, "vote_lift", lift)):
         yield
 
 
@@ -186,9 +196,7 @@ def meaning_only_offset(own: OwnDay) -> Iterator[None]:
             lift = lift + offset[0] * ~side.found
         return shipped_blend(side, semantic, lift=lift, **kwargs)
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(dayindex, "ranked_with_meaning", ranked)
-        patch.setattr(personal, "blend_top", blend)
+    with _wrapped_ranking(ranked, blend):
         yield
 
 
