@@ -76,7 +76,7 @@ def _replaced(*replacements: tuple[Any, str, Any]) -> Iterator[None]:
 
 def _wrapped_ranking(ranked: Any, blend: Any) -> contextlib.AbstractContextManager[None]:
     """The day's ranking with meaning and the blend of its top, both wrapped."""
-    return _replaced((dayindex, "ranked_with_meaning", ranked), (personal, "blend_top", blend))
+    return _replaced((personal, "ranked_with_meaning", ranked), (personal, "blend_top", blend))
 
 
 class OwnDay:
@@ -120,7 +120,7 @@ class OwnDay:
 
 @contextlib.contextmanager
 def agreement(own: OwnDay, sign: float) -> Iterator[None]:
-    shipped_rank, shipped_blend = dayindex.ranked_with_meaning, personal.blend_top
+    shipped_rank, shipped_blend = personal.ranked_with_meaning, personal.blend_top
     current = [DEFAULT_BLEND]
 
     def ranked(*args: Any, **kwargs: Any) -> Any:
@@ -176,7 +176,7 @@ def disliked_centroid(own: OwnDay) -> Iterator[None]:
 
 @contextlib.contextmanager
 def meaning_only_offset(own: OwnDay) -> Iterator[None]:
-    shipped_rank, shipped_blend = dayindex.ranked_with_meaning, personal.blend_top
+    shipped_rank, shipped_blend = personal.ranked_with_meaning, personal.blend_top
     offset = [0.0]
 
     def ranked(*args: Any, **kwargs: Any) -> Any:
